@@ -1,0 +1,138 @@
+"""On-store format of one index: run files (write batches and segments) and manifests.
+
+A *run* is an immutable Arrow IPC file of rows ``(key, seq, deleted, vector, metadata)``.
+Write batches (``wal/``) and compacted segments (``segments/``) share this one format;
+a write batch may omit ``seq`` because the manifest assigns one seq to the whole batch.
+See docs/FORMAT.md for the full specification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+FORMAT_VERSION = 1
+MANIFEST_DIGITS = 20  # zero-padded so that lexicographic order is numeric order
+
+
+def run_schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("key", pa.string(), nullable=False),
+            pa.field("seq", pa.uint64(), nullable=False),
+            pa.field("deleted", pa.bool_(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
+            pa.field("metadata", pa.binary(), nullable=True),  # JSON object, or null
+        ]
+    )
+
+
+@dataclass
+class Rows:
+    """A columnar batch of rows, in memory."""
+
+    keys: list[str]
+    seqs: np.ndarray  # uint64
+    deleted: np.ndarray  # bool
+    vectors: np.ndarray  # float32 (n, dimension)
+    metadata: list[bytes | None]  # raw JSON per row
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def take(self, idx: np.ndarray) -> Rows:
+        return Rows(
+            [self.keys[i] for i in idx],
+            self.seqs[idx],
+            self.deleted[idx],
+            self.vectors[idx],
+            [self.metadata[i] for i in idx],
+        )
+
+
+def encode_run(rows: Rows, dimension: int) -> bytes:
+    flat = pa.array(np.ascontiguousarray(rows.vectors, dtype=np.float32).reshape(-1))
+    table = pa.table(
+        [
+            pa.array(rows.keys, pa.string()),
+            pa.array(rows.seqs, pa.uint64()),
+            pa.array(rows.deleted, pa.bool_()),
+            pa.FixedSizeListArray.from_arrays(flat, dimension),
+            pa.array(rows.metadata, pa.binary()),
+        ],
+        schema=run_schema(dimension),
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def decode_run(data: bytes, dimension: int) -> Rows:
+    table = pa.ipc.open_file(pa.BufferReader(data)).read_all().combine_chunks()
+    vectors = table.column("vector").chunk(0).flatten().to_numpy(zero_copy_only=False)
+    return Rows(
+        keys=table.column("key").to_pylist(),
+        seqs=table.column("seq").to_numpy().astype(np.uint64),  # writable copy
+        deleted=table.column("deleted").to_numpy(zero_copy_only=False).astype(bool),
+        vectors=vectors.reshape(len(table), dimension),
+        metadata=table.column("metadata").to_pylist(),
+    )
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run as the manifest lists it."""
+
+    path: str  # relative to the index prefix
+    kind: str  # "wal" or "segment"
+    min_seq: int
+    max_seq: int
+    rows: int
+    tombstones: int
+    size: int
+    drops_tombstones: bool = False  # compacted from the first run: deletes were applied
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRef:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One immutable version of an index: the ordered runs whose fold is the index."""
+
+    version: int
+    next_seq: int
+    runs: tuple[RunRef, ...] = ()
+    commit_id: str = ""
+    created_at: str = ""
+    format: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        data = asdict(self)
+        return orjson.dumps(data)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Manifest:
+        raw = orjson.loads(data)
+        if raw.get("format", 1) > FORMAT_VERSION:
+            raise ValueError(f"manifest format {raw['format']} is newer than this vetor")
+        raw["runs"] = tuple(RunRef.from_dict(r) for r in raw["runs"])
+        return cls(**raw)
+
+    def evolve(self, **changes: Any) -> Manifest:
+        return replace(self, **changes)
+
+
+def manifest_name(version: int) -> str:
+    return f"{version:0{MANIFEST_DIGITS}d}.json"
+
+
+def manifest_version(name: str) -> int:
+    return int(name.rsplit("/", 1)[-1].removesuffix(".json"))

@@ -1,0 +1,422 @@
+"""One vector index on an object store: commits, group commit, compaction, GC and reads.
+
+Commit protocol: manifest versions are immutable objects ``manifests/<version>.json``
+created with put-if-absent. A writer first stores its write batch as a new run object, then
+creates manifest ``v+1`` listing it; the loser of a race reloads the latest manifest and
+retries on top of it. A write is acknowledged only after its manifest exists, so every
+acknowledged write is durable. Writers in one process queue up and the one holding the
+commit lock commits everybody's batches in one manifest version (group commit).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConflictException
+from ..settings import Settings
+from ..store import ObjectNotFound, ObjectStore
+from .format import Manifest, Rows, RunRef, decode_run, encode_run, manifest_name
+from .view import IndexView
+
+
+class IndexGone(Exception):
+    """The index was deleted (or deleted and re-created) under this engine."""
+
+
+@dataclass
+class _PendingWrite:
+    run: RunRef
+    rows: Rows
+    done: bool = False
+    error: BaseException | None = None
+    manifest: Manifest | None = None
+
+
+@dataclass
+class CompactionPlan:
+    start: int  # index of the first run merged
+    runs: tuple[RunRef, ...]
+
+    @property
+    def drops_tombstones(self) -> bool:
+        return self.start == 0
+
+
+@dataclass
+class Hit:
+    key: str
+    distance: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class IndexEngine:
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        *,
+        index_id: str,
+        dimension: int,
+        metric: str,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix.rstrip("/") + "/"
+        self.index_id = index_id
+        self.dimension = dimension
+        self.metric = metric
+        self.settings = settings
+        self._manifest = Manifest(version=0, next_seq=1, extra={"index_id": index_id})
+        self._manifest_seen_at = 0.0  # monotonic time ``_manifest`` was last known latest
+        self._view = IndexView(dimension, metric)
+        self._view_lock = threading.RLock()
+        self._commit_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_PendingWrite] = []
+        self._background: threading.Thread | None = None
+
+    # --- manifests --------------------------------------------------------------------------
+
+    def _key(self, relative: str) -> str:
+        return self.prefix + relative
+
+    def latest_manifest(self) -> Manifest:
+        """The newest manifest in the store (one LIST round trip when nothing changed)."""
+        known = self._manifest.version
+        seen_at = time.monotonic()
+        after = self._key("manifests/" + manifest_name(known - 1)) if known > 0 else None
+        names = [info.key for info in self.store.list(self._key("manifests/"), after)]
+        if not names:
+            if known > 0:  # our current manifest vanished: only an index delete does that
+                raise IndexGone(self.prefix)
+            return self._manifest
+        latest = max(names)
+        if known > 0 and latest == self._key("manifests/" + manifest_name(known)):
+            self._manifest_seen_at = seen_at
+            return self._manifest
+        try:
+            manifest = Manifest.decode(self.store.get(latest))
+        except ObjectNotFound:
+            raise IndexGone(self.prefix) from None
+        if manifest.extra.get("index_id") != self.index_id:
+            raise IndexGone(self.prefix)
+        if manifest.version > self._manifest.version:
+            self._manifest, self._manifest_seen_at = manifest, seen_at
+        return self._manifest
+
+    def _commit_base(self) -> Manifest:
+        """A base to commit on that GC cannot have made unsafe.
+
+        GC deletes a manifest only once its successor is older than the grace period, so a
+        put-if-absent of ``base.version + 1`` can only land in a collected hole if ``base`` was
+        known to be latest longer ago than that. Bases older than a quarter of the grace
+        period (capped at 30 s) are refreshed first.
+        """
+        max_age = min(30.0, self.settings.gc_grace_seconds / 4)
+        if time.monotonic() - self._manifest_seen_at < max_age:
+            return self._manifest
+        return self.latest_manifest()
+
+    def _try_commit(self, manifest: Manifest) -> bool:
+        """Create a manifest version; True if ours is the one that now exists."""
+        key = self._key("manifests/" + manifest_name(manifest.version))
+        if self.store.put_if_absent(key, manifest.encode()):
+            return True
+        # A retried request may have created it already: only the commit id tells.
+        try:
+            return Manifest.decode(self.store.get(key)).commit_id == manifest.commit_id
+        except ObjectNotFound:
+            return False
+
+    def _next(self, base: Manifest, runs: tuple[RunRef, ...], next_seq: int) -> Manifest:
+        return base.evolve(
+            version=base.version + 1,
+            next_seq=next_seq,
+            runs=runs,
+            commit_id=uuid.uuid4().hex,
+            created_at=datetime.now(UTC).isoformat(),
+        )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def upsert(
+        self, keys: list[str], vectors: np.ndarray, metadata: list[bytes | None]
+    ) -> Manifest:
+        """Insert or overwrite rows by key (keys must be unique). Durable on return."""
+        n = len(keys)
+        rows = Rows(keys, np.zeros(n, np.uint64), np.zeros(n, bool), vectors, metadata)
+        return self._write(rows)
+
+    def delete(self, keys: list[str]) -> Manifest:
+        """Delete rows by key (missing keys are fine). Durable on return."""
+        n = len(keys)
+        zeros = np.zeros((n, self.dimension), np.float32)
+        rows = Rows(keys, np.zeros(n, np.uint64), np.ones(n, bool), zeros, [None] * n)
+        return self._write(rows)
+
+    def _write(self, rows: Rows) -> Manifest:
+        data = encode_run(rows, self.dimension)
+        path = f"wal/{uuid.uuid4().hex}.arrow"
+        self.store.put(self._key(path), data)
+        tombstones = int(rows.deleted.sum())
+        run = RunRef(path, "wal", 0, 0, len(rows), tombstones, len(data))
+        pending = _PendingWrite(run, rows)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._commit_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit_writes(batch)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.manifest is not None
+        self._maybe_compact_in_background()
+        return pending.manifest
+
+    def _commit_writes(self, batch: list[_PendingWrite]) -> None:
+        try:
+            base = self._commit_base()
+            for _ in range(self.settings.commit_retries):
+                seq = base.next_seq
+                runs = tuple(
+                    RunRef(**{**p.run.__dict__, "min_seq": seq + i, "max_seq": seq + i})
+                    for i, p in enumerate(batch)
+                )
+                manifest = self._next(base, base.runs + runs, seq + len(batch))
+                if self._try_commit(manifest):
+                    self._committed(base, manifest, batch, runs)
+                    return
+                base = self.latest_manifest()
+            raise ConflictException("Too many concurrent commits on this index; retry")
+        except BaseException as error:
+            for pending in batch:
+                pending.error, pending.done = error, True
+            raise
+
+    def _committed(
+        self,
+        base: Manifest,
+        manifest: Manifest,
+        batch: list[_PendingWrite],
+        runs: tuple[RunRef, ...],
+    ) -> None:
+        self._manifest, self._manifest_seen_at = manifest, time.monotonic()
+        with self._view_lock:
+            if self._view.version == base.version:  # our view is exactly the base: catch up
+                for pending, run in zip(batch, runs):
+                    pending.rows.seqs[:] = run.min_seq
+                    self._view.apply(pending.rows)
+                self._view.version, self._view.applied_seq = manifest.version, runs[-1].max_seq
+        for pending in batch:
+            pending.manifest, pending.done = manifest, True
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def view(self) -> IndexView:
+        """The view at the latest committed version (strongly consistent)."""
+        for attempt in range(3):
+            manifest = self.latest_manifest()
+            with self._view_lock:
+                if self._view.version == manifest.version:
+                    return self._view
+                try:
+                    self._catch_up(manifest)
+                    return self._view
+                except ObjectNotFound:  # a run was collected under us: reload and retry
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _catch_up(self, manifest: Manifest) -> None:
+        view = self._view
+        if manifest.version < view.version or any(
+            r.drops_tombstones and r.min_seq <= view.applied_seq < r.max_seq
+            for r in manifest.runs
+        ):
+            view = IndexView(self.dimension, self.metric)  # cannot catch up: rebuild
+        todo = [r for r in manifest.runs if r.max_seq > view.applied_seq]
+        for run, rows in zip(todo, self._load_runs(todo)):
+            fresh = rows.seqs > view.applied_seq
+            view.apply(rows if fresh.all() else rows.take(np.flatnonzero(fresh)))
+        view.version, view.applied_seq = manifest.version, manifest.next_seq - 1
+        self._view = view
+
+    def _load_runs(self, runs: list[RunRef]) -> Iterator[Rows]:
+        blobs = self.store.get_many([self._key(r.path) for r in runs])
+        for run, blob in zip(runs, blobs):
+            rows = decode_run(blob, self.dimension)
+            if run.kind == "wal":  # a write batch's rows all carry the batch's seq
+                rows.seqs[:] = run.min_seq
+            yield rows
+
+    def query(
+        self, vector: np.ndarray, k: int, where: Callable[[IndexView], np.ndarray] | None = None
+    ) -> list[Hit]:
+        with self._view_lock:
+            view = self.view()
+            mask = None if where is None else where(view)
+            rows, distances = view.search(vector, k, mask)
+            return [Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)]
+
+    # --- compaction and garbage collection --------------------------------------------------
+
+    def plan_compaction(self, manifest: Manifest, force: bool = False) -> CompactionPlan | None:
+        runs = manifest.runs
+        tail = len(runs)
+        while tail > 0 and runs[tail - 1].kind == "wal":
+            tail -= 1
+        wal_count = len(runs) - tail
+        if wal_count >= self.settings.compact_wal_runs or (force and wal_count > 0):
+            if tail > 0 and force:  # a forced compaction folds everything into one segment
+                return CompactionPlan(0, runs)
+            return CompactionPlan(tail, runs[tail:])
+        if len(runs) > self.settings.max_segments or (force and len(runs) > 1):
+            sizes = [r.rows for r in runs]
+            for start in range(len(runs) - 1):
+                if force or sizes[start] <= 2 * sum(sizes[start + 1 :]):
+                    return CompactionPlan(start, runs[start:])
+            return CompactionPlan(len(runs) - 2, runs[-2:])
+        return None
+
+    def compact(self, force: bool = False) -> bool:
+        """Fold runs into a segment per the size-tiered policy; True if something changed."""
+        manifest = self.latest_manifest()
+        plan = self.plan_compaction(manifest, force)
+        if plan is None:
+            return False
+        merged = _merge([rows for rows in self._load_runs(list(plan.runs))], plan.drops_tombstones)
+        data = encode_run(merged, self.dimension)
+        path = f"segments/{uuid.uuid4().hex}/data.arrow"
+        self.store.put(self._key(path), data)
+        segment = RunRef(
+            path,
+            "segment",
+            plan.runs[0].min_seq,
+            plan.runs[-1].max_seq,
+            len(merged),
+            int(merged.deleted.sum()),
+            len(data),
+            drops_tombstones=plan.drops_tombstones,
+        )
+        with self._commit_lock:
+            base = self.latest_manifest()
+            for _ in range(self.settings.commit_retries):
+                start = _find(base.runs, plan.runs)
+                if start is None or (plan.drops_tombstones and start != 0):
+                    self.store.delete(self._key(path))  # another compaction got there first
+                    return False
+                runs = base.runs[:start] + (segment,) + base.runs[start + len(plan.runs) :]
+                manifest = self._next(base, runs, base.next_seq)
+                if self._try_commit(manifest):
+                    self._manifest = manifest
+                    with self._view_lock:  # the content is unchanged: keep the view
+                        if self._view.version == base.version:
+                            self._view.version = manifest.version
+                    return True
+                base = self.latest_manifest()
+        return False
+
+    def _maybe_compact_in_background(self) -> None:
+        if self.plan_compaction(self._manifest) is None:
+            return
+        if not self.settings.background_compaction:
+            self.compact()
+            self.collect_garbage()
+            return
+        if self._background is not None and self._background.is_alive():
+            return
+        self._background = threading.Thread(target=self._compact_loop, daemon=True)
+        self._background.start()
+
+    def _compact_loop(self) -> None:
+        try:
+            while self.compact():
+                pass
+            self.collect_garbage()
+        except Exception:  # background work is best effort; the next write retries it
+            pass
+
+    def wait_for_background(self) -> None:
+        if self._background is not None:
+            self._background.join()
+
+    def collect_garbage(self, grace_seconds: float | None = None) -> int:
+        """Delete objects no recent manifest references; returns how many were deleted.
+
+        A manifest is kept while it is the newest or its successor is younger than the grace
+        period (it was current within the window, so a reader may still hold it). Runs those
+        manifests reference are kept, and so is any run younger than the grace period (its
+        writer may be about to commit it).
+        """
+        grace = self.settings.gc_grace_seconds if grace_seconds is None else grace_seconds
+        now = time.time()
+        manifests = sorted(self.store.list(self._key("manifests/")), key=lambda i: i.key)
+        if not manifests:
+            return 0
+        young = [now - m.last_modified.timestamp() < grace for m in manifests]
+        keep = [m for m, successor_young in zip(manifests, young[1:] + [True]) if successor_young]
+        doomed = [m.key for m in manifests if m not in keep]
+        referenced: set[str] = set()
+        for info in keep:
+            try:
+                referenced |= {r.path for r in Manifest.decode(self.store.get(info.key)).runs}
+            except ObjectNotFound:
+                continue
+        for area in ("wal/", "segments/"):
+            for info in self.store.list(self._key(area)):
+                relative = info.key[len(self.prefix) :]
+                if relative not in referenced and now - info.last_modified.timestamp() >= grace:
+                    doomed.append(info.key)
+        self.store.delete_many(doomed)
+        return len(doomed)
+
+    def stats(self) -> dict[str, Any]:
+        manifest = self.latest_manifest()
+        return {
+            "version": manifest.version,
+            "runs": len(manifest.runs),
+            "segments": sum(r.kind == "segment" for r in manifest.runs),
+            "writeBatches": sum(r.kind == "wal" for r in manifest.runs),
+            "vectors": len(self.view()),
+        }
+
+
+def _find(runs: tuple[RunRef, ...], wanted: tuple[RunRef, ...]) -> int | None:
+    """Position of ``wanted`` as a contiguous slice of ``runs`` (by path), or None."""
+    paths = [r.path for r in runs]
+    first = wanted[0].path
+    if first not in paths:
+        return None
+    start = paths.index(first)
+    if paths[start : start + len(wanted)] != [r.path for r in wanted]:
+        return None
+    return start
+
+
+def _merge(parts: list[Rows], drop_tombstones: bool) -> Rows:
+    """Fold runs (in seq order) into one: the newest row per key wins."""
+    keys = [k for part in parts for k in part.keys]
+    latest: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        latest[key] = i
+    keep = np.fromiter(sorted(latest.values()), dtype=np.int64, count=len(latest))
+    deleted = np.concatenate([p.deleted for p in parts])
+    metadata = [m for part in parts for m in part.metadata]
+    if drop_tombstones:
+        keep = keep[~deleted[keep]]
+    return Rows(
+        [keys[i] for i in keep],
+        np.concatenate([p.seqs for p in parts])[keep],
+        deleted[keep],
+        np.concatenate([p.vectors for p in parts])[keep],
+        [metadata[i] for i in keep],
+    )

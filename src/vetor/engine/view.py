@@ -1,0 +1,184 @@
+"""The in-memory materialised state of one index, and exact search over it.
+
+A view is a throw-away cache of the fold of an index's runs: rows are appended as runs are
+applied (an overwrite appends a new row and marks the old one dead), so applying a new write
+batch costs only its own size. Exact search is a vectorised scan; an ANN index plugs in
+behind ``search`` later without changing callers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+import orjson
+
+from . import filters
+from .format import Rows
+
+_MIN_CAPACITY = 1024
+
+
+class IndexView:
+    def __init__(self, dimension: int, metric: str) -> None:
+        self.dimension = dimension
+        self.metric = metric
+        self.version = 0  # manifest version this view reflects
+        self.applied_seq = 0  # every write with seq <= this is reflected
+        self.n = 0  # rows used, live or dead
+        self._vectors = np.empty((0, dimension), dtype=np.float32)
+        self._norms = np.empty(0, dtype=np.float32)  # L2 norm of each row
+        self._live = np.empty(0, dtype=bool)
+        self._hash = np.empty(0, dtype=np.uint32)  # crc32 of the key, for list segments
+        self._keys: list[str] = []
+        self._metadata: list[dict[str, Any] | None] = []
+        self._row_of: dict[str, int] = {}
+        self._columns: dict[str, filters.KeyColumn] = {}
+        self._sorted: np.ndarray | None = None  # live rows ordered by key, built on demand
+
+    # --- applying writes ------------------------------------------------------------------
+
+    def apply(self, rows: Rows) -> None:
+        """Apply one run's rows (keys unique within the run) on top of the current state."""
+        if len(rows) == 0:
+            return
+        for key in rows.keys:
+            old = self._row_of.pop(key, None)
+            if old is not None:
+                self._live[old] = False
+        upserts = np.flatnonzero(~rows.deleted)
+        if len(upserts):
+            self._append(rows.take(upserts) if len(upserts) < len(rows) else rows)
+        self._sorted = None
+        if self.n > 4 * _MIN_CAPACITY and len(self._row_of) < self.n // 2:
+            self._drop_dead_rows()
+
+    def _append(self, rows: Rows) -> None:
+        start, count = self.n, len(rows)
+        self._reserve(start + count)
+        vectors = rows.vectors
+        self._vectors[start : start + count] = vectors
+        self._norms[start : start + count] = np.linalg.norm(vectors, axis=1)
+        self._live[start : start + count] = True
+        self._hash[start : start + count] = [zlib.crc32(k.encode()) for k in rows.keys]
+        self._keys.extend(rows.keys)
+        self._metadata.extend(None if m is None else orjson.loads(m) for m in rows.metadata)
+        self._row_of.update(zip(rows.keys, range(start, start + count)))
+        self.n += count
+
+    def _reserve(self, size: int) -> None:
+        capacity = len(self._live)
+        if size <= capacity:
+            return
+        capacity = max(size, 2 * capacity, _MIN_CAPACITY)
+        self._vectors = _grow(self._vectors, capacity)
+        self._norms = _grow(self._norms, capacity)
+        self._live = _grow(self._live, capacity)
+        self._hash = _grow(self._hash, capacity)
+
+    def _drop_dead_rows(self) -> None:
+        keep = np.flatnonzero(self._live[: self.n])
+        self._vectors = self._vectors[keep]
+        self._norms = self._norms[keep]
+        self._hash = self._hash[keep]
+        self._live = np.ones(len(keep), dtype=bool)
+        self._keys = [self._keys[i] for i in keep]
+        self._metadata = [self._metadata[i] for i in keep]
+        self._row_of = dict(zip(self._keys, range(len(keep))))
+        self._columns = {}
+        self.n = len(keep)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def row(self, key: str) -> int | None:
+        return self._row_of.get(key)
+
+    def key(self, row: int) -> str:
+        return self._keys[row]
+
+    def vector(self, row: int) -> np.ndarray:
+        return self._vectors[row]
+
+    def metadata(self, row: int) -> dict[str, Any]:
+        return self._metadata[row] or {}
+
+    def filter_mask(self, document: dict[str, Any]) -> np.ndarray:
+        """Rows ``[0, n)`` that are live and match a validated filter."""
+        return self._live[: self.n] & filters.evaluate(document, self._column, self.n)
+
+    def _column(self, key: str) -> filters.KeyColumn:
+        column = self._columns.get(key)
+        built = 0 if column is None else len(column.present)
+        if built < self.n:
+            fresh = filters.KeyColumn.of(key, self._metadata[built : self.n], first_row=built)
+            column = fresh if column is None else column.extend(fresh)
+            self._columns[key] = column
+        assert column is not None
+        return column
+
+    def search(
+        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k: (rows, distances) ascending by distance among live (and masked) rows."""
+        allowed = self._live[: self.n] if mask is None else mask
+        count = int(allowed.sum())
+        if count == 0 or k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if count < self.n // 4:  # selective: score only the candidates
+            rows = np.flatnonzero(allowed)
+            scores = self._approx_distances(query, rows)
+        else:  # score everything in one pass, then exclude what is not allowed
+            rows = np.arange(self.n)
+            scores = self._approx_distances(query, None)
+            scores[~allowed] = np.inf
+        k = min(k, count)
+        # Shortlist a few extra by the fast formula, then rank by the exact distance.
+        take = min(len(scores), k + 16)
+        best = np.argpartition(scores, take - 1)[:take] if take < len(scores) else np.arange(take)
+        best = best[np.isfinite(scores[best])]
+        chosen = rows[best]
+        exact = self.distances(query, chosen)
+        order = np.lexsort((chosen, exact))[:k]
+        return chosen[order], exact[order]
+
+    def _approx_distances(self, query: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        vectors = self._vectors[: self.n] if rows is None else self._vectors[rows]
+        norms = self._norms[: self.n] if rows is None else self._norms[rows]
+        dots = vectors @ query
+        if self.metric == "cosine":
+            return 1.0 - dots / (norms * np.linalg.norm(query))
+        squared = norms * norms - 2.0 * dots + float(query @ query)
+        return np.sqrt(np.maximum(squared, 0.0))
+
+    def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Distances computed directly (no cancellation error), as reported to users.
+
+        cosine: ``1 - a·b / (|a| |b|)``; euclidean: ``sqrt(sum((a - b)²))``.
+        """
+        vectors = self._vectors[rows].astype(np.float64)
+        q = query.astype(np.float64)
+        if self.metric == "cosine":
+            denom = np.linalg.norm(vectors, axis=1) * np.linalg.norm(q)
+            return (1.0 - (vectors @ q) / denom).astype(np.float32)
+        return np.sqrt(((vectors - q) ** 2).sum(axis=1)).astype(np.float32)
+
+    def sorted_live_rows(self) -> np.ndarray:
+        """Live rows in key order (cached until the next write)."""
+        if self._sorted is None:
+            rows = np.fromiter(self._row_of.values(), dtype=np.int64, count=len(self._row_of))
+            keys = np.array([self._keys[r] for r in rows], dtype=object)
+            self._sorted = rows[np.argsort(keys, kind="stable")]
+        return self._sorted
+
+    def key_hashes(self, rows: np.ndarray) -> np.ndarray:
+        return self._hash[rows]
+
+
+def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
+    grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown

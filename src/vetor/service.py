@@ -1,0 +1,742 @@
+"""Vector buckets, indexes and vectors with S3 Vectors semantics.
+
+``VectorService`` mirrors boto3's ``s3vectors`` client: the same method names, keyword
+parameters and response dicts, so embedded use and remote use look the same. It validates
+every request (raising the typed errors of ``vetor.errors``) before anything is written.
+
+Store layout (docs/FORMAT.md has the details)::
+
+    <bucket>/bucket.json                     bucket configuration
+    <bucket>/policy.json, <bucket>/tags.json
+    <bucket>/indexes/<index>/index.json      index configuration
+    <bucket>/indexes/<index>/tags.json
+    <bucket>/indexes/<index>/manifests/ wal/ segments/    the engine's objects
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import numpy as np
+import orjson
+
+from . import errors, validation
+from .engine import IndexEngine, IndexGone, IndexView, filter_keys
+from .engine.format import Manifest, manifest_name
+from .errors import ConflictException, NotFoundException, ValidationException
+from .settings import Settings
+from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
+
+T = TypeVar("T")
+
+
+class VectorService:
+    def __init__(self, store: ObjectStore, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or Settings.from_env()
+        self._engines: dict[tuple[str, str], tuple[dict[str, Any], IndexEngine]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"VectorService({self.store.uri!r})"
+
+    # --- addressing -------------------------------------------------------------------------
+
+    def bucket_arn(self, bucket: str) -> str:
+        s = self.settings
+        return f"arn:aws:s3vectors:{s.region}:{s.account_id}:bucket/{bucket}"
+
+    def index_arn(self, bucket: str, index: str) -> str:
+        return f"{self.bucket_arn(bucket)}/index/{index}"
+
+    def _bucket_of(self, vectorBucketName: Any = None, vectorBucketArn: Any = None) -> str:
+        if (vectorBucketName is None) == (vectorBucketArn is None):
+            raise ValidationException(errors.BUCKET_ADDRESS)
+        if vectorBucketArn is not None:
+            match = validation.BUCKET_ARN.match(str(vectorBucketArn))
+            if not match:
+                raise ValidationException("Invalid vector bucket ARN")
+            self._check_arn_owner(match)
+            return validation.bucket_name(match["bucket"])
+        return validation.bucket_name(vectorBucketName)
+
+    def _index_of(
+        self, vectorBucketName: Any = None, indexName: Any = None, indexArn: Any = None
+    ) -> tuple[str, str]:
+        by_name = vectorBucketName is not None and indexName is not None
+        if indexArn is not None:
+            if vectorBucketName is not None or indexName is not None:
+                raise ValidationException(errors.INDEX_ADDRESS)
+            match = validation.INDEX_ARN.match(str(indexArn))
+            if not match:
+                raise ValidationException("Invalid index ARN")
+            self._check_arn_owner(match)
+            return validation.bucket_name(match["bucket"]), validation.index_name(match["index"])
+        if not by_name:
+            raise ValidationException(errors.INDEX_ADDRESS)
+        return validation.bucket_name(vectorBucketName), validation.index_name(indexName)
+
+    def _check_arn_owner(self, match: Any) -> None:
+        if match["account"] != self.settings.account_id or match["region"] != self.settings.region:
+            raise NotFoundException(
+                errors.INDEX_NOT_FOUND if match.groupdict().get("index") else errors.BUCKET_NOT_FOUND
+            )
+
+    # --- buckets ----------------------------------------------------------------------------
+
+    def create_vector_bucket(
+        self,
+        *,
+        vectorBucketName: str,
+        encryptionConfiguration: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        bucket = validation.bucket_name(vectorBucketName)
+        encryption = _encryption(encryptionConfiguration)
+        tag_map = validation.tags(tags, self.settings) if tags is not None else {}
+        require_conditional_create(self.store, self.settings)
+        config = {
+            "vectorBucketName": bucket,
+            "creationTime": _now(),
+            "encryptionConfiguration": encryption,
+            "defaultIndexMode": "CLASSIC",
+            "bucketId": uuid.uuid4().hex,
+        }
+        if tag_map:
+            self.store.put(f"{bucket}/tags.json", orjson.dumps(tag_map))
+        if not self.store.put_if_absent(f"{bucket}/bucket.json", orjson.dumps(config)):
+            raise ConflictException(errors.BUCKET_EXISTS)
+        return {"vectorBucketArn": self.bucket_arn(bucket)}
+
+    def get_vector_bucket(self, **address: Any) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        config = self._bucket_config(bucket)
+        return {"vectorBucket": self._bucket_view(config, full=True)}
+
+    def list_vector_buckets(
+        self, *, maxResults: int | None = None, nextToken: str | None = None, prefix: str | None = None
+    ) -> dict[str, Any]:
+        names = self.store.list_dirs("")
+        page, token = self._page(names, maxResults, nextToken, prefix, "/maxResults")
+        blobs = _get_existing(self.store, [f"{name}/bucket.json" for name in page])
+        buckets = [self._bucket_view(orjson.loads(b)) for b in blobs if b is not None]
+        return _with_token({"vectorBuckets": buckets}, token)
+
+    def delete_vector_bucket(self, **address: Any) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        self._bucket_config(bucket)
+        if self.store.list_dirs(f"{bucket}/indexes/"):
+            raise ConflictException(errors.BUCKET_NOT_EMPTY)
+        self.store.delete(f"{bucket}/bucket.json")
+        self.store.delete_prefix(f"{bucket}/")
+        return {}
+
+    def put_vector_bucket_policy(self, *, policy: str, **address: Any) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        if not isinstance(policy, str):
+            raise ValidationException.field("/policy", "Member must be a string")
+        try:
+            document = orjson.loads(policy)
+        except orjson.JSONDecodeError:
+            raise ValidationException("Invalid policy document: not valid JSON") from None
+        if not isinstance(document, dict):
+            raise ValidationException("Invalid policy document: must be a JSON object")
+        self._bucket_config(bucket)
+        self.store.put(f"{bucket}/policy.json", policy.encode())
+        return {}
+
+    def get_vector_bucket_policy(self, **address: Any) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        self._bucket_config(bucket)
+        try:
+            return {"policy": self.store.get(f"{bucket}/policy.json").decode()}
+        except ObjectNotFound:
+            raise NotFoundException(errors.POLICY_NOT_FOUND) from None
+
+    def delete_vector_bucket_policy(self, **address: Any) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        self._bucket_config(bucket)
+        if not self.store.exists(f"{bucket}/policy.json"):
+            raise NotFoundException(errors.POLICY_NOT_FOUND)
+        self.store.delete(f"{bucket}/policy.json")
+        return {}
+
+    def put_vector_bucket_default_index_mode(
+        self, *, defaultIndexMode: str, **address: Any
+    ) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        mode = validation.one_of("/defaultIndexMode", defaultIndexMode, validation.INDEX_MODES)
+        config = self._bucket_config(bucket)
+        config["defaultIndexMode"] = mode
+        self.store.put(f"{bucket}/bucket.json", orjson.dumps(config))
+        return {}
+
+    def _bucket_config(self, bucket: str) -> dict[str, Any]:
+        try:
+            return dict(orjson.loads(self.store.get(f"{bucket}/bucket.json")))
+        except ObjectNotFound:
+            raise NotFoundException(errors.BUCKET_NOT_FOUND) from None
+
+    def _bucket_view(self, config: dict[str, Any], full: bool = False) -> dict[str, Any]:
+        name = config["vectorBucketName"]
+        view = {
+            "vectorBucketName": name,
+            "vectorBucketArn": self.bucket_arn(name),
+            "creationTime": _parse_time(config["creationTime"]),
+        }
+        if full:
+            view["encryptionConfiguration"] = config["encryptionConfiguration"]
+            view["defaultIndexMode"] = config.get("defaultIndexMode", "CLASSIC")
+        return view
+
+    # --- indexes ----------------------------------------------------------------------------
+
+    def create_index(
+        self,
+        *,
+        indexName: str,
+        dataType: str,
+        dimension: int,
+        distanceMetric: str,
+        metadataConfiguration: dict[str, Any] | None = None,
+        encryptionConfiguration: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        vectorBucketName: str | None = None,
+        vectorBucketArn: str | None = None,
+    ) -> dict[str, Any]:
+        bucket = self._bucket_of(vectorBucketName, vectorBucketArn)
+        index = validation.index_name(indexName)
+        validation.one_of("/dataType", dataType, ("float32",))
+        validation.between("/dimension", dimension, 1, self.settings.max_dimension)
+        validation.one_of("/distanceMetric", distanceMetric, validation.METRICS)
+        metadata_config = self._metadata_configuration(metadataConfiguration)
+        tag_map = validation.tags(tags, self.settings) if tags is not None else {}
+        bucket_config = self._bucket_config(bucket)
+        require_conditional_create(self.store, self.settings)
+        index_id = uuid.uuid4().hex
+        config = {
+            "vectorBucketName": bucket,
+            "indexName": index,
+            "indexId": index_id,
+            "creationTime": _now(),
+            "dataType": "float32",
+            "dimension": dimension,
+            "distanceMetric": distanceMetric,
+            "metadataConfiguration": metadata_config,
+            "encryptionConfiguration": _encryption(encryptionConfiguration)
+            if encryptionConfiguration
+            else bucket_config["encryptionConfiguration"],
+            "indexMode": bucket_config.get("defaultIndexMode", "CLASSIC"),
+        }
+        prefix = f"{bucket}/indexes/{index}"
+        if tag_map:
+            self.store.put(f"{prefix}/tags.json", orjson.dumps(tag_map))
+        if not self.store.put_if_absent(f"{prefix}/index.json", orjson.dumps(config)):
+            raise ConflictException(errors.INDEX_EXISTS)
+        first = Manifest(version=1, next_seq=1, commit_id="create", extra={"index_id": index_id})
+        self.store.put_if_absent(f"{prefix}/manifests/{manifest_name(1)}", first.encode())
+        return {"indexArn": self.index_arn(bucket, index)}
+
+    def _metadata_configuration(self, config: Any) -> dict[str, Any]:
+        if config is None:
+            return {"nonFilterableMetadataKeys": []}
+        if not isinstance(config, dict):
+            raise ValidationException.field("/metadataConfiguration", "Member must be an object")
+        keys = config.get("nonFilterableMetadataKeys", [])
+        validation.length_between(
+            "/metadataConfiguration/nonFilterableMetadataKeys",
+            keys,
+            0,
+            self.settings.max_non_filterable_keys,
+        )
+        for key in keys:
+            if not isinstance(key, str) or not 1 <= len(key) <= 63:
+                raise ValidationException.field(
+                    "/metadataConfiguration/nonFilterableMetadataKeys",
+                    "Member must have length between 1 and 63, inclusive",
+                )
+        result: dict[str, Any] = {"nonFilterableMetadataKeys": list(dict.fromkeys(keys))}
+        texts = config.get("textSearchConfigurations")
+        if texts is not None:
+            result["textSearchConfigurations"] = _text_configs(texts)
+        return result
+
+    def get_index(self, **address: Any) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        config = self._index_config(bucket, index)
+        return {"index": self._index_view(config, full=True)}
+
+    def list_indexes(
+        self,
+        *,
+        maxResults: int | None = None,
+        nextToken: str | None = None,
+        prefix: str | None = None,
+        **address: Any,
+    ) -> dict[str, Any]:
+        bucket = self._bucket_of(**address)
+        self._bucket_config(bucket)
+        names = self.store.list_dirs(f"{bucket}/indexes/")
+        page, token = self._page(names, maxResults, nextToken, prefix, "/maxResults")
+        blobs = _get_existing(self.store, [f"{bucket}/indexes/{n}/index.json" for n in page])
+        indexes = [self._index_view(orjson.loads(b)) for b in blobs if b is not None]
+        return _with_token({"indexes": indexes}, token)
+
+    def delete_index(self, **address: Any) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        self._index_config(bucket, index)
+        prefix = f"{bucket}/indexes/{index}"
+        self.store.delete(f"{prefix}/index.json")  # invisible first, then the rest
+        self.store.delete_prefix(f"{prefix}/")
+        with self._lock:
+            self._engines.pop((bucket, index), None)
+        return {}
+
+    def update_index_mode(self, *, indexMode: str, **address: Any) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        mode = validation.one_of("/indexMode", indexMode, validation.INDEX_MODES)
+        self._update_index_config(bucket, index, lambda c: c.update(indexMode=mode))
+        return {}
+
+    def update_metadata_configuration(
+        self,
+        *,
+        add: dict[str, Any] | None = None,
+        delete: dict[str, Any] | None = None,
+        **address: Any,
+    ) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        added = _text_configs((add or {}).get("textSearchConfigurations", []))
+        removed = {c.get("metadataKey") for c in (delete or {}).get("textSearchConfigurations", [])}
+
+        def change(config: dict[str, Any]) -> None:
+            meta = config.setdefault("metadataConfiguration", {})
+            current = [
+                c
+                for c in meta.get("textSearchConfigurations", [])
+                if c["metadataKey"] not in removed
+            ]
+            known = {c["metadataKey"] for c in current}
+            for item in added:
+                if item["metadataKey"] in known:
+                    raise ConflictException(
+                        f"A text search configuration for '{item['metadataKey']}' already exists"
+                    )
+            meta["textSearchConfigurations"] = current + added
+
+        self._update_index_config(bucket, index, change)
+        return {"indexArn": self.index_arn(bucket, index)}
+
+    def _update_index_config(
+        self, bucket: str, index: str, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        config = self._index_config(bucket, index)
+        change(config)
+        self.store.put(f"{bucket}/indexes/{index}/index.json", orjson.dumps(config))
+        with self._lock:
+            self._engines.pop((bucket, index), None)
+
+    def _index_config(self, bucket: str, index: str) -> dict[str, Any]:
+        try:
+            return dict(orjson.loads(self.store.get(f"{bucket}/indexes/{index}/index.json")))
+        except ObjectNotFound:
+            if not self.store.exists(f"{bucket}/bucket.json"):
+                raise NotFoundException(errors.BUCKET_NOT_FOUND) from None
+            raise NotFoundException(errors.INDEX_NOT_FOUND) from None
+
+    def _index_view(self, config: dict[str, Any], full: bool = False) -> dict[str, Any]:
+        bucket, index = config["vectorBucketName"], config["indexName"]
+        view: dict[str, Any] = {
+            "vectorBucketName": bucket,
+            "indexName": index,
+            "indexArn": self.index_arn(bucket, index),
+            "creationTime": _parse_time(config["creationTime"]),
+        }
+        if full:
+            for name in (
+                "dataType",
+                "dimension",
+                "distanceMetric",
+                "metadataConfiguration",
+                "encryptionConfiguration",
+                "indexMode",
+            ):
+                view[name] = config[name]
+        return view
+
+    def _engine(self, bucket: str, index: str) -> tuple[dict[str, Any], IndexEngine]:
+        with self._lock:
+            cached = self._engines.get((bucket, index))
+        if cached is not None:
+            return cached
+        config = self._index_config(bucket, index)
+        engine = IndexEngine(
+            self.store,
+            f"{bucket}/indexes/{index}",
+            index_id=config["indexId"],
+            dimension=config["dimension"],
+            metric=config["distanceMetric"],
+            settings=self.settings,
+        )
+        with self._lock:
+            return self._engines.setdefault((bucket, index), (config, engine))
+
+    def _with_engine(
+        self, bucket: str, index: str, action: Callable[[dict[str, Any], IndexEngine], T]
+    ) -> T:
+        """Run ``action``; if the index was deleted or re-created under us, resolve again."""
+        for attempt in range(2):
+            config, engine = self._engine(bucket, index)
+            try:
+                return action(config, engine)
+            except IndexGone:
+                with self._lock:
+                    self._engines.pop((bucket, index), None)
+        self._index_config(bucket, index)  # raises NotFound when the index is really gone
+        raise errors.ServiceUnavailableException("The index changed during the request; retry")
+
+    # --- vectors ----------------------------------------------------------------------------
+
+    def put_vectors(self, *, vectors: list[dict[str, Any]], **address: Any) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        validation.length_between("/vectors", vectors, 1, self.settings.max_put_vectors)
+        for record in vectors:
+            if not isinstance(record, dict):
+                raise ValidationException.field("/vectors", "Member must be a list of objects")
+            validation.vector_key(record.get("key"), self.settings)
+        records = list({r["key"]: r for r in vectors}.values())  # the last put of a key wins
+
+        def put(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            matrix = validation.vectors_matrix(
+                records, config["dimension"], config["distanceMetric"]
+            )
+            non_filterable = frozenset(config["metadataConfiguration"]["nonFilterableMetadataKeys"])
+            metadata = [
+                validation.metadata(r["key"], r.get("metadata"), non_filterable, self.settings)
+                for r in records
+            ]
+            require_conditional_create(self.store, self.settings)
+            engine.upsert([r["key"] for r in records], matrix, metadata)
+            return {}
+
+        return self._with_engine(bucket, index, put)
+
+    def delete_vectors(self, *, keys: list[str], **address: Any) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        wanted = validation.keys("/keys", keys, self.settings.max_delete_vectors, self.settings)
+
+        def delete(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            require_conditional_create(self.store, self.settings)
+            engine.delete(list(dict.fromkeys(wanted)))
+            return {}
+
+        return self._with_engine(bucket, index, delete)
+
+    def get_vectors(
+        self,
+        *,
+        keys: list[str],
+        returnData: bool = False,
+        returnMetadata: bool = False,
+        **address: Any,
+    ) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        wanted = validation.keys("/keys", keys, self.settings.max_get_vectors, self.settings)
+        validation.boolean("/returnData", returnData)
+        validation.boolean("/returnMetadata", returnMetadata)
+
+        def get(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            with engine._view_lock:
+                view = engine.view()
+                rows = [r for r in (view.row(k) for k in dict.fromkeys(wanted)) if r is not None]
+                return {"vectors": [_record(view, r, returnData, returnMetadata) for r in rows]}
+
+        return self._with_engine(bucket, index, get)
+
+    def list_vectors(
+        self,
+        *,
+        maxResults: int | None = None,
+        nextToken: str | None = None,
+        segmentCount: int | None = None,
+        segmentIndex: int | None = None,
+        returnData: bool = False,
+        returnMetadata: bool = False,
+        **address: Any,
+    ) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        s = self.settings
+        limit = s.default_list_vectors if maxResults is None else maxResults
+        validation.between("/maxResults", limit, 1, s.max_list_vectors)
+        validation.boolean("/returnData", returnData)
+        validation.boolean("/returnMetadata", returnMetadata)
+        if (segmentCount is None) != (segmentIndex is None):
+            raise ValidationException("segmentCount and segmentIndex must be specified together")
+        if segmentCount is not None:
+            validation.between("/segmentCount", segmentCount, 1, 16)
+            validation.between("/segmentIndex", segmentIndex, 0, 15)
+            if segmentIndex >= segmentCount:  # type: ignore[operator]
+                raise ValidationException("segmentIndex must be less than segmentCount")
+        after = _decode_token(nextToken, "vectors") if nextToken is not None else None
+
+        def page(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            with engine._view_lock:
+                view = engine.view()
+                rows = view.sorted_live_rows()
+                if segmentCount is not None:
+                    rows = rows[view.key_hashes(rows) % segmentCount == segmentIndex]
+                if after is not None:
+                    keys = np.array([view.key(r) for r in rows], dtype=object)
+                    rows = rows[np.searchsorted(keys, after, side="right") :]
+                out, size = [], 0
+                for row in rows[:limit]:
+                    record = _record(view, row, returnData, returnMetadata)
+                    size += len(record["key"]) + (4 * view.dimension if returnData else 0)
+                    size += len(orjson.dumps(record.get("metadata"))) if returnMetadata else 0
+                    out.append(record)
+                    if size >= s.list_page_bytes:
+                        break
+                token = _encode_token("vectors", out[-1]["key"]) if len(out) < len(rows) else None
+                return _with_token({"vectors": out}, token)
+
+        return self._with_engine(bucket, index, page)
+
+    def query_vectors(
+        self,
+        *,
+        topK: int,
+        queryVector: dict[str, Any] | None = None,
+        filter: dict[str, Any] | None = None,
+        returnMetadata: bool = False,
+        returnDistance: bool = False,
+        queryMode: str | None = None,
+        queryTexts: list[dict[str, Any]] | None = None,
+        returnScores: bool = False,
+        nextToken: str | None = None,
+        **address: Any,
+    ) -> dict[str, Any]:
+        bucket, index = self._index_of(**address)
+        validation.between("/topK", topK, 1, self.settings.max_top_k)
+        validation.boolean("/returnMetadata", returnMetadata)
+        validation.boolean("/returnDistance", returnDistance)
+        if queryTexts is not None or returnScores:
+            raise ValidationException(
+                "Full-text and hybrid search (queryTexts, returnScores) are not available in "
+                "this version of vetor"
+            )
+        if nextToken is not None:
+            raise ValidationException(
+                f"Query paging (nextToken) is not available yet: ask for up to "
+                f"{self.settings.max_top_k} results with topK"
+            )
+        if queryVector is None:
+            raise ValidationException("Must specify queryVector")
+        if queryMode is not None:
+            validation.one_of("/queryMode", queryMode, validation.INDEX_MODES)
+
+        def query(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            vector = validation.query_vector(
+                queryVector, config["dimension"], config["distanceMetric"]
+            )
+            where = None
+            if filter is not None:
+                mode = queryMode or config.get("indexMode", "CLASSIC")
+                non_filterable = config["metadataConfiguration"]["nonFilterableMetadataKeys"]
+                filter_keys(filter, non_filterable, allow_starts_with=mode == "ENHANCED")
+                document = filter
+
+                def where(view: IndexView) -> np.ndarray:
+                    return view.filter_mask(document)
+
+            hits = engine.query(vector, topK, where)
+            results = []
+            for hit in hits:
+                item: dict[str, Any] = {"key": hit.key}
+                if returnDistance:
+                    item["distance"] = hit.distance
+                if returnMetadata:
+                    item["metadata"] = hit.metadata
+                results.append(item)
+            return {"vectors": results, "distanceMetric": config["distanceMetric"]}
+
+        return self._with_engine(bucket, index, query)
+
+    # --- tags -------------------------------------------------------------------------------
+
+    def tag_resource(self, *, resourceArn: str, tags: dict[str, str]) -> dict[str, Any]:
+        key = self._tags_key(resourceArn)
+        new = validation.tags(tags, self.settings)
+        merged = {**self._read_tags(key), **new}
+        if len(merged) > self.settings.max_tags:
+            raise errors.ServiceQuotaExceededException(
+                f"A resource can have at most {self.settings.max_tags} tags"
+            )
+        self.store.put(key, orjson.dumps(merged))
+        return {}
+
+    def untag_resource(self, *, resourceArn: str, tagKeys: list[str]) -> dict[str, Any]:
+        key = self._tags_key(resourceArn)
+        validation.length_between("/tagKeys", tagKeys, 1, self.settings.max_tags)
+        drop = {validation.tag_key(k) for k in tagKeys}
+        remaining = {k: v for k, v in self._read_tags(key).items() if k not in drop}
+        self.store.put(key, orjson.dumps(remaining))
+        return {}
+
+    def list_tags_for_resource(self, *, resourceArn: str) -> dict[str, Any]:
+        return {"tags": self._read_tags(self._tags_key(resourceArn))}
+
+    def _tags_key(self, arn: Any) -> str:
+        """The tags object of an existing bucket or index named by its ARN."""
+        if isinstance(arn, str) and validation.INDEX_ARN.match(arn):
+            bucket, index = self._index_of(indexArn=arn)
+            self._index_config(bucket, index)
+            return f"{bucket}/indexes/{index}/tags.json"
+        if isinstance(arn, str) and validation.BUCKET_ARN.match(arn):
+            bucket = self._bucket_of(vectorBucketArn=arn)
+            self._bucket_config(bucket)
+            return f"{bucket}/tags.json"
+        raise ValidationException("Invalid resource ARN")
+
+    def _read_tags(self, key: str) -> dict[str, str]:
+        try:
+            return dict(orjson.loads(self.store.get(key)))
+        except ObjectNotFound:
+            return {}
+
+    # --- maintenance ------------------------------------------------------------------------
+
+    def compact(self, *, force: bool = True, **address: Any) -> dict[str, Any]:
+        """Fold write batches into segments and collect garbage (vetor extension)."""
+        bucket, index = self._index_of(**address)
+
+        def run(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            engine.wait_for_background()
+            engine.compact(force=force)
+            while engine.compact():
+                pass
+            return {"deletedObjects": engine.collect_garbage(), **engine.stats()}
+
+        return self._with_engine(bucket, index, run)
+
+    def close(self) -> None:
+        """Wait for background compaction to finish."""
+        with self._lock:
+            engines = [engine for _, engine in self._engines.values()]
+        for engine in engines:
+            engine.wait_for_background()
+
+    # --- paging -----------------------------------------------------------------------------
+
+    def _page(
+        self,
+        names: list[str],
+        max_results: int | None,
+        token: str | None,
+        prefix: str | None,
+        path: str,
+    ) -> tuple[list[str], str | None]:
+        limit = self.settings.max_list_buckets if max_results is None else max_results
+        validation.between(path, limit, 1, self.settings.max_list_buckets)
+        if prefix is not None:
+            validation.length_between("/prefix", prefix, 1, 63)
+            names = [n for n in names if n.startswith(prefix)]
+        if token is not None:
+            after = _decode_token(token, "names")
+            names = [n for n in names if n > after]
+        page = names[:limit]
+        return page, _encode_token("names", page[-1]) if len(names) > limit else None
+
+
+def connect(uri: str = "./vetor-data", **settings: Any) -> VectorService:
+    """Open vetor on a store: a local directory (default), ``memory://`` or ``s3://…``."""
+    config = Settings.from_env(**settings)
+    return VectorService(open_store(uri, config), config)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _encryption(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {"sseType": "AES256"}
+    if not isinstance(config, dict):
+        raise ValidationException.field("/encryptionConfiguration", "Member must be an object")
+    sse = validation.one_of(
+        "/encryptionConfiguration/sseType", config.get("sseType", "AES256"), ("AES256", "aws:kms")
+    )
+    if sse == "aws:kms" and not config.get("kmsKeyArn"):
+        raise ValidationException("kmsKeyArn is required when sseType is aws:kms")
+    return {k: v for k, v in {"sseType": sse, "kmsKeyArn": config.get("kmsKeyArn")}.items() if v}
+
+
+def _text_configs(items: Any) -> list[dict[str, Any]]:
+    validation.length_between("/textSearchConfigurations", items, 0, 10)
+    result = []
+    for item in items:
+        key = item.get("metadataKey") if isinstance(item, dict) else None
+        if not isinstance(key, str) or not 1 <= len(key) <= 63:
+            raise ValidationException.field(
+                "/textSearchConfigurations/metadataKey",
+                "Member must have length between 1 and 63, inclusive",
+            )
+        language = validation.one_of(
+            "/textSearchConfigurations/language", item.get("language", "en"), validation.LANGUAGES
+        )
+        result.append({"metadataKey": key, "language": language, "status": "ACTIVE"})
+    return result
+
+
+def _record(view: IndexView, row: int, data: bool, metadata: bool) -> dict[str, Any]:
+    record: dict[str, Any] = {"key": view.key(row)}
+    if data:
+        record["data"] = {"float32": view.vector(row).tolist()}
+    if metadata:
+        record["metadata"] = view.metadata(row)
+    return record
+
+
+def _get_existing(store: ObjectStore, keys: list[str]) -> list[bytes | None]:
+    def get(key: str) -> bytes | None:
+        try:
+            return store.get(key)
+        except ObjectNotFound:
+            return None
+
+    if len(keys) <= 1:
+        return [get(k) for k in keys]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
+        return list(pool.map(get, keys))
+
+
+def _with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:
+    if token is not None:
+        body["nextToken"] = token
+    return body
+
+
+def _encode_token(kind: str, after: str) -> str:
+    raw = orjson.dumps({"k": kind, "a": after})
+    return base64.urlsafe_b64encode(zlib.compress(raw)).decode()
+
+
+def _decode_token(token: Any, kind: str) -> str:
+    try:
+        data = orjson.loads(zlib.decompress(base64.urlsafe_b64decode(str(token))))
+        if data["k"] == kind and isinstance(data["a"], str):
+            return str(data["a"])
+    except Exception:
+        pass
+    raise ValidationException("Invalid nextToken")

@@ -1,0 +1,71 @@
+"""Every limit, default and tunable of vetor, in one place.
+
+Limits default to Amazon S3 Vectors' documented values (see shared reference) where vetor
+must match them, and are raised where vetor can do better. Each field can be overridden with
+an environment variable ``VETOR_<FIELD_NAME_UPPERCASE>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- identity used to build ARNs --------------------------------------------------
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+
+    # --- S3 Vectors request limits ------------------------------------------------------
+    max_dimension: int = 4096
+    max_put_vectors: int = 500
+    max_delete_vectors: int = 500
+    max_get_vectors: int = 100
+    max_list_vectors: int = 1000
+    default_list_vectors: int = 500
+    list_page_bytes: int = 1 << 20  # a ListVectors page stops near 1 MB
+    max_list_buckets: int = 500
+    max_top_k: int = 10_000  # S3 Vectors: 100 per page; vetor answers up to this at once
+    max_key_length: int = 1024
+    max_metadata_bytes: int = 40 * 1024
+    max_filterable_metadata_bytes: int = 2 * 1024
+    max_metadata_keys: int = 50
+    max_non_filterable_keys: int = 10
+    max_tags: int = 50
+    max_indexes_per_bucket: int = 10_000
+
+    # --- engine ---------------------------------------------------------------------------
+    compact_wal_runs: int = 16  # fold the write-batch tail into a segment at this many batches
+    max_segments: int = 8  # merge segments above this count (size-tiered)
+    gc_grace_seconds: float = 300.0  # unreferenced objects older than this may be deleted
+    background_compaction: bool = True
+    commit_retries: int = 1000  # lost commit races before giving up (each one is progress)
+
+    # --- object store -------------------------------------------------------------------
+    store_max_retries: int = 8
+    store_retry_timeout_seconds: float = 120.0
+    store_request_timeout_seconds: float = 60.0
+    single_writer: bool = False  # allow a store that fails the conditional-create check
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Defaults, then ``VETOR_*`` environment variables, then explicit overrides."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get(f"VETOR_{f.name.upper()}")
+            if raw is None or f.name == "extra":
+                continue
+            values[f.name] = _parse(raw, type(f.default))
+        values.update(overrides)
+        return cls(**values)
+
+
+def _parse(raw: str, kind: type) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)

@@ -1,0 +1,326 @@
+"""Object-store layer: one small interface over a local directory, memory and S3.
+
+The protocol work (S3 signing, retries with backoff and jitter, atomic local writes,
+conditional create) is done by obstore; this module only names the operations vetor
+needs and turns the store's errors into vetor's.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import obstore
+from obstore.exceptions import AlreadyExistsError, NotFoundError
+from obstore.store import LocalStore, MemoryStore, S3Store
+
+from .errors import StoreError
+from .settings import Settings
+
+
+class ObjectNotFound(KeyError):
+    """The object does not exist."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    last_modified: datetime
+
+
+class ObjectStore:
+    """Keys are ``/``-separated paths relative to the store's root prefix."""
+
+    def __init__(self, inner: Any, uri: str, *, trusted_conditional_create: bool) -> None:
+        self._inner = inner
+        self.uri = uri
+        # Local and memory stores implement create-if-absent atomically; S3-compatible
+        # endpoints must prove it (see ``check_conditional_create``).
+        self.trusted_conditional_create = trusted_conditional_create
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.uri!r})"
+
+    def get(self, key: str) -> bytes:
+        with _translated(key):
+            return bytes(obstore.get(self._inner, key).bytes())
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the object."""
+        with _translated(key):
+            return bytes(obstore.get_range(self._inner, key, start=start, end=end))
+
+    def put(self, key: str, data: bytes) -> None:
+        with _translated(key):
+            obstore.put(self._inner, key, data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create the object only if no object has the key; False when it already exists."""
+        try:
+            with _translated(key):
+                obstore.put(self._inner, key, data, mode="create")
+        except _AlreadyExists:
+            return False
+        return True
+
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix`` (recursively), optionally only keys > start_after."""
+        kwargs = {"offset": start_after} if start_after else {}
+        with _translated(prefix):
+            for chunk in obstore.list(self._inner, prefix, **kwargs):
+                for meta in chunk:
+                    yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"])
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Names of the immediate "sub-directories" of ``prefix`` (common prefixes)."""
+        with _translated(prefix):
+            result = obstore.list_with_delimiter(self._inner, prefix or None)
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in result["common_prefixes"])
+
+    def exists(self, key: str) -> bool:
+        try:
+            with _translated(key):
+                obstore.head(self._inner, key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        """Delete an object; deleting a missing object is not an error."""
+        try:
+            with _translated(key):
+                obstore.delete(self._inner, key)
+        except ObjectNotFound:
+            pass
+
+    def delete_many(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        with _translated(keys[0]):
+            obstore.delete(self._inner, keys)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.delete_many([info.key for info in self.list(prefix)])
+
+    def get_many(self, keys: list[str]) -> list[bytes]:
+        """Fetch several objects in parallel (object stores reward concurrency)."""
+        if len(keys) <= 1:
+            return [self.get(k) for k in keys]
+        with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
+            return list(pool.map(self.get, keys))
+
+
+class _AlreadyExists(Exception):
+    pass
+
+
+class _translated:
+    """Context manager mapping obstore errors onto vetor's."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
+        if error is None:
+            return False
+        if isinstance(error, AlreadyExistsError):
+            raise _AlreadyExists(self.key) from None
+        if isinstance(error, (NotFoundError, FileNotFoundError)):
+            raise ObjectNotFound(self.key) from None
+        if isinstance(error, Exception) and not isinstance(error, (ObjectNotFound, StoreError)):
+            raise StoreError(f"Object store request failed for '{self.key}': {error}") from error
+        return False
+
+
+_memory_stores: dict[str, MemoryStore] = {}
+_memory_lock = threading.Lock()
+
+
+def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) -> ObjectStore:
+    """Open a store from a URI.
+
+    - ``./data`` or ``file:///abs/path``: a local directory (created if missing);
+    - ``memory://name``: an in-process store, shared by every ``open_store`` of the same name;
+    - ``s3://bucket/prefix``: an S3-compatible endpoint. Endpoint, region and credentials come
+      from the usual ``AWS_*`` variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``,
+      ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or ``AWS_PROFILE``) or query options:
+      ``?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true&allow_http=true``.
+    """
+    settings = settings or Settings.from_env()
+    text = os.fspath(uri)
+    parsed = urlparse(text)
+    if parsed.scheme == "memory":
+        name = parsed.netloc + parsed.path
+        with _memory_lock:
+            inner = _memory_stores.setdefault(name, MemoryStore())
+        return ObjectStore(inner, text, trusted_conditional_create=True)
+    if parsed.scheme == "s3":
+        return ObjectStore(_s3_store(parsed, settings), text, trusted_conditional_create=False)
+    if parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return ObjectStore(LocalStore(path), str(path), trusted_conditional_create=True)
+    raise ValueError(f"Unsupported store URI '{text}': use a path, file://, memory:// or s3://")
+
+
+def _s3_store(parsed: Any, settings: Settings) -> S3Store:
+    options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    endpoint = (
+        options.get("endpoint")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    config: dict[str, Any] = {}
+    if endpoint:
+        config["endpoint"] = endpoint
+    region = options.get("region") or os.environ.get("AWS_REGION")
+    region = region or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        config["region"] = region
+    if _truthy(options.get("path_style", "true" if endpoint else "false")):
+        config["virtual_hosted_style_request"] = False
+    client_options: dict[str, Any] = {
+        "timeout": timedelta(seconds=settings.store_request_timeout_seconds),
+        "connect_timeout": timedelta(seconds=10),
+    }
+    if _truthy(options.get("allow_http", "false")) or (endpoint or "").startswith("http://"):
+        client_options["allow_http"] = True
+    retry = {
+        "max_retries": settings.store_max_retries,
+        "retry_timeout": timedelta(seconds=settings.store_retry_timeout_seconds),
+        "backoff": {"init_backoff": timedelta(milliseconds=50), "max_backoff": timedelta(seconds=5)},
+    }
+    credentials = _profile_credentials(options.get("profile") or os.environ.get("AWS_PROFILE"))
+    prefix = parsed.path.strip("/") or None
+    return S3Store(
+        parsed.netloc,
+        prefix=prefix,
+        config=config,  # type: ignore[arg-type]
+        client_options=client_options,  # type: ignore[arg-type]
+        retry_config=retry,  # type: ignore[arg-type]
+        credential_provider=credentials,
+    )
+
+
+def _profile_credentials(profile: str | None) -> Any:
+    """Credentials of a named AWS profile, read by boto3 when it is installed."""
+    if not profile or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return None
+    try:
+        import boto3
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError as error:  # pragma: no cover - boto3 is in the dev extra
+        raise ValueError("AWS_PROFILE needs boto3: pip install boto3") from error
+    return Boto3CredentialProvider(boto3.Session(profile_name=profile))
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_store(store: ObjectStore, racers: int = 8) -> list[CheckResult]:
+    """Probe a store: reachable, read/write/list/delete work, conditional create honoured.
+
+    Writes only under ``_vetor/doctor/<random>/`` and removes what it wrote.
+    """
+    base = f"_vetor/doctor/{uuid.uuid4().hex}"
+    results: list[CheckResult] = []
+
+    def step(name: str, action: Any) -> bool:
+        try:
+            detail = action() or "ok"
+        except Exception as error:  # report, don't raise: doctor explains every failure
+            results.append(CheckResult(name, False, f"{type(error).__name__}: {error}"))
+            return False
+        ok = not detail.startswith("FAIL")
+        results.append(CheckResult(name, ok, detail.removeprefix("FAIL: ")))
+        return ok
+
+    def write_read() -> str:
+        store.put(f"{base}/object", b"vetor")
+        got = store.get(f"{base}/object")
+        part = store.get_range(f"{base}/object", 1, 3)
+        if got != b"vetor" or part != b"et":
+            return f"FAIL: read back {got!r} / range {part!r}"
+        return "put, get and ranged get agree"
+
+    def listing() -> str:
+        keys = [info.key for info in store.list(f"{base}/")]
+        return "ok" if f"{base}/object" in keys else f"FAIL: listed {keys}"
+
+    def deletion() -> str:
+        store.delete(f"{base}/object")
+        return "FAIL: object still exists" if store.exists(f"{base}/object") else "ok"
+
+    if not step("reachable", lambda: (list(store.list("_vetor/doctor/none/")), "ok")[1]):
+        return results
+    step("read/write", write_read)
+    step("list", listing)
+    step("delete", deletion)
+    step("conditional create", lambda: check_conditional_create(store, base, racers))
+    store.delete_prefix(f"{base}/")
+    return results
+
+
+def check_conditional_create(store: ObjectStore, base: str, racers: int = 8) -> str:
+    """Race ``racers`` creates of one key: exactly one must win, and its bytes must stay."""
+    key = f"{base}/race"
+    barrier = threading.Barrier(racers)
+
+    def race(i: int) -> bool:
+        barrier.wait()
+        return store.put_if_absent(key, f"racer-{i}".encode())
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        wins = list(pool.map(race, range(racers)))
+    winners = [i for i, won in enumerate(wins) if won]
+    stored = store.get(key)
+    store.delete(key)
+    if len(winners) != 1 or stored != f"racer-{winners[0]}".encode():
+        return (
+            f"FAIL: {len(winners)} of {racers} racing creates succeeded; the store ignores "
+            "If-None-Match, so concurrent writers could overwrite each other's commits"
+        )
+    return f"exactly 1 of {racers} racing creates won"
+
+
+_checked_stores: dict[str, str] = {}
+
+
+def require_conditional_create(store: ObjectStore, settings: Settings) -> None:
+    """Refuse a store that lets two writers both "create" one key, unless single-writer.
+
+    Commits rely on create-if-absent; on a store that ignores it, two writers would silently
+    overwrite each other's manifest versions. The probe runs once per store per process.
+    """
+    if store.trusted_conditional_create or settings.single_writer:
+        return
+    if store.uri not in _checked_stores:
+        base = f"_vetor/probe/{uuid.uuid4().hex}"
+        _checked_stores[store.uri] = check_conditional_create(store, base, racers=4)
+    verdict = _checked_stores[store.uri]
+    if verdict.startswith("FAIL"):
+        raise StoreError(
+            f"Refusing to write to {store.uri}: conditional create is not honoured "
+            f"({verdict.removeprefix('FAIL: ')}). Run a single writer with "
+            "VETOR_SINGLE_WRITER=1, or use a store that supports If-None-Match."
+        )
