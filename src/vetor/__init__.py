@@ -1,8 +1,8 @@
 """vetor: a self-hostable Amazon S3 Vectors for any S3-compatible object storage.
 
-    import vetor
-    s3v = vetor.connect("./data")   # or "memory://", or "s3://bucket/prefix"
-    s3v.create_vector_bucket(vectorBucketName="docs")
+import vetor
+s3v = vetor.connect("./data")   # or "memory://", or "s3://bucket/prefix"
+s3v.create_vector_bucket(vectorBucketName="docs")
 """
 
 from .errors import (

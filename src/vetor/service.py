@@ -85,7 +85,9 @@ class VectorService:
     def _check_arn_owner(self, match: Any) -> None:
         if match["account"] != self.settings.account_id or match["region"] != self.settings.region:
             raise NotFoundException(
-                errors.INDEX_NOT_FOUND if match.groupdict().get("index") else errors.BUCKET_NOT_FOUND
+                errors.INDEX_NOT_FOUND
+                if match.groupdict().get("index")
+                else errors.BUCKET_NOT_FOUND
             )
 
     # --- buckets ----------------------------------------------------------------------------
@@ -120,7 +122,11 @@ class VectorService:
         return {"vectorBucket": self._bucket_view(config, full=True)}
 
     def list_vector_buckets(
-        self, *, maxResults: int | None = None, nextToken: str | None = None, prefix: str | None = None
+        self,
+        *,
+        maxResults: int | None = None,
+        nextToken: str | None = None,
+        prefix: str | None = None,
     ) -> dict[str, Any]:
         names = self.store.list_dirs("")
         page, token = self._page(names, maxResults, nextToken, prefix, "/maxResults")

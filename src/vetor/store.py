@@ -200,7 +200,10 @@ def _s3_store(parsed: Any, settings: Settings) -> S3Store:
     retry = {
         "max_retries": settings.store_max_retries,
         "retry_timeout": timedelta(seconds=settings.store_retry_timeout_seconds),
-        "backoff": {"init_backoff": timedelta(milliseconds=50), "max_backoff": timedelta(seconds=5)},
+        "backoff": {
+            "init_backoff": timedelta(milliseconds=50),
+            "max_backoff": timedelta(seconds=5),
+        },
     }
     credentials = _profile_credentials(options.get("profile") or os.environ.get("AWS_PROFILE"))
     prefix = parsed.path.strip("/") or None

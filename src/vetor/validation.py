@@ -47,9 +47,7 @@ def between(path: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationException.field(path, "Member must be an integer")
     if not low <= value <= high:
-        raise ValidationException.field(
-            path, f"Member must be between {low} and {high}, inclusive"
-        )
+        raise ValidationException.field(path, f"Member must be between {low} and {high}, inclusive")
     return value
 
 
@@ -96,7 +94,7 @@ def vector_key(key: Any, settings: Settings) -> str:
 def query_vector(data: Any, dimension: int, metric: str) -> np.ndarray:
     values = data.get("float32") if isinstance(data, dict) else None
     if not isinstance(values, list):
-        raise ValidationException("Invalid query vector: expected {\"float32\": [numbers]}")
+        raise ValidationException('Invalid query vector: expected {"float32": [numbers]}')
     vector = _as_floats(values)
     if vector is None or vector.ndim != 1:
         raise ValidationException("Invalid query vector: values must be numbers")

@@ -5,4 +5,13 @@ from .format import Manifest, Rows, RunRef
 from .index import Hit, IndexEngine, IndexGone
 from .view import IndexView
 
-__all__ = ["Hit", "IndexEngine", "IndexGone", "IndexView", "Manifest", "Rows", "RunRef", "filter_keys"]
+__all__ = [
+    "Hit",
+    "IndexEngine",
+    "IndexGone",
+    "IndexView",
+    "Manifest",
+    "Rows",
+    "RunRef",
+    "filter_keys",
+]

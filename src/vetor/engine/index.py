@@ -239,8 +239,7 @@ class IndexEngine:
     def _catch_up(self, manifest: Manifest) -> None:
         view = self._view
         if manifest.version < view.version or any(
-            r.drops_tombstones and r.min_seq <= view.applied_seq < r.max_seq
-            for r in manifest.runs
+            r.drops_tombstones and r.min_seq <= view.applied_seq < r.max_seq for r in manifest.runs
         ):
             view = IndexView(self.dimension, self.metric)  # cannot catch up: rebuild
         todo = [r for r in manifest.runs if r.max_seq > view.applied_seq]
