@@ -458,8 +458,7 @@ class VectorService:
         validation.boolean("/returnMetadata", returnMetadata)
 
         def get(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
-            with engine._view_lock:
-                view = engine.view()
+            with engine.snapshot() as view:
                 rows = [r for r in (view.row(k) for k in dict.fromkeys(wanted)) if r is not None]
                 return {"vectors": [_record(view, r, returnData, returnMetadata) for r in rows]}
 
@@ -492,8 +491,7 @@ class VectorService:
         after = _decode_token(nextToken, "vectors") if nextToken is not None else None
 
         def page(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
-            with engine._view_lock:
-                view = engine.view()
+            with engine.snapshot() as view:
                 rows = view.sorted_live_rows()
                 if segmentCount is not None:
                     rows = rows[view.key_hashes(rows) % segmentCount == segmentIndex]

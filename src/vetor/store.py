@@ -7,6 +7,7 @@ needs and turns the store's errors into vetor's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -40,9 +41,17 @@ class ObjectInfo:
 class ObjectStore:
     """Keys are ``/``-separated paths relative to the store's root prefix."""
 
-    def __init__(self, inner: Any, uri: str, *, trusted_conditional_create: bool) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        uri: str,
+        *,
+        trusted_conditional_create: bool,
+        local_root: Path | None = None,
+    ) -> None:
         self._inner = inner
         self.uri = uri
+        self._local_root = local_root  # set for directory stores, which keep empty folders
         # Local and memory stores implement create-if-absent atomically; S3-compatible
         # endpoints must prove it (see ``check_conditional_create``).
         self.trusted_conditional_create = trusted_conditional_create
@@ -110,6 +119,8 @@ class ObjectStore:
 
     def delete_prefix(self, prefix: str) -> None:
         self.delete_many([info.key for info in self.list(prefix)])
+        if self._local_root is not None:  # folders are not objects: leave no empty ones behind
+            _remove_empty_dirs(self._local_root, prefix)
 
     def get_many(self, keys: list[str]) -> list[bytes]:
         """Fetch several objects in parallel (object stores reward concurrency)."""
@@ -171,8 +182,26 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
-        return ObjectStore(LocalStore(path), str(path), trusted_conditional_create=True)
+        return ObjectStore(
+            LocalStore(path), str(path), trusted_conditional_create=True, local_root=path
+        )
     raise ValueError(f"Unsupported store URI '{text}': use a path, file://, memory:// or s3://")
+
+
+def _remove_empty_dirs(root: Path, prefix: str) -> None:
+    top = root / prefix.strip("/")
+    if not top.is_dir():
+        return
+    for folder in sorted((p for p in top.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    for folder in (top, *top.parents):
+        if folder == root or not folder.is_relative_to(root):
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _s3_store(parsed: Any, settings: Settings) -> S3Store:

@@ -74,7 +74,12 @@ def encode_run(rows: Rows, dimension: int) -> bytes:
 
 def decode_run(data: bytes, dimension: int) -> Rows:
     table = pa.ipc.open_file(pa.BufferReader(data)).read_all().combine_chunks()
-    vectors = table.column("vector").chunk(0).flatten().to_numpy(zero_copy_only=False)
+    column = table.column("vector")
+    vectors = (
+        column.chunk(0).flatten().to_numpy(zero_copy_only=False)
+        if column.num_chunks
+        else np.empty(0, np.float32)
+    )
     return Rows(
         keys=table.column("key").to_pylist(),
         seqs=table.column("seq").to_numpy().astype(np.uint64),  # writable copy
@@ -95,7 +100,6 @@ class RunRef:
     rows: int
     tombstones: int
     size: int
-    drops_tombstones: bool = False  # compacted from the first run: deletes were applied
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRef:
@@ -109,6 +113,9 @@ class Manifest:
     version: int
     next_seq: int
     runs: tuple[RunRef, ...] = ()
+    # Deletes with seq <= purged_seq were folded into the first run and their tombstones
+    # dropped: a reader that has not applied that far cannot catch up and must rebuild.
+    purged_seq: int = 0
     commit_id: str = ""
     created_at: str = ""
     format: int = FORMAT_VERSION

@@ -10,6 +10,7 @@ commit lock commits everybody's batches in one manifest version (group commit).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -238,12 +239,10 @@ class IndexEngine:
 
     def _catch_up(self, manifest: Manifest) -> None:
         view = self._view
-        if manifest.version < view.version or any(
-            r.drops_tombstones and r.min_seq <= view.applied_seq < r.max_seq for r in manifest.runs
-        ):
+        if manifest.version < view.version or view.applied_seq < manifest.purged_seq:
             view = IndexView(self.dimension, self.metric)  # cannot catch up: rebuild
         todo = [r for r in manifest.runs if r.max_seq > view.applied_seq]
-        for run, rows in zip(todo, self._load_runs(todo)):
+        for rows in self._load_runs(todo):
             fresh = rows.seqs > view.applied_seq
             view.apply(rows if fresh.all() else rows.take(np.flatnonzero(fresh)))
         view.version, view.applied_seq = manifest.version, manifest.next_seq - 1
@@ -257,11 +256,16 @@ class IndexEngine:
                 rows.seqs[:] = run.min_seq
             yield rows
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[IndexView]:
+        """The latest view, held steady (no concurrent catch-up) for the block."""
+        with self._view_lock:
+            yield self.view()
+
     def query(
         self, vector: np.ndarray, k: int, where: Callable[[IndexView], np.ndarray] | None = None
     ) -> list[Hit]:
-        with self._view_lock:
-            view = self.view()
+        with self.snapshot() as view:
             mask = None if where is None else where(view)
             rows, distances = view.search(vector, k, mask)
             return [Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)]
@@ -292,20 +296,22 @@ class IndexEngine:
         plan = self.plan_compaction(manifest, force)
         if plan is None:
             return False
-        merged = _merge([rows for rows in self._load_runs(list(plan.runs))], plan.drops_tombstones)
-        data = encode_run(merged, self.dimension)
+        merged = _merge(list(self._load_runs(list(plan.runs))), plan.drops_tombstones)
         path = f"segments/{uuid.uuid4().hex}/data.arrow"
-        self.store.put(self._key(path), data)
-        segment = RunRef(
-            path,
-            "segment",
-            plan.runs[0].min_seq,
-            plan.runs[-1].max_seq,
-            len(merged),
-            int(merged.deleted.sum()),
-            len(data),
-            drops_tombstones=plan.drops_tombstones,
-        )
+        segment: tuple[RunRef, ...] = ()
+        if len(merged):  # everything deleted: the runs simply disappear
+            data = encode_run(merged, self.dimension)
+            self.store.put(self._key(path), data)
+            ref = RunRef(
+                path,
+                "segment",
+                plan.runs[0].min_seq,
+                plan.runs[-1].max_seq,
+                len(merged),
+                int(merged.deleted.sum()),
+                len(data),
+            )
+            segment = (ref,)
         with self._commit_lock:
             base = self.latest_manifest()
             for _ in range(self.settings.commit_retries):
@@ -313,8 +319,10 @@ class IndexEngine:
                 if start is None or (plan.drops_tombstones and start != 0):
                     self.store.delete(self._key(path))  # another compaction got there first
                     return False
-                runs = base.runs[:start] + (segment,) + base.runs[start + len(plan.runs) :]
+                runs = base.runs[:start] + segment + base.runs[start + len(plan.runs) :]
                 manifest = self._next(base, runs, base.next_seq)
+                if plan.drops_tombstones:
+                    manifest = manifest.evolve(purged_seq=plan.runs[-1].max_seq)
                 if self._try_commit(manifest):
                     self._manifest = manifest
                     with self._view_lock:  # the content is unchanged: keep the view

@@ -113,11 +113,10 @@ class IndexView:
     def _column(self, key: str) -> filters.KeyColumn:
         column = self._columns.get(key)
         built = 0 if column is None else len(column.present)
-        if built < self.n:
+        if column is None or built < self.n:
             fresh = filters.KeyColumn.of(key, self._metadata[built : self.n], first_row=built)
             column = fresh if column is None else column.extend(fresh)
             self._columns[key] = column
-        assert column is not None
         return column
 
     def search(

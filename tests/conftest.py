@@ -1,0 +1,98 @@
+"""Fixtures: real stores on every backend, including an S3-compatible HTTP server on loopback."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import vetor
+from vetor.store import ObjectStore, open_store
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "vetor-test",
+    "AWS_SECRET_ACCESS_KEY": "vetor-test-secret",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server, on a free loopback port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment (also for child processes) pointing the AWS variables at the test server."""
+    env = {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return env
+
+
+def new_s3_uri(endpoint: str) -> str:
+    """A fresh bucket on the test server, created with boto3 like a user would."""
+    import boto3
+
+    bucket = f"vetor-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/data"
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """A fresh, empty store URI on each backend."""
+    if request.param == "local":
+        return str(tmp_path)
+    if request.param == "memory":
+        return f"memory://{uuid.uuid4().hex}"
+    request.getfixturevalue("s3_env")
+    return new_s3_uri(request.getfixturevalue("s3_endpoint"))
+
+
+@pytest.fixture
+def store(store_uri: str) -> ObjectStore:
+    return open_store(store_uri)
+
+
+@pytest.fixture
+def service(store_uri: str) -> vetor.VectorService:
+    return vetor.connect(store_uri)
+
+
+@pytest.fixture
+def index(service: vetor.VectorService) -> dict[str, str]:
+    """An empty 4-d cosine index; returns its address (vectorBucketName, indexName)."""
+    service.create_vector_bucket(vectorBucketName="docs")
+    service.create_index(
+        vectorBucketName="docs",
+        indexName="pages",
+        dataType="float32",
+        dimension=4,
+        distanceMetric="cosine",
+        metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
+    )
+    return {"vectorBucketName": "docs", "indexName": "pages"}

@@ -1,0 +1,268 @@
+"""The ``vetor`` command line, run against a real local store under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from vetor.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> str:
+    return str(tmp_path / "store")
+
+
+def vetor(data: str, *args: str, code: int = 0, stdin: str | None = None) -> Any:
+    """Run a command with ``--data``; check the exit code; return the parsed JSON output."""
+    result = runner.invoke(app, [*args, "--data", data, "--output", "json"], input=stdin)
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout) if code == 0 else result
+
+
+def make_index(data: str, dimension: int = 3, *extra: str) -> None:
+    vetor(data, "buckets", "create", "films")
+    vetor(data, "indexes", "create", "films", "plots", "--dimension", str(dimension), *extra)
+
+
+RECORDS = [
+    {"key": "a", "data": [1.0, 0.0, 0.0], "metadata": {"genre": "drama", "year": 1990}},
+    {"key": "b", "data": {"float32": [0.9, 0.1, 0.0]}, "metadata": {"genre": "comedy"}},
+    {"key": "c", "data": [0.0, 1.0, 0.0], "metadata": {"genre": "drama", "year": 2010}},
+    {"key": "d", "data": [0.0, 0.0, 1.0]},
+]
+
+
+def test_buckets_lifecycle(data: str) -> None:
+    arn = vetor(data, "buckets", "create", "films")["vectorBucketArn"]
+    assert arn.endswith(":bucket/films")
+    vetor(data, "buckets", "create", "music")
+
+    listed = vetor(data, "buckets", "list")["vectorBuckets"]
+    assert [b["vectorBucketName"] for b in listed] == ["films", "music"]
+    assert isinstance(listed[0]["creationTime"], str)  # datetimes become ISO strings
+    filtered = vetor(data, "buckets", "list", "--prefix", "mu")["vectorBuckets"]
+    assert [b["vectorBucketName"] for b in filtered] == ["music"]
+
+    bucket = vetor(data, "buckets", "get", "films")["vectorBucket"]
+    assert bucket["vectorBucketArn"] == arn
+
+    assert vetor(data, "buckets", "delete", "music") == {}
+    assert [b["vectorBucketName"] for b in vetor(data, "buckets", "list")["vectorBuckets"]] == [
+        "films"
+    ]
+    missing = vetor(data, "buckets", "get", "music", code=1)
+    assert "NotFoundException" in missing.output
+
+
+def test_buckets_list_follows_pages(data: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VETOR_MAX_LIST_BUCKETS", "2")  # three buckets need two pages
+    for name in ("aaa", "bbb", "ccc"):
+        vetor(data, "buckets", "create", name)
+    names = [b["vectorBucketName"] for b in vetor(data, "buckets", "list")["vectorBuckets"]]
+    assert names == ["aaa", "bbb", "ccc"]
+
+
+def test_indexes_lifecycle(data: str) -> None:
+    make_index(data, 4, "--metric", "euclidean", "--non-filterable", "text")
+    vetor(data, "indexes", "create", "films", "posters", "--dimension", "8")
+
+    names = [i["indexName"] for i in vetor(data, "indexes", "list", "films")["indexes"]]
+    assert names == ["plots", "posters"]
+
+    index = vetor(data, "indexes", "get", "films", "plots")["index"]
+    assert index["dimension"] == 4
+    assert index["distanceMetric"] == "euclidean"
+    assert index["metadataConfiguration"]["nonFilterableMetadataKeys"] == ["text"]
+
+    conflict = vetor(data, "indexes", "create", "films", "plots", "--dimension", "4", code=1)
+    assert "ConflictException" in conflict.output
+    not_empty = vetor(data, "buckets", "delete", "films", code=1)
+    assert "ConflictException" in not_empty.output
+
+    vetor(data, "indexes", "delete", "films", "plots")
+    vetor(data, "indexes", "delete", "films", "posters")
+    assert vetor(data, "indexes", "list", "films")["indexes"] == []
+
+
+def test_bucket_delete_after_its_indexes_are_deleted(data: str) -> None:
+    make_index(data)
+    vetor(data, "indexes", "delete", "films", "plots")
+    assert vetor(data, "buckets", "delete", "films") == {}
+
+
+def test_table_output(data: str) -> None:
+    make_index(data)
+    result = runner.invoke(app, ["indexes", "list", "films", "--data", data])
+    assert result.exit_code == 0, result.output
+    assert "plots" in result.stdout
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "array"])
+def test_vectors_put_get_list_query(data: str, tmp_path: Path, layout: str) -> None:
+    make_index(data)
+    path = tmp_path / f"vectors.{layout}"
+    if layout == "jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in RECORDS) + "\n\n")
+    else:
+        path.write_text("  \n" + json.dumps(RECORDS, indent=2))
+
+    put = vetor(data, "vectors", "put", "films", "plots", str(path), "--batch-size", "3")
+    assert put == {"vectorCount": 4}
+
+    got = vetor(data, "vectors", "get", "films", "plots", "a", "b", "missing", "--values")
+    assert [v["key"] for v in got["vectors"]] == ["a", "b"]
+    assert got["vectors"][1]["data"]["float32"] == pytest.approx([0.9, 0.1, 0.0])
+    assert got["vectors"][0]["metadata"] == {"genre": "drama", "year": 1990}
+    bare = vetor(data, "vectors", "get", "films", "plots", "a", "--no-metadata")["vectors"]
+    assert bare == [{"key": "a"}]
+
+    listed = vetor(data, "vectors", "list", "films", "plots", "--metadata")["vectors"]
+    assert [v["key"] for v in listed] == ["a", "b", "c", "d"]
+    assert listed[0]["metadata"]["genre"] == "drama"
+
+    hits = vetor(
+        data,
+        "vectors",
+        "query",
+        "films",
+        "plots",
+        "--vector",
+        "[1, 0.2, 0]",
+        "--filter",
+        '{"genre": "drama"}',
+        "--top-k",
+        "5",
+    )["vectors"]
+    assert [h["key"] for h in hits] == ["a", "c"]
+    assert hits[0]["distance"] < hits[1]["distance"]
+    assert hits[0]["metadata"]["genre"] == "drama"
+
+
+def test_vectors_put_from_stdin(data: str) -> None:
+    make_index(data)
+    lines = "\n".join(json.dumps(r) for r in RECORDS)
+    assert vetor(data, "vectors", "put", "films", "plots", "-", stdin=lines)["vectorCount"] == 4
+
+
+def test_vectors_list_pages_delete_and_query_file(data: str, tmp_path: Path) -> None:
+    make_index(data)
+    stdin = json.dumps(RECORDS)
+    vetor(data, "vectors", "put", "films", "plots", "-", stdin=stdin)
+
+    page = vetor(data, "vectors", "list", "films", "plots", "--max-results", "3")
+    assert [v["key"] for v in page["vectors"]] == ["a", "b", "c"]
+    rest = vetor(data, "vectors", "list", "films", "plots", "--next-token", page["nextToken"])
+    assert [v["key"] for v in rest["vectors"]] == ["d"]
+    every = vetor(data, "vectors", "list", "films", "plots", "--max-results", "1", "--all")
+    assert [v["key"] for v in every["vectors"]] == ["a", "b", "c", "d"]
+    assert "nextToken" not in every
+
+    segments = [
+        vetor(data, "vectors", "list", "films", "plots", "--segment-count", "2",
+              "--segment-index", str(i))["vectors"]
+        for i in range(2)
+    ]  # fmt: skip
+    assert sorted(v["key"] for s in segments for v in s) == ["a", "b", "c", "d"]
+
+    vetor(data, "vectors", "delete", "films", "plots", "a", "b")
+    query_file = tmp_path / "query.json"
+    query_file.write_text('{"float32": [1, 0, 0]}')
+    hits = vetor(
+        data, "vectors", "query", "films", "plots", "--vector-file", str(query_file), "--top-k", "2"
+    )["vectors"]
+    assert [h["key"] for h in hits][0] not in {"a", "b"}
+    assert len(hits) == 2
+
+    compacted = vetor(data, "compact", "films", "plots")
+    assert compacted["vectors"] == 2
+
+
+def test_service_error_exits_1_without_traceback(data: str) -> None:
+    vetor(data, "buckets", "create", "films")
+    result = vetor(data, "vectors", "query", "films", "nope", "--vector", "[1, 2, 3]", code=1)
+    assert "NotFoundException: The specified index could not be found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_validation_error_message(data: str) -> None:
+    make_index(data)
+    result = vetor(data, "vectors", "query", "films", "plots", "--vector", "[1, 2]", code=1)
+    assert result.stderr.startswith("ValidationException: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--vector", "[1, 2"],
+        ["--vector", "[1, 0, 0]", "--filter", "{genre: drama}"],
+        ["--vector", "[1, 0, 0]", "--filter", "[1]"],
+        ["--vector", '"text"'],
+        [],  # neither --vector nor --vector-file
+    ],
+)
+def test_bad_json_on_the_command_line_exits_2(data: str, args: list[str]) -> None:
+    make_index(data)
+    result = vetor(data, "vectors", "query", "films", "plots", *args, code=2)
+    assert "Traceback" not in result.output
+
+
+def test_bad_jsonl_file_names_the_line(data: str, tmp_path: Path) -> None:
+    make_index(data)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(RECORDS[0]) + "\n{not json}\n")
+    result = vetor(data, "vectors", "put", "films", "plots", str(path), code=2)
+    assert "line 2" in result.output
+
+
+def test_doctor_passes_on_a_directory(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["doctor", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "conditional create" in result.output
+    assert "FAIL" not in result.output
+
+
+def test_doctor_json(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["doctor", str(tmp_path), "--output", "json"])
+    assert result.exit_code == 0, result.output
+    checks = json.loads(result.stdout)
+    assert all(c["ok"] for c in checks)
+    assert "conditional create" in [c["check"] for c in checks]
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("vetor ")
+
+
+def test_quickstart_in_process_is_idempotent(data: str) -> None:
+    for _ in range(2):
+        result = runner.invoke(app, ["quickstart", "--data", data])
+        assert result.exit_code == 0, result.output
+        assert "documentary" in result.stdout
+        assert "vetor vectors query quickstart demo" in result.stdout
+    listed = vetor(data, "vectors", "list", "quickstart", "demo", "--all")["vectors"]
+    assert len(listed) == 200
+
+
+def test_quickstart_console_script_twice(tmp_path: Path) -> None:
+    script = shutil.which("vetor") or str(Path(sys.executable).parent / "vetor")
+    for _ in range(2):
+        done = subprocess.run(
+            [script, "quickstart", "--data", str(tmp_path / "qs")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Next steps" in done.stdout
