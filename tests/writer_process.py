@@ -1,0 +1,55 @@
+"""A separate writer process for the concurrency and crash tests.
+
+    python writer_process.py URI WRITER_ID BATCHES [--forever]
+
+Puts batches of 20 vectors with keys ``w<id>-b<batch>-<i>`` (plus an overwrite of the shared
+key ``shared-<i>``), and after every acknowledged put prints ``ack <batch>`` and flushes, so
+the parent knows exactly which writes were acknowledged. Every 5th batch also deletes the
+first key of the previous batch and prints ``del <key>`` once acknowledged.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import vetor
+
+DIMENSION = 8
+
+
+def vector_for(writer: int, batch: int, i: int) -> list[float]:
+    """Deterministic content, so the checker can verify what it reads back."""
+    return [float(writer + 1), float(batch), float(i), 1.0, 0.0, 0.0, 0.0, 0.5]
+
+
+def main() -> None:
+    uri, writer, batches = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    forever = "--forever" in sys.argv
+    service = vetor.connect(uri, compact_wal_runs=4, max_segments=3, gc_grace_seconds=2.0)
+    address = {"vectorBucketName": "shared", "indexName": "idx"}
+    batch = 0
+    while forever or batch < batches:
+        records = [
+            {
+                "key": f"w{writer}-b{batch}-{i}",
+                "data": {"float32": vector_for(writer, batch, i)},
+                "metadata": {"writer": writer, "batch": batch},
+            }
+            for i in range(20)
+        ]
+        records.append({"key": f"shared-{batch % 7}", "data": {"float32": [1.0] * DIMENSION}})
+        service.put_vectors(**address, vectors=records)
+        print(f"ack {batch}", flush=True)
+        if batch % 5 == 4:
+            doomed = f"w{writer}-b{batch - 1}-0"
+            service.delete_vectors(**address, keys=[doomed])
+            print(f"del {doomed}", flush=True)
+        batch += 1
+    service.close()
+    np.random.default_rng()  # keep numpy imported for a realistic process footprint
+
+
+if __name__ == "__main__":
+    main()
