@@ -29,9 +29,7 @@ def shared_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         uri = new_s3_uri(request.getfixturevalue("s3_endpoint"))
     service = vetor.connect(uri)
     service.create_vector_bucket(vectorBucketName="shared")
-    service.create_index(
-        **ADDRESS, dataType="float32", dimension=8, distanceMetric="euclidean"
-    )
+    service.create_index(**ADDRESS, dataType="float32", dimension=8, distanceMetric="euclidean")
     return uri
 
 
@@ -50,7 +48,9 @@ def acknowledged(output: str) -> tuple[list[int], list[str]]:
     return batches, deleted
 
 
-def check_writer(service: vetor.VectorService, writer: int, batches: list[int], deleted: list[str]) -> None:
+def check_writer(
+    service: vetor.VectorService, writer: int, batches: list[int], deleted: list[str]
+) -> None:
     """Every acknowledged write of ``writer`` is there with its exact content."""
     keys = [f"w{writer}-b{b}-{i}" for b in batches for i in range(20)]
     expected = {k for k in keys if k not in set(deleted)}
@@ -71,7 +71,9 @@ def check_consistent(service: vetor.VectorService) -> set[str]:
     listed: list[str] = []
     token = None
     while True:
-        reply = service.list_vectors(**ADDRESS, maxResults=1000, **({"nextToken": token} if token else {}))
+        reply = service.list_vectors(
+            **ADDRESS, maxResults=1000, **({"nextToken": token} if token else {})
+        )
         listed += [v["key"] for v in reply["vectors"]]
         token = reply.get("nextToken")
         if token is None:
@@ -97,9 +99,12 @@ def test_concurrent_writers_lose_nothing(shared_uri: str) -> None:
         check_writer(service, w, acked, deleted)
         total_deleted += len(deleted)
     shared = {f"shared-{i}" for i in range(7)}
-    assert listed == {
-        f"w{w}-b{b}-{i}" for w in range(writers) for b in range(batches) for i in range(20)
-    } - {k for o in outputs for k in acknowledged(o)[1]} | shared
+    assert (
+        listed
+        == {f"w{w}-b{b}-{i}" for w in range(writers) for b in range(batches) for i in range(20)}
+        - {k for o in outputs for k in acknowledged(o)[1]}
+        | shared
+    )
     assert len(listed) == writers * batches * 20 - total_deleted + len(shared)
 
 

@@ -115,12 +115,17 @@ def make_machine(uri: str, metric: str) -> type[RuleBasedStateMachine]:
             if where is not None:
                 request["filter"] = where
             got = self.services[via].query_vectors(
-                **self.address, **request, returnDistance=True, returnMetadata=True,
+                **self.address,
+                **request,
+                returnDistance=True,
+                returnMetadata=True,
                 queryMode="ENHANCED",
             )["vectors"]
             expected = self.oracle.query(vector, k, where)
             assert len(got) == len(expected), (got, expected)
-            assert np.allclose([g["distance"] for g in got], [d for _, d in expected], atol=TOLERANCE)
+            assert np.allclose(
+                [g["distance"] for g in got], [d for _, d in expected], atol=TOLERANCE
+            )
             truth = {key: d for key, d in self.oracle.query(vector, 10_000, where)}
             for hit in got:
                 assert abs(truth[hit["key"]] - hit["distance"]) <= TOLERANCE
@@ -165,7 +170,10 @@ def make_machine(uri: str, metric: str) -> type[RuleBasedStateMachine]:
         def reopen(self, via: int) -> None:
             """A fresh process: no cache, everything rebuilt from the store."""
             self.services[via] = vetor.connect(
-                uri, compact_wal_runs=3, max_segments=2, gc_grace_seconds=0.0,
+                uri,
+                compact_wal_runs=3,
+                max_segments=2,
+                gc_grace_seconds=0.0,
                 background_compaction=False,
             )
 

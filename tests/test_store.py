@@ -57,7 +57,9 @@ class IgnoresConditions(ObjectStore):
 def test_doctor_and_writers_refuse_a_store_without_conditional_create(tmp_path: object) -> None:
     from obstore.store import LocalStore
 
-    broken = IgnoresConditions(LocalStore(str(tmp_path)), "broken://", trusted_conditional_create=False)
+    broken = IgnoresConditions(
+        LocalStore(str(tmp_path)), "broken://", trusted_conditional_create=False
+    )
     verdict = {r.name: r for r in check_store(broken)}["conditional create"]
     assert not verdict.ok and "racing creates succeeded" in verdict.detail
     with pytest.raises(StoreError, match="conditional create is not honoured"):
