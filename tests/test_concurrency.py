@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import new_s3_uri
 
 import vetor
-from conftest import new_s3_uri
 
 WRITER = Path(__file__).with_name("writer_process.py")
 ADDRESS = {"vectorBucketName": "shared", "indexName": "idx"}

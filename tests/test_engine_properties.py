@@ -7,6 +7,7 @@ garbage collection and cold re-opens.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from oracle import OracleIndex
 
 import vetor
-from oracle import OracleIndex
 
 KEYS = [f"k{i}" for i in range(12)] + ["ключ", "a/b", "x" * 40]
 SCALARS = st.one_of(
@@ -71,10 +72,8 @@ def make_machine(uri: str, metric: str) -> type[RuleBasedStateMachine]:
             self.services = [vetor.connect(uri, **opts), vetor.connect(uri, **opts)]
             self.name = f"i{np.random.default_rng().integers(1 << 40):x}"
             self.address = {"vectorBucketName": "props", "indexName": self.name}
-            try:
+            with contextlib.suppress(vetor.ConflictException):
                 self.services[0].create_vector_bucket(vectorBucketName="props")
-            except vetor.ConflictException:
-                pass
             self.services[0].create_index(
                 **self.address,
                 dataType="float32",

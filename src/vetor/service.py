@@ -397,7 +397,7 @@ class VectorService:
         self, bucket: str, index: str, action: Callable[[dict[str, Any], IndexEngine], T]
     ) -> T:
         """Run ``action``; if the index was deleted or re-created under us, resolve again."""
-        for attempt in range(2):
+        for _ in range(2):
             config, engine = self._engine(bucket, index)
             try:
                 return action(config, engine)
