@@ -137,7 +137,7 @@ class VectorService:
     def delete_vector_bucket(self, **address: Any) -> dict[str, Any]:
         bucket = self._bucket_of(**address)
         self._bucket_config(bucket)
-        if self.store.list_dirs(f"{bucket}/indexes/"):
+        if next(iter(self.store.list(f"{bucket}/indexes/")), None) is not None:
             raise ConflictException(errors.BUCKET_NOT_EMPTY)
         self.store.delete(f"{bucket}/bucket.json")
         self.store.delete_prefix(f"{bucket}/")
@@ -224,6 +224,10 @@ class VectorService:
         metadata_config = self._metadata_configuration(metadataConfiguration)
         tag_map = validation.tags(tags, self.settings) if tags is not None else {}
         bucket_config = self._bucket_config(bucket)
+        if len(self.store.list_dirs(f"{bucket}/indexes/")) >= self.settings.max_indexes_per_bucket:
+            raise errors.ServiceQuotaExceededException(
+                f"A vector bucket can hold at most {self.settings.max_indexes_per_bucket} indexes"
+            )
         require_conditional_create(self.store, self.settings)
         index_id = uuid.uuid4().hex
         config = {

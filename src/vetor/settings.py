@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -50,15 +50,13 @@ class Settings:
     store_request_timeout_seconds: float = 60.0
     single_writer: bool = False  # allow a store that fails the conditional-create check
 
-    extra: dict[str, Any] = field(default_factory=dict)
-
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then ``VETOR_*`` environment variables, then explicit overrides."""
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = os.environ.get(f"VETOR_{f.name.upper()}")
-            if raw is None or f.name == "extra":
+            if raw is None:
                 continue
             values[f.name] = _parse(raw, type(f.default))
         values.update(overrides)
