@@ -43,13 +43,23 @@ def spawn(uri: str, writer: int, batches: int, forever: bool = False) -> subproc
 
 
 def acknowledged(output: str) -> tuple[list[int], list[str]]:
-    batches = [int(line.split()[1]) for line in output.splitlines() if line.startswith("ack ")]
-    deleted = [line.split()[1] for line in output.splitlines() if line.startswith("del ")]
+    """Acknowledged batches, and keys whose delete was acknowledged or still in flight."""
+    lines = [line.split() for line in output.splitlines()]
+    batches = [int(words[1]) for words in lines if words[0] == "ack"]
+    deleted = [words[1] for words in lines if words[0] == "deleting"]
     return batches, deleted
 
 
+def acknowledged_deletes(output: str) -> set[str]:
+    return {line.split()[1] for line in output.splitlines() if line.startswith("del ")}
+
+
 def check_writer(
-    service: vetor.VectorService, writer: int, batches: list[int], deleted: list[str]
+    service: vetor.VectorService,
+    writer: int,
+    batches: list[int],
+    deleted: list[str],
+    confirmed: set[str],
 ) -> None:
     """Every acknowledged write of ``writer`` is there with its exact content."""
     keys = [f"w{writer}-b{b}-{i}" for b in batches for i in range(20)]
@@ -60,7 +70,8 @@ def check_writer(
         found.update({v["key"]: v["data"]["float32"] for v in reply["vectors"]})
     missing = expected - set(found)
     assert not missing, f"acknowledged writes lost: {sorted(missing)[:5]}"
-    assert not set(deleted) & set(found), "acknowledged deletes undone"
+    undone = confirmed & set(found)
+    assert not undone, f"acknowledged deletes undone: {sorted(undone)}"
     for key in expected:
         _, batch, i = key.split("-")
         assert found[key][:3] == [float(writer + 1), float(batch[1:]), float(i)]
@@ -96,7 +107,7 @@ def test_concurrent_writers_lose_nothing(shared_uri: str) -> None:
     for w, output in enumerate(outputs):
         acked, deleted = acknowledged(output)
         assert acked == list(range(batches))
-        check_writer(service, w, acked, deleted)
+        check_writer(service, w, acked, deleted, acknowledged_deletes(output))
         total_deleted += len(deleted)
     shared = {f"shared-{i}" for i in range(7)}
     assert (
@@ -111,18 +122,18 @@ def test_concurrent_writers_lose_nothing(shared_uri: str) -> None:
 @pytest.mark.slow
 def test_sigkill_never_corrupts_or_loses_acknowledged_writes(shared_uri: str) -> None:
     rng = random.Random(1234)
-    acked_by_writer: dict[int, tuple[list[int], list[str]]] = {}
+    acked_by_writer: dict[int, tuple[list[int], list[str], set[str]]] = {}
     for round_ in range(6):
         process = spawn(shared_uri, round_, 0, forever=True)
         time.sleep(rng.uniform(0.3, 2.0) if shared_uri.startswith("s3") else rng.uniform(0.2, 1.2))
         process.send_signal(signal.SIGKILL)
         output = process.communicate(timeout=60)[0]
-        acked_by_writer[round_] = acknowledged(output)
+        acked_by_writer[round_] = (*acknowledged(output), acknowledged_deletes(output))
         service = vetor.connect(shared_uri)  # a fresh process's view of the store
         check_consistent(service)
-        for writer, (batches, deleted) in acked_by_writer.items():
-            check_writer(service, writer, batches, deleted)
-    assert sum(len(b) for b, _ in acked_by_writer.values()) > 0
+        for writer, (batches, deleted, confirmed) in acked_by_writer.items():
+            check_writer(service, writer, batches, deleted, confirmed)
+    assert sum(len(b) for b, _, _ in acked_by_writer.values()) > 0
     # The store stays writable and compactable after all the crashes.
     service = vetor.connect(shared_uri, gc_grace_seconds=0.0)
     before = check_consistent(service)

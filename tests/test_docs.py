@@ -27,4 +27,8 @@ def test_settings_come_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("VETOR_GC_GRACE_SECONDS", "12.5")
     monkeypatch.setenv("VETOR_SINGLE_WRITER", "true")
     settings = Settings.from_env(max_top_k=7)
-    assert (settings.gc_grace_seconds, settings.single_writer, settings.max_top_k) == (12.5, True, 7)
+    assert (settings.gc_grace_seconds, settings.single_writer, settings.max_top_k) == (
+        12.5,
+        True,
+        7,
+    )

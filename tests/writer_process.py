@@ -5,7 +5,8 @@
 Puts batches of 20 vectors with keys ``w<id>-b<batch>-<i>`` (plus an overwrite of the shared
 key ``shared-<i>``), and after every acknowledged put prints ``ack <batch>`` and flushes, so
 the parent knows exactly which writes were acknowledged. Every 5th batch also deletes the
-first key of the previous batch and prints ``del <key>`` once acknowledged.
+first key of the previous batch, printing ``deleting <key>`` before and ``del <key>`` once
+acknowledged.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main() -> None:
         print(f"ack {batch}", flush=True)
         if batch % 5 == 4:
             doomed = f"w{writer}-b{batch - 1}-0"
+            print(f"deleting {doomed}", flush=True)  # in flight: may or may not land if killed
             service.delete_vectors(**address, keys=[doomed])
             print(f"del {doomed}", flush=True)
         batch += 1
