@@ -304,3 +304,15 @@ def test_delete_and_recreate_is_seen_by_another_process(
         **index, topK=5, queryVector={"float32": [0.0, 0.0]}, returnDistance=True
     )
     assert hits == {"vectors": [{"key": "new", "distance": 5.0}], "distanceMetric": "euclidean"}
+
+
+def test_recreated_index_at_the_same_version_is_not_mistaken_for_the_old_one(
+    service: vetor.VectorService, index: dict
+) -> None:
+    other = vetor.connect(service.store.uri)
+    service.put_vectors(**index, vectors=[GOOD])
+    assert [v["key"] for v in other.list_vectors(**index)["vectors"]] == ["good"]
+    service.delete_index(**index)
+    service.create_index(**index, dataType="float32", dimension=4, distanceMetric="cosine")
+    service.put_vectors(**index, vectors=[{**GOOD, "key": "fresh"}])  # same manifest version
+    assert [v["key"] for v in other.list_vectors(**index)["vectors"]] == ["fresh"]

@@ -496,21 +496,18 @@ class VectorService:
 
         def page(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
             with engine.snapshot() as view:
-                rows = view.sorted_live_rows()
-                if segmentCount is not None:
-                    rows = rows[view.key_hashes(rows) % segmentCount == segmentIndex]
-                if after is not None:
-                    keys = np.array([view.key(r) for r in rows], dtype=object)
-                    rows = rows[np.searchsorted(keys, after, side="right") :]
+                segment = None if segmentCount is None else (segmentCount, segmentIndex)
+                rows, more = view.list_page(after, limit, segment)
                 out, size = [], 0
-                for row in rows[:limit]:
+                for row in rows:
                     record = _record(view, row, returnData, returnMetadata)
                     size += len(record["key"]) + (4 * view.dimension if returnData else 0)
                     size += len(orjson.dumps(record.get("metadata"))) if returnMetadata else 0
                     out.append(record)
                     if size >= s.list_page_bytes:
+                        more = more or len(out) < len(rows)
                         break
-                token = _encode_token("vectors", out[-1]["key"]) if len(out) < len(rows) else None
+                token = _encode_token("vectors", out[-1]["key"]) if more else None
                 return _with_token({"vectors": out}, token)
 
         return self._with_engine(bucket, index, page)

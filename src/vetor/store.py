@@ -36,6 +36,7 @@ class ObjectInfo:
     key: str
     size: int
     last_modified: datetime
+    e_tag: str | None = None
 
 
 class ObjectStore:
@@ -87,7 +88,9 @@ class ObjectStore:
         with _translated(prefix):
             for chunk in obstore.list(self._inner, prefix, **kwargs):
                 for meta in chunk:
-                    yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"])
+                    yield ObjectInfo(
+                        meta["path"], meta["size"], meta["last_modified"], meta.get("e_tag")
+                    )
 
     def list_dirs(self, prefix: str) -> list[str]:
         """Names of the immediate "sub-directories" of ``prefix`` (common prefixes)."""

@@ -77,6 +77,7 @@ class IndexEngine:
         self.settings = settings
         self._manifest = Manifest(version=0, next_seq=1, extra={"index_id": index_id})
         self._manifest_seen_at = 0.0  # monotonic time ``_manifest`` was last known latest
+        self._manifest_tag: str | None = None  # its e-tag in the store, once listed
         self._view = IndexView(dimension, metric)
         self._view_lock = threading.RLock()
         self._commit_lock = threading.Lock()
@@ -94,23 +95,26 @@ class IndexEngine:
         known = self._manifest.version
         seen_at = time.monotonic()
         after = self._key("manifests/" + manifest_name(known - 1)) if known > 0 else None
-        names = [info.key for info in self.store.list(self._key("manifests/"), after)]
-        if not names:
+        listed = list(self.store.list(self._key("manifests/"), after))
+        if not listed:
             if known > 0:  # our current manifest vanished: only an index delete does that
                 raise IndexGone(self.prefix)
             return self._manifest
-        latest = max(names)
-        if known > 0 and latest == self._key("manifests/" + manifest_name(known)):
-            self._manifest_seen_at = seen_at
+        latest = max(listed, key=lambda info: info.key)
+        unchanged = latest.key == self._key("manifests/" + manifest_name(known))
+        # The e-tag tells our manifest from a same-numbered one of a re-created index.
+        if known > 0 and unchanged and self._manifest_tag in (None, latest.e_tag):
+            self._manifest_tag, self._manifest_seen_at = latest.e_tag, seen_at
             return self._manifest
         try:
-            manifest = Manifest.decode(self.store.get(latest))
+            manifest = Manifest.decode(self.store.get(latest.key))
         except ObjectNotFound:
             raise IndexGone(self.prefix) from None
         if manifest.extra.get("index_id") != self.index_id:
             raise IndexGone(self.prefix)
         if manifest.version > self._manifest.version:
             self._manifest, self._manifest_seen_at = manifest, seen_at
+            self._manifest_tag = latest.e_tag
         return self._manifest
 
     def _commit_base(self) -> Manifest:
@@ -211,6 +215,7 @@ class IndexEngine:
         runs: tuple[RunRef, ...],
     ) -> None:
         self._manifest, self._manifest_seen_at = manifest, time.monotonic()
+        self._manifest_tag = None
         with self._view_lock:
             if self._view.version == base.version:  # our view is exactly the base: catch up
                 for pending, run in zip(batch, runs):
@@ -324,7 +329,7 @@ class IndexEngine:
                 if plan.drops_tombstones:
                     manifest = manifest.evolve(purged_seq=plan.runs[-1].max_seq)
                 if self._try_commit(manifest):
-                    self._manifest = manifest
+                    self._manifest, self._manifest_tag = manifest, None
                     with self._view_lock:  # the content is unchanged: keep the view
                         if self._view.version == base.version:
                             self._view.version = manifest.version

@@ -35,7 +35,7 @@ class IndexView:
         self._metadata: list[dict[str, Any] | None] = []
         self._row_of: dict[str, int] = {}
         self._columns: dict[str, filters.KeyColumn] = {}
-        self._sorted: np.ndarray | None = None  # live rows ordered by key, built on demand
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # (rows, keys) by key
 
     # --- applying writes ------------------------------------------------------------------
 
@@ -165,16 +165,26 @@ class IndexView:
             return (1.0 - (vectors @ q) / denom).astype(np.float32)
         return np.sqrt(((vectors - q) ** 2).sum(axis=1)).astype(np.float32)
 
-    def sorted_live_rows(self) -> np.ndarray:
-        """Live rows in key order (cached until the next write)."""
-        if self._sorted is None:
+    def list_page(
+        self, after: str | None, limit: int, segment: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, bool]:
+        """Up to ``limit`` live rows in key order after ``after``; and whether more follow.
+
+        ``segment=(count, index)`` keeps only keys whose crc32 is ``index`` modulo ``count``,
+        so the segments of one count are disjoint and cover every key.
+        """
+        if self._sorted is None:  # sorted once per version, then every page is a bisect
             rows = np.fromiter(self._row_of.values(), dtype=np.int64, count=len(self._row_of))
             keys = np.array([self._keys[r] for r in rows], dtype=object)
-            self._sorted = rows[np.argsort(keys, kind="stable")]
-        return self._sorted
-
-    def key_hashes(self, rows: np.ndarray) -> np.ndarray:
-        return self._hash[rows]
+            order = np.argsort(keys, kind="stable")
+            self._sorted = (rows[order], keys[order])
+        rows, keys = self._sorted
+        start = 0 if after is None else int(np.searchsorted(keys, after, side="right"))
+        rows = rows[start:]
+        if segment is not None:
+            count, index = segment
+            rows = rows[self._hash[rows] % count == index]
+        return rows[:limit], len(rows) > limit
 
 
 def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
