@@ -316,3 +316,29 @@ def test_recreated_index_at_the_same_version_is_not_mistaken_for_the_old_one(
     service.create_index(**index, dataType="float32", dimension=4, distanceMetric="cosine")
     service.put_vectors(**index, vectors=[{**GOOD, "key": "fresh"}])  # same manifest version
     assert [v["key"] for v in other.list_vectors(**index)["vectors"]] == ["fresh"]
+
+
+def test_query_pages_and_tamper_proof_tokens(service: vetor.VectorService, index: dict) -> None:
+    vectors = [{"key": f"k{i:03d}", "data": {"float32": [1.0, i / 300, 0.0, 0.0]}} for i in range(300)]
+    service.put_vectors(**index, vectors=vectors[:250])
+    service.put_vectors(**index, vectors=vectors[250:])
+    query = {"topK": 250, "queryVector": {"float32": [1.0, 0.0, 0.0, 0.0]}, "returnDistance": True}
+    pages, token = [], None
+    while True:
+        reply = service.query_vectors(**index, **query, **({"nextToken": token} if token else {}))
+        pages.append(reply["vectors"])
+        token = reply.get("nextToken")
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [100, 100, 50]
+    keys = [v["key"] for page in pages for v in page]
+    assert keys == [f"k{i:03d}" for i in range(250)]
+    first = service.query_vectors(**index, **query)["nextToken"]
+    forged = first[:-2] + ("AA" if not first.endswith("AA") else "BB")
+    with pytest.raises(ValidationException, match="Invalid nextToken"):
+        service.query_vectors(**index, **query, nextToken=forged)
+    with pytest.raises(ValidationException, match="another query"):
+        service.query_vectors(**index, **{**query, "topK": 249}, nextToken=first)
+    listed = service.list_vectors(**index, maxResults=10)
+    with pytest.raises(ValidationException, match="Invalid nextToken"):
+        service.query_vectors(**index, **query, nextToken=listed["nextToken"])

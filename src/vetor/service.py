@@ -15,10 +15,8 @@ Store layout (docs/FORMAT.md has the details)::
 
 from __future__ import annotations
 
-import base64
 import threading
 import uuid
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,6 +30,7 @@ from .engine.format import Manifest, manifest_name
 from .errors import ConflictException, NotFoundException, ValidationException
 from .settings import Settings
 from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
+from .tokens import TokenSigner, fingerprint
 
 T = TypeVar("T")
 
@@ -42,6 +41,7 @@ class VectorService:
         self.settings = settings or Settings.from_env()
         self._engines: dict[tuple[str, str], tuple[dict[str, Any], IndexEngine]] = {}
         self._lock = threading.Lock()
+        self._tokens = TokenSigner(store)
 
     def __repr__(self) -> str:
         return f"VectorService({self.store.uri!r})"
@@ -492,7 +492,9 @@ class VectorService:
             validation.between("/segmentIndex", segmentIndex, 0, 15)
             if segmentIndex >= segmentCount:  # type: ignore[operator]
                 raise ValidationException("segmentIndex must be less than segmentCount")
-        after = _decode_token(nextToken, "vectors") if nextToken is not None else None
+        after = None
+        if nextToken is not None:
+            after = self._tokens.decode(nextToken, "vectors")["after"]
 
         def page(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
             with engine.snapshot() as view:
@@ -507,7 +509,7 @@ class VectorService:
                     if size >= s.list_page_bytes:
                         more = more or len(out) < len(rows)
                         break
-                token = _encode_token("vectors", out[-1]["key"]) if more else None
+                token = self._tokens.encode("vectors", {"after": out[-1]["key"]}) if more else None
                 return _with_token({"vectors": out}, token)
 
         return self._with_engine(bucket, index, page)
@@ -535,11 +537,6 @@ class VectorService:
                 "Full-text and hybrid search (queryTexts, returnScores) are not available in "
                 "this version of vetor"
             )
-        if nextToken is not None:
-            raise ValidationException(
-                f"Query paging (nextToken) is not available yet: ask for up to "
-                f"{self.settings.max_top_k} results with topK"
-            )
         if queryVector is None:
             raise ValidationException("Must specify queryVector")
         if queryMode is not None:
@@ -559,7 +556,22 @@ class VectorService:
                 def where(view: IndexView) -> np.ndarray:
                     return view.filter_mask(document)
 
-            hits = engine.query(vector, topK, where)
+            offset = 0
+            page_size = self.settings.query_page_size
+            request = {
+                "index": [bucket, index],
+                "topK": topK,
+                "queryVector": vector.tolist(),
+                "filter": filter,
+                "queryMode": queryMode,
+            }
+            if nextToken is not None:
+                state = self._tokens.decode(nextToken, "query")
+                if state["request"] != fingerprint(request):
+                    raise ValidationException("Invalid nextToken: it belongs to another query")
+                offset = int(state["offset"])
+            end = min(topK, offset + page_size)
+            hits = engine.query(vector, end, where)[offset:end]
             results = []
             for hit in hits:
                 item: dict[str, Any] = {"key": hit.key}
@@ -568,7 +580,11 @@ class VectorService:
                 if returnMetadata:
                     item["metadata"] = hit.metadata
                 results.append(item)
-            return {"vectors": results, "distanceMetric": config["distanceMetric"]}
+            body = {"vectors": results, "distanceMetric": config["distanceMetric"]}
+            if end < topK and len(hits) == end - offset:
+                state = {"offset": end, "request": fingerprint(request)}
+                body["nextToken"] = self._tokens.encode("query", state)
+            return body
 
         return self._with_engine(bucket, index, query)
 
@@ -652,10 +668,11 @@ class VectorService:
             validation.length_between("/prefix", prefix, 1, 63)
             names = [n for n in names if n.startswith(prefix)]
         if token is not None:
-            after = _decode_token(token, "names")
+            after = self._tokens.decode(token, "names")["after"]
             names = [n for n in names if n > after]
         page = names[:limit]
-        return page, _encode_token("names", page[-1]) if len(names) > limit else None
+        more = len(names) > limit
+        return page, self._tokens.encode("names", {"after": page[-1]}) if more else None
 
 
 def connect(uri: str = "./vetor-data", **settings: Any) -> VectorService:
@@ -730,18 +747,3 @@ def _with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:
     if token is not None:
         body["nextToken"] = token
     return body
-
-
-def _encode_token(kind: str, after: str) -> str:
-    raw = orjson.dumps({"k": kind, "a": after})
-    return base64.urlsafe_b64encode(zlib.compress(raw)).decode()
-
-
-def _decode_token(token: Any, kind: str) -> str:
-    try:
-        data = orjson.loads(zlib.decompress(base64.urlsafe_b64decode(str(token))))
-        if data["k"] == kind and isinstance(data["a"], str):
-            return str(data["a"])
-    except Exception:
-        pass
-    raise ValidationException("Invalid nextToken")

@@ -28,7 +28,8 @@ class Settings:
     default_list_vectors: int = 500
     list_page_bytes: int = 1 << 20  # a ListVectors page stops near 1 MB
     max_list_buckets: int = 500
-    max_top_k: int = 10_000  # S3 Vectors: 100 per page; vetor answers up to this at once
+    max_top_k: int = 10_000  # results of one query, over all its pages
+    query_page_size: int = 100  # QueryVectors results per page (nextToken for the rest)
     max_key_length: int = 1024
     max_metadata_bytes: int = 40 * 1024
     max_filterable_metadata_bytes: int = 2 * 1024
