@@ -7,6 +7,7 @@ exactly the response a script would get from the API.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 import numpy as np
 import orjson
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -44,6 +46,14 @@ class _App(TyperGroup):
         except VetorError as error:
             err.print(f"{error.code}: {error.message}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except ClientError as error:  # the same errors, from a remote vetor over HTTP
+            details = error.response.get("Error", {})
+            text = f"{details.get('Code')}: {details.get('Message')}"
+            err.print(text, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except BotoCoreError as error:  # no credentials, endpoint unreachable, ...
+            err.print(f"Error: {error}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
@@ -57,6 +67,26 @@ app = typer.Typer(
 buckets_app = typer.Typer(help="Create, list, inspect and delete vector buckets.")
 indexes_app = typer.Typer(help="Create, list, inspect and delete vector indexes.")
 vectors_app = typer.Typer(help="Put, get, list, delete and query vectors.")
+_remote: dict[str, str] = {}  # set by --endpoint-url: talk to a vetor server instead
+
+
+@app.callback()
+def _global_options(
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            envvar="VETOR_ENDPOINT_URL",
+            help="Talk to a vetor (or S3 Vectors) server at this URL instead of --data.",
+        ),
+    ] = None,
+) -> None:
+    if endpoint_url:
+        _remote["endpoint_url"] = endpoint_url
+    else:
+        _remote.clear()
+
+
 app.add_typer(buckets_app, name="buckets", no_args_is_help=True)
 app.add_typer(indexes_app, name="indexes", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors", no_args_is_help=True)
@@ -92,9 +122,35 @@ MAX_BATCH = 500  # S3 Vectors' PutVectors limit
 # --- plumbing ---------------------------------------------------------------------------------
 
 
+class _RemoteClient:
+    """boto3's s3vectors client, minus ``ResponseMetadata``, so output matches local use."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        import boto3
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self._client = boto3.client("s3vectors", endpoint_url=endpoint_url, region_name=region)
+
+    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
+        if name == "compact":
+            raise typer.BadParameter("compact runs on a store (--data), not through a server")
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> dict[str, Any]:
+            response = dict(method(**kwargs))
+            response.pop("ResponseMetadata", None)
+            return response
+
+        return call
+
+
 @contextmanager
 def _service(data: str) -> Iterator[VectorService]:
-    """Open the store; wait for background compaction so the process never exits mid-commit."""
+    """Open the store (or the server given by --endpoint-url); on exit wait for background
+    compaction so the process never stops mid-commit."""
+    if "endpoint_url" in _remote:
+        yield _RemoteClient(_remote["endpoint_url"])  # type: ignore[misc]
+        return
     try:
         service = connect(data)
     except ValueError as error:  # an unsupported URI scheme
@@ -603,6 +659,33 @@ def _next_steps(data: str, query: list[float]) -> None:
         f"vetor vectors query quickstart demo{where} --top-k 3 --vector {vector}",
     ):
         out.print(f"  {command}", markup=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    data: DataOpt = DEFAULT_DATA,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9700,
+    workers: Annotated[int, typer.Option(help="Server processes sharing the store.")] = 1,
+    keys_file: Annotated[
+        Path | None, typer.Option(help='JSON {"keys": [{"accessKeyId", "secretAccessKey"}]}.')
+    ] = None,
+    no_auth: Annotated[bool, typer.Option(help="Accept unsigned requests (no SigV4).")] = False,
+    access_log: Annotated[bool, typer.Option(help="Log one JSON line per request.")] = True,
+) -> None:
+    """Serve the S3 Vectors API over HTTP (boto3, the AWS CLI, LangChain, ...)."""
+    from .server.run import choose_keys, is_loopback
+    from .server.run import serve as run_server
+
+    keys, note = choose_keys(keys_file, no_auth)
+    err.print(f"vetor {__version__}: serving {data} on http://{host}:{port}", markup=False)
+    err.print(note, markup=False)
+    if keys is None and not is_loopback(host):
+        err.print(f"WARNING: {host} is not a loopback address and authentication is off.")
+    err.print(f"Point clients at it: export AWS_ENDPOINT_URL_S3VECTORS=http://{host}:{port}")
+    run_server(
+        data=data, host=host, port=port, workers=workers, keys=keys, access_log=access_log
+    )
 
 
 @app.command()

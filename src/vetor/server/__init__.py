@@ -1,0 +1,1 @@
+"""vetor's HTTP server: the S3 Vectors REST-JSON API."""
