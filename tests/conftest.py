@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,73 @@ def index(service: vetor.VectorService) -> dict[str, str]:
         metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
     )
     return {"vectorBucketName": "docs", "indexName": "pages"}
+
+
+# --- vetor serve --------------------------------------------------------------------------
+
+SERVER_KEYS = {"VETOR_ACCESS_KEY_ID": "AKVETORTEST", "VETOR_SECRET_ACCESS_KEY": "vetor-test-secret"}
+
+
+class Server:
+    """A real ``vetor serve`` process on a free loopback port."""
+
+    def __init__(self, data: str, env: dict[str, str] | None = None, *args: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "vetor.cli", "serve", "--data", data]
+        command += ["--port", str(self.port), *args]
+        self.process = subprocess.Popen(
+            command,
+            env={**os.environ, **SERVER_KEYS, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"vetor serve exited: {self.process.stderr.read()}")  # type: ignore[union-attr]
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/health", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("vetor serve did not become healthy in 30 s")
+
+    def client(self, **overrides: Any) -> Any:
+        import boto3
+
+        options = {
+            "region_name": "us-east-1",
+            "aws_access_key_id": SERVER_KEYS["VETOR_ACCESS_KEY_ID"],
+            "aws_secret_access_key": SERVER_KEYS["VETOR_SECRET_ACCESS_KEY"],
+            "endpoint_url": self.endpoint,
+            **overrides,
+        }
+        return boto3.client("s3vectors", **options)
+
+    def stop(self) -> str:
+        """SIGTERM, then the server's stderr (its logs); it must exit cleanly."""
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, stderr
+        return stderr
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One vetor server for the session; tests use their own bucket names."""
+    running = Server(str(tmp_path_factory.mktemp("served")))
+    yield running
+    running.stop()
