@@ -319,7 +319,9 @@ def test_recreated_index_at_the_same_version_is_not_mistaken_for_the_old_one(
 
 
 def test_query_pages_and_tamper_proof_tokens(service: vetor.VectorService, index: dict) -> None:
-    vectors = [{"key": f"k{i:03d}", "data": {"float32": [1.0, i / 300, 0.0, 0.0]}} for i in range(300)]
+    vectors = [
+        {"key": f"k{i:03d}", "data": {"float32": [1.0, i / 300, 0.0, 0.0]}} for i in range(300)
+    ]
     service.put_vectors(**index, vectors=vectors[:250])
     service.put_vectors(**index, vectors=vectors[250:])
     query = {"topK": 250, "queryVector": {"float32": [1.0, 0.0, 0.0, 0.0]}, "returnDistance": True}

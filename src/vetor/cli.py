@@ -683,9 +683,7 @@ def serve(
     if keys is None and not is_loopback(host):
         err.print(f"WARNING: {host} is not a loopback address and authentication is off.")
     err.print(f"Point clients at it: export AWS_ENDPOINT_URL_S3VECTORS=http://{host}:{port}")
-    run_server(
-        data=data, host=host, port=port, workers=workers, keys=keys, access_log=access_log
-    )
+    run_server(data=data, host=host, port=port, workers=workers, keys=keys, access_log=access_log)
 
 
 @app.command()

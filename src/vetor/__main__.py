@@ -1,0 +1,5 @@
+"""``python -m vetor`` is the ``vetor`` command."""
+
+from .cli import app
+
+app()

@@ -1,0 +1,317 @@
+"""All 22 S3 Vectors operations, written once, run against two targets.
+
+``http``: boto3's real ``s3vectors`` client (endpoint from ``AWS_ENDPOINT_URL_S3VECTORS``)
+against a real ``vetor serve`` process. ``embedded``: the in-process Python API. Both must
+give the same answers, the same error codes and AWS's messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from api import Api, ApiError
+from conftest import SERVER_KEYS, Server
+
+import vetor
+
+ACCOUNT_ARN = "arn:aws:s3vectors:us-east-1:000000000000"
+
+
+@pytest.fixture(params=["http", "embedded"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Api:
+    if request.param == "embedded":
+        return Api(vetor.connect(str(tmp_path_factory.mktemp("embedded"))), "embedded")
+    server: Server = request.getfixturevalue("server")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3VECTORS", server.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", SERVER_KEYS["VETOR_ACCESS_KEY_ID"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SERVER_KEYS["VETOR_SECRET_ACCESS_KEY"])
+    import boto3
+
+    return Api(boto3.client("s3vectors", region_name="us-east-1"), "http")
+
+
+@pytest.fixture
+def bucket(api: Api) -> Iterator[str]:
+    name = f"b-{uuid.uuid4().hex[:10]}"
+    api.create_vector_bucket(vectorBucketName=name)
+    yield name
+
+
+def make_index(api: Api, bucket: str, name: str = "idx", dimension: int = 3, **extra: Any) -> str:
+    arn = api.create_index(
+        vectorBucketName=bucket,
+        indexName=name,
+        dataType="float32",
+        dimension=dimension,
+        distanceMetric="cosine",
+        **extra,
+    )["indexArn"]
+    return str(arn)
+
+
+def expect(code: str, message: str | None = None) -> Any:
+    """pytest.raises for ApiError with this code (and message substring)."""
+
+    class Matcher:
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, kind: Any, error: Any, tb: Any) -> bool:
+            assert isinstance(error, ApiError), f"expected {code}, got {error!r}"
+            assert error.code == code, (error.code, error.message)
+            if message is not None:
+                assert message in error.message, error.message
+            return True
+
+    return Matcher()
+
+
+# --- buckets --------------------------------------------------------------------------------
+
+
+def test_vector_bucket_operations(api: Api) -> None:
+    name = f"b-{uuid.uuid4().hex[:10]}"
+    created = api.create_vector_bucket(
+        vectorBucketName=name,
+        encryptionConfiguration={"sseType": "AES256"},
+        tags={"team": "search"},
+    )
+    arn = f"{ACCOUNT_ARN}:bucket/{name}"
+    assert created == {"vectorBucketArn": arn}
+    with expect("ConflictException", "A vector bucket with the specified name already exists"):
+        api.create_vector_bucket(vectorBucketName=name)
+    got = api.get_vector_bucket(vectorBucketArn=arn)["vectorBucket"]
+    assert got["vectorBucketName"] == name and got["vectorBucketArn"] == arn
+    assert isinstance(got["creationTime"], datetime)
+    assert got["encryptionConfiguration"] == {"sseType": "AES256"}
+    for suffix in ("x1", "x2", "x3"):
+        api.create_vector_bucket(vectorBucketName=f"{name}-{suffix}")
+    pages = list(
+        api.paginate("list_vector_buckets", prefix=name, PaginationConfig={"PageSize": 2})
+        if api.name == "http"
+        else api.paginate("list_vector_buckets", prefix=name, maxResults=2)
+    )
+    assert [len(p["vectorBuckets"]) for p in pages] == [2, 2]
+    names = [b["vectorBucketName"] for p in pages for b in p["vectorBuckets"]]
+    assert names == [name, f"{name}-x1", f"{name}-x2", f"{name}-x3"]
+    assert api.list_tags_for_resource(resourceArn=arn) == {"tags": {"team": "search"}}
+    api.delete_vector_bucket(vectorBucketName=name)
+    with expect("NotFoundException", "The specified vector bucket could not be found"):
+        api.get_vector_bucket(vectorBucketName=name)
+
+
+def test_bucket_errors(api: Api, bucket: str) -> None:
+    with expect("ValidationException", "Invalid vector bucket name"):
+        api.create_vector_bucket(vectorBucketName="Not_Valid")
+    with expect(
+        "ValidationException",
+        "Must specify either vectorBucketName or vectorBucketArn but not both",
+    ):
+        api.get_vector_bucket(
+            vectorBucketName=bucket, vectorBucketArn=f"{ACCOUNT_ARN}:bucket/{bucket}"
+        )
+    make_index(api, bucket)
+    with expect("ConflictException", "The specified vector bucket is not empty"):
+        api.delete_vector_bucket(vectorBucketName=bucket)
+
+
+def test_bucket_policy_and_default_index_mode(api: Api, bucket: str) -> None:
+    with expect("NotFoundException", "The specified vector bucket policy could not be found"):
+        api.get_vector_bucket_policy(vectorBucketName=bucket)
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3vectors:*"}]}'
+    assert api.put_vector_bucket_policy(vectorBucketName=bucket, policy=policy) == {}
+    assert api.get_vector_bucket_policy(vectorBucketName=bucket) == {"policy": policy}
+    with expect("ValidationException", "not valid JSON"):
+        api.put_vector_bucket_policy(vectorBucketName=bucket, policy="{oops")
+    assert api.delete_vector_bucket_policy(vectorBucketName=bucket) == {}
+    with expect("NotFoundException"):
+        api.delete_vector_bucket_policy(vectorBucketName=bucket)
+    api.put_vector_bucket_default_index_mode(vectorBucketName=bucket, defaultIndexMode="ENHANCED")
+    assert (
+        api.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]["defaultIndexMode"]
+        == "ENHANCED"
+    )
+    make_index(api, bucket)
+    assert (
+        api.get_index(vectorBucketName=bucket, indexName="idx")["index"]["indexMode"] == "ENHANCED"
+    )
+
+
+# --- indexes --------------------------------------------------------------------------------
+
+
+def test_index_operations(api: Api, bucket: str) -> None:
+    arn = make_index(
+        api,
+        bucket,
+        metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
+        tags={"tier": "hot"},
+    )
+    assert arn == f"{ACCOUNT_ARN}:bucket/{bucket}/index/idx"
+    index = api.get_index(indexArn=arn)["index"]
+    assert index["dimension"] == 3 and index["distanceMetric"] == "cosine"
+    assert index["dataType"] == "float32" and index["indexMode"] == "CLASSIC"
+    assert index["metadataConfiguration"]["nonFilterableMetadataKeys"] == ["body"]
+    with expect("ConflictException"):
+        make_index(api, bucket)
+    for name in ("idx-2", "idx-3"):
+        make_index(api, bucket, name)
+    kwargs = {"vectorBucketName": bucket}
+    if api.name == "http":
+        pages = list(api.paginate("list_indexes", **kwargs, PaginationConfig={"PageSize": 2}))
+    else:
+        pages = list(api.paginate("list_indexes", **kwargs, maxResults=2))
+    assert [i["indexName"] for p in pages for i in p["indexes"]] == ["idx", "idx-2", "idx-3"]
+    assert len(pages) == 2
+    assert api.update_index_mode(indexArn=arn, indexMode="ENHANCED") == {}
+    assert api.get_index(indexArn=arn)["index"]["indexMode"] == "ENHANCED"
+    updated = api.update_metadata_configuration(
+        indexArn=arn, add={"textSearchConfigurations": [{"metadataKey": "body", "language": "pt"}]}
+    )
+    assert updated == {"indexArn": arn}
+    texts = api.get_index(indexArn=arn)["index"]["metadataConfiguration"][
+        "textSearchConfigurations"
+    ]
+    assert texts == [{"metadataKey": "body", "language": "pt", "status": "ACTIVE"}]
+    api.delete_index(vectorBucketName=bucket, indexName="idx-3")
+    with expect("NotFoundException", "The specified index could not be found"):
+        api.get_index(vectorBucketName=bucket, indexName="idx-3")
+
+
+def test_index_errors(api: Api, bucket: str) -> None:
+    with expect(
+        "ValidationException",
+        "1 validation error detected. Value at '/dimension' failed to satisfy constraint: "
+        "Member must be between 1 and 4096, inclusive",
+    ):
+        make_index(api, bucket, dimension=5000)
+    with expect(
+        "ValidationException", "Must specify either indexArn or both vectorBucketName and indexName"
+    ):
+        api.get_index(vectorBucketName=bucket)
+    with expect("ValidationException", "Invalid index name"):
+        make_index(api, bucket, name="Bad_Index")
+    with expect("NotFoundException", "The specified vector bucket could not be found"):
+        make_index(api, "no-such-bucket")
+    with expect("ValidationException", "enum"):
+        api.update_index_mode(vectorBucketName=bucket, indexName="idx", indexMode="FAST")
+
+
+# --- vectors --------------------------------------------------------------------------------
+
+
+def vector(i: int) -> dict[str, Any]:
+    return {
+        "key": f"v{i:03d}",
+        "data": {"float32": [1.0, i / 200, (i % 7) / 7]},
+        "metadata": {
+            "genre": ["drama", "comedy", "doc"][i % 3],
+            "year": 1990 + i % 30,
+            "body": "x",
+        },
+    }
+
+
+def test_vector_operations(api: Api, bucket: str) -> None:
+    arn = make_index(api, bucket, metadataConfiguration={"nonFilterableMetadataKeys": ["body"]})
+    address = {"vectorBucketName": bucket, "indexName": "idx"}
+    assert api.put_vectors(**address, vectors=[vector(i) for i in range(150)]) == {}
+    assert api.put_vectors(indexArn=arn, vectors=[vector(i) for i in range(150, 210)]) == {}
+    got = api.get_vectors(
+        **address, keys=["v001", "missing", "v200"], returnData=True, returnMetadata=True
+    )
+    assert [v["key"] for v in got["vectors"]] == ["v001", "v200"]
+    assert got["vectors"][0]["data"]["float32"] == pytest.approx([1.0, 0.005, 1 / 7], rel=1e-6)
+    assert got["vectors"][0]["metadata"] == vector(1)["metadata"]
+    assert api.get_vectors(**address, keys=["v002"])["vectors"] == [{"key": "v002"}]
+
+    listed = [
+        v["key"]
+        for p in api.paginate("list_vectors", **address, maxResults=50)
+        for v in p["vectors"]
+    ]
+    assert listed == [f"v{i:03d}" for i in range(210)]
+    by_segment = [
+        v["key"]
+        for segment in range(3)
+        for p in api.paginate("list_vectors", **address, segmentCount=3, segmentIndex=segment)
+        for v in p["vectors"]
+    ]
+    assert sorted(by_segment) == listed
+
+    query = {"topK": 5, "queryVector": {"float32": [1.0, 0.0, 0.0]}}
+    hits = api.query_vectors(**address, **query, returnDistance=True, returnMetadata=True)
+    assert hits["distanceMetric"] == "cosine"
+    assert [h["key"] for h in hits["vectors"]] == ["v000", "v007", "v014", "v021", "v028"]
+    distances = [h["distance"] for h in hits["vectors"]]
+    assert distances == sorted(distances) and distances[0] == pytest.approx(0.0, abs=1e-6)
+    filtered = api.query_vectors(
+        **address,
+        **query,
+        filter={"$and": [{"genre": "doc"}, {"year": {"$gte": 2010}}]},
+        returnMetadata=True,
+    )
+    assert len(filtered["vectors"]) == 5
+    assert all(
+        h["metadata"]["genre"] == "doc" and h["metadata"]["year"] >= 2010
+        for h in filtered["vectors"]
+    )
+    bare = api.query_vectors(**address, **query)["vectors"]
+    assert all(set(h) == {"key"} for h in bare)
+
+    pages = list(
+        api.paginate("query_vectors", **address, topK=150, queryVector={"float32": [1.0, 0.0, 0.0]})
+    )
+    assert [len(p["vectors"]) for p in pages] == [100, 50]
+
+    assert api.delete_vectors(**address, keys=["v000", "v007"]) == {}
+    hits = api.query_vectors(**address, **query)["vectors"]
+    assert [h["key"] for h in hits][:2] == ["v014", "v021"]
+
+
+def test_vector_errors(api: Api, bucket: str) -> None:
+    make_index(api, bucket, metadataConfiguration={"nonFilterableMetadataKeys": ["body"]})
+    address = {"vectorBucketName": bucket, "indexName": "idx"}
+    api.put_vectors(**address, vectors=[vector(1)])
+    with expect(
+        "ValidationException",
+        "Invalid record for key 'k': vector must have length 3, but has length 1",
+    ):
+        api.put_vectors(**address, vectors=[{"key": "k", "data": {"float32": [1.0]}}])
+    with expect("ValidationException", "Member must have length between 1 and 500, inclusive"):
+        api.put_vectors(**address, vectors=[vector(i) for i in range(501)])
+    with expect("ValidationException", "more than the limit of 40960 bytes"):
+        api.put_vectors(**address, vectors=[{**vector(2), "metadata": {"body": "y" * 41_000}}])
+    query = {"topK": 3, "queryVector": {"float32": [1.0, 0.0, 0.0]}}
+    with expect("ValidationException", "unknown operator '$like'"):
+        api.query_vectors(**address, **query, filter={"genre": {"$like": "d"}})
+    with expect("ValidationException", "'body' is non-filterable"):
+        api.query_vectors(**address, **query, filter={"body": "x"})
+    with expect("ValidationException", "not available"):
+        api.query_vectors(**address, topK=3, queryTexts=[{"text": "hi", "metadataKey": "body"}])
+    with expect("ValidationException", "Member must have length between 1 and 100, inclusive"):
+        api.get_vectors(**address, keys=[f"k{i}" for i in range(101)])
+    with expect("NotFoundException", "The specified index could not be found"):
+        api.query_vectors(vectorBucketName=bucket, indexName="nope", **query)
+    with expect("ValidationException", "Invalid nextToken"):
+        api.list_vectors(**address, nextToken="forged-token")
+    assert [v["key"] for v in api.list_vectors(**address)["vectors"]] == ["v001"]  # nothing changed
+
+
+def test_tags_on_buckets_and_indexes(api: Api, bucket: str) -> None:
+    bucket_arn = f"{ACCOUNT_ARN}:bucket/{bucket}"
+    index_arn = make_index(api, bucket)
+    assert api.tag_resource(resourceArn=bucket_arn, tags={"a": "1", "b": "2"}) == {}
+    assert api.tag_resource(resourceArn=index_arn, tags={"c": "3"}) == {}
+    assert api.untag_resource(resourceArn=bucket_arn, tagKeys=["a"]) == {}
+    assert api.list_tags_for_resource(resourceArn=bucket_arn) == {"tags": {"b": "2"}}
+    assert api.list_tags_for_resource(resourceArn=index_arn) == {"tags": {"c": "3"}}
+    with expect("NotFoundException"):
+        api.list_tags_for_resource(resourceArn=f"{bucket_arn}/index/missing")
+    with expect("ValidationException", "Invalid resource ARN"):
+        api.tag_resource(resourceArn="arn:aws:s3:::not-a-vector-bucket", tags={"a": "b"})
