@@ -118,7 +118,9 @@ class Server:
         command += ["--port", str(self.port), *args]
         import tempfile
 
-        self.log = tempfile.NamedTemporaryFile(prefix="vetor-serve-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+            prefix="vetor-serve-", suffix=".log", delete=False
+        )
         self.process = subprocess.Popen(
             command,
             env={**os.environ, **SERVER_KEYS, **(env or {})},

@@ -137,7 +137,8 @@ class _RemoteClient:
         method = getattr(self._client, name)
 
         def call(**kwargs: Any) -> dict[str, Any]:
-            response = dict(method(**kwargs))
+            # boto3 rejects None for optional parameters; the service treats None as absent.
+            response = dict(method(**{k: v for k, v in kwargs.items() if v is not None}))
             response.pop("ResponseMetadata", None)
             return response
 

@@ -108,16 +108,20 @@ class InternalError(VetorError):
 
 
 async def _read_body(request: Request) -> bytes:
-    """The body, refusing more than 20 MiB as soon as that is known (header or stream)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
+    """The body, refusing more than 20 MiB without holding it in memory.
+
+    An oversize body is still drained (up to a bound) so the client reads a proper error
+    response instead of a connection reset in the middle of its upload.
+    """
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+        elif size > 4 * MAX_BODY_BYTES:
+            break
+    if size > MAX_BODY_BYTES:
+        raise _too_large()
     return b"".join(chunks)
 
 
