@@ -350,3 +350,26 @@ def test_vetor_cli_against_a_remote_server(server: Server, tmp_path: Path) -> No
     missing = vetor("indexes", "get", bucket, "nope")
     assert missing.returncode == 1 and "NotFoundException" in missing.stderr
     assert bucket in bucket_names(server)
+
+
+def test_zero_config_start_generates_and_keeps_credentials(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials.json"
+    env = {
+        "VETOR_ACCESS_KEY_ID": "",
+        "VETOR_SECRET_ACCESS_KEY": "",
+        "VETOR_CREDENTIALS_FILE": str(credentials),
+    }
+    served = Server(str(tmp_path / "data"), env)
+    pair = json.loads(credentials.read_text())["keys"][0]
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    client = served.client(
+        aws_access_key_id=pair["accessKeyId"], aws_secret_access_key=pair["secretAccessKey"]
+    )
+    assert client.list_vector_buckets()["vectorBuckets"] == []
+    status, _, _ = send(served, "POST", "/ListVectorBuckets", b"{}", sign=False)
+    assert status == 403  # never an open server by default
+    logs = served.stop()
+    assert f"AWS_ACCESS_KEY_ID={pair['accessKeyId']}" in logs  # printed for the operator
+    again = Server(str(tmp_path / "data"), env)  # a restart keeps the same pair
+    assert json.loads(credentials.read_text())["keys"][0] == pair
+    again.stop()
