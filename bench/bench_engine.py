@@ -345,6 +345,10 @@ def machine_info() -> dict[str, Any]:
         info["git_commit"] = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO, capture_output=True
+        )
+        info["src_modified_since_commit"] = changed.returncode == 1
     except (OSError, subprocess.CalledProcessError):
         info["git_commit"] = None
     return info

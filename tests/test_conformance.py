@@ -314,5 +314,8 @@ def test_tags_on_buckets_and_indexes(api: Api, bucket: str) -> None:
     assert api.list_tags_for_resource(resourceArn=index_arn) == {"tags": {"c": "3"}}
     with expect("NotFoundException"):
         api.list_tags_for_resource(resourceArn=f"{bucket_arn}/index/missing")
+    api.tag_resource(resourceArn=index_arn, tags={f"t{i}": "v" for i in range(40)})
+    with expect("ServiceQuotaExceededException", "at most 50 tags"):
+        api.tag_resource(resourceArn=index_arn, tags={f"u{i}": "v" for i in range(20)})
     with expect("ValidationException", "Invalid resource ARN"):
         api.tag_resource(resourceArn="arn:aws:s3:::not-a-vector-bucket", tags={"a": "b"})
