@@ -130,7 +130,7 @@ class VectorService:
     ) -> dict[str, Any]:
         names = self.store.list_dirs("")
         page, token = self._page(names, maxResults, nextToken, prefix, "/maxResults")
-        blobs = _get_existing(self.store, [f"{name}/bucket.json" for name in page])
+        blobs = self.store.get_many(missing_ok=True, keys=[f"{name}/bucket.json" for name in page])
         buckets = [self._bucket_view(orjson.loads(b)) for b in blobs if b is not None]
         return _with_token({"vectorBuckets": buckets}, token)
 
@@ -294,7 +294,9 @@ class VectorService:
         self._bucket_config(bucket)
         names = self.store.list_dirs(f"{bucket}/indexes/")
         page, token = self._page(names, maxResults, nextToken, prefix, "/maxResults")
-        blobs = _get_existing(self.store, [f"{bucket}/indexes/{n}/index.json" for n in page])
+        blobs = self.store.get_many(
+            missing_ok=True, keys=[f"{bucket}/indexes/{n}/index.json" for n in page]
+        )
         indexes = [self._index_view(orjson.loads(b)) for b in blobs if b is not None]
         return _with_token({"indexes": indexes}, token)
 
@@ -726,21 +728,6 @@ def _record(view: IndexView, row: int, data: bool, metadata: bool) -> dict[str, 
     if metadata:
         record["metadata"] = view.metadata(row)
     return record
-
-
-def _get_existing(store: ObjectStore, keys: list[str]) -> list[bytes | None]:
-    def get(key: str) -> bytes | None:
-        try:
-            return store.get(key)
-        except ObjectNotFound:
-            return None
-
-    if len(keys) <= 1:
-        return [get(k) for k in keys]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-        return list(pool.map(get, keys))
 
 
 def _with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:

@@ -125,12 +125,24 @@ class ObjectStore:
         if self._local_root is not None:  # folders are not objects: leave no empty ones behind
             _remove_empty_dirs(self._local_root, prefix)
 
-    def get_many(self, keys: list[str]) -> list[bytes]:
-        """Fetch several objects in parallel (object stores reward concurrency)."""
+    def get_many(self, keys: list[str], missing_ok: bool = False) -> list[bytes | None]:
+        """Fetch several objects in parallel (object stores reward concurrency).
+
+        With ``missing_ok``, a missing object yields None instead of raising ObjectNotFound.
+        """
+
+        def fetch(key: str) -> bytes | None:
+            try:
+                return self.get(key)
+            except ObjectNotFound:
+                if missing_ok:
+                    return None
+                raise
+
         if len(keys) <= 1:
-            return [self.get(k) for k in keys]
+            return [fetch(k) for k in keys]
         with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-            return list(pool.map(self.get, keys))
+            return list(pool.map(fetch, keys))
 
 
 class _AlreadyExists(Exception):

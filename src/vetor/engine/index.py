@@ -256,6 +256,7 @@ class IndexEngine:
     def _load_runs(self, runs: list[RunRef]) -> Iterator[Rows]:
         blobs = self.store.get_many([self._key(r.path) for r in runs])
         for run, blob in zip(runs, blobs):
+            assert blob is not None  # get_many raises for a missing run
             rows = decode_run(blob, self.dimension)
             if run.kind == "wal":  # a write batch's rows all carry the batch's seq
                 rows.seqs[:] = run.min_seq
