@@ -264,9 +264,15 @@ class IndexEngine:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[IndexView]:
-        """The latest view, held steady (no concurrent catch-up) for the block."""
+        """The latest view, held steady (no concurrent catch-up) for the block.
+
+        The store round trip that finds the latest version happens before the lock is taken,
+        so concurrent readers do not queue behind each other's network latency; the view held
+        is at least that version (strong consistency), possibly newer.
+        """
+        self.view()
         with self._view_lock:
-            yield self.view()
+            yield self._view
 
     def query(
         self, vector: np.ndarray, k: int, where: Callable[[IndexView], np.ndarray] | None = None
