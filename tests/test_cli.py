@@ -184,7 +184,7 @@ def test_vectors_list_pages_delete_and_query_file(data: str, tmp_path: Path) -> 
     assert len(hits) == 2
 
     compacted = vetor(data, "compact", "films", "plots")
-    assert compacted["vectors"] == 2
+    assert compacted["rows"] == 2 and compacted["writeBatches"] == 0
 
 
 def test_service_error_exits_1_without_traceback(data: str) -> None:

@@ -163,7 +163,7 @@ def make_machine(uri: str, metric: str) -> type[RuleBasedStateMachine]:
 
         @rule(via=st.integers(0, 1))
         def compact(self, via: int) -> None:
-            self.services[via].compact(**self.address)
+            self.services[via].compact(**self.address, full=via == 0)
 
         @rule(via=st.integers(0, 1))
         def reopen(self, via: int) -> None:

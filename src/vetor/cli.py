@@ -562,11 +562,15 @@ def _results_table(vectors: list[dict[str, Any]], metadata: bool) -> Table:
 
 @app.command()
 def compact(
-    bucket: Bucket, index: Index, data: DataOpt = DEFAULT_DATA, output: OutputOpt = Output.table
+    bucket: Bucket,
+    index: Index,
+    full: Annotated[bool, typer.Option(help="Rewrite everything as one segment.")] = False,
+    data: DataOpt = DEFAULT_DATA,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Fold write batches into segments and delete unreferenced objects."""
     with _service(data) as s3v:
-        response = s3v.compact(vectorBucketName=bucket, indexName=index)
+        response = s3v.compact(vectorBucketName=bucket, indexName=index, full=full)
     _emit(response, output, _fields)
 
 

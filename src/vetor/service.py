@@ -634,13 +634,17 @@ class VectorService:
 
     # --- maintenance ------------------------------------------------------------------------
 
-    def compact(self, *, force: bool = True, **address: Any) -> dict[str, Any]:
-        """Fold write batches into segments and collect garbage (vetor extension)."""
+    def compact(self, *, full: bool = False, **address: Any) -> dict[str, Any]:
+        """Fold pending write batches into segments, merge segments, collect garbage.
+
+        ``full=True`` rewrites the whole index as one segment with deletes applied. A vetor
+        extension; the response counts what is left and what was deleted.
+        """
         bucket, index = self._index_of(**address)
 
         def run(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
             engine.wait_for_background()
-            engine.compact(force=force)
+            engine.compact("full" if full else "eager")
             while engine.compact():
                 pass
             return {"deletedObjects": engine.collect_garbage(), **engine.stats()}

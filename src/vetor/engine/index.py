@@ -84,6 +84,7 @@ class IndexEngine:
         self._queue_lock = threading.Lock()
         self._queue: list[_PendingWrite] = []
         self._background: threading.Thread | None = None
+        self._run_paths_cache: dict[str, frozenset[str]] = {}
 
     # --- manifests --------------------------------------------------------------------------
 
@@ -217,7 +218,7 @@ class IndexEngine:
         self._manifest, self._manifest_seen_at = manifest, time.monotonic()
         self._manifest_tag = None
         with self._view_lock:
-            if self._view.version == base.version:  # our view is exactly the base: catch up
+            if self._view.applied_seq == base.next_seq - 1:  # the view holds base: extend it
                 for pending, run in zip(batch, runs):
                     pending.rows.seqs[:] = run.min_seq
                     self._view.apply(pending.rows)
@@ -284,28 +285,35 @@ class IndexEngine:
 
     # --- compaction and garbage collection --------------------------------------------------
 
-    def plan_compaction(self, manifest: Manifest, force: bool = False) -> CompactionPlan | None:
+    def plan_compaction(self, manifest: Manifest, mode: str = "auto") -> CompactionPlan | None:
+        """What to merge next, if anything.
+
+        ``auto``: fold the write-batch tail once it has ``compact_wal_runs`` batches; merge
+        segments size-tiered above ``max_segments`` runs. ``eager``: fold any write batch now.
+        ``full``: everything into one segment, deletes applied (rewrites the whole index).
+        """
         runs = manifest.runs
+        if mode == "full":
+            needed = len(runs) > 1 or any(r.tombstones for r in runs)
+            return CompactionPlan(0, runs) if needed else None
         tail = len(runs)
         while tail > 0 and runs[tail - 1].kind == "wal":
             tail -= 1
         wal_count = len(runs) - tail
-        if wal_count >= self.settings.compact_wal_runs or (force and wal_count > 0):
-            if tail > 0 and force:  # a forced compaction folds everything into one segment
-                return CompactionPlan(0, runs)
+        if wal_count >= (1 if mode == "eager" else self.settings.compact_wal_runs):
             return CompactionPlan(tail, runs[tail:])
-        if len(runs) > self.settings.max_segments or (force and len(runs) > 1):
+        if len(runs) > self.settings.max_segments:
             sizes = [r.rows for r in runs]
             for start in range(len(runs) - 1):
-                if force or sizes[start] <= 2 * sum(sizes[start + 1 :]):
+                if sizes[start] <= 2 * sum(sizes[start + 1 :]):  # size-tiered
                     return CompactionPlan(start, runs[start:])
             return CompactionPlan(len(runs) - 2, runs[-2:])
         return None
 
-    def compact(self, force: bool = False) -> bool:
-        """Fold runs into a segment per the size-tiered policy; True if something changed."""
+    def compact(self, mode: str = "auto") -> bool:
+        """Merge runs into a segment (see ``plan_compaction``); True if something changed."""
         manifest = self.latest_manifest()
-        plan = self.plan_compaction(manifest, force)
+        plan = self.plan_compaction(manifest, mode)
         if plan is None:
             return False
         merged = _merge(list(self._load_runs(list(plan.runs))), plan.drops_tombstones)
@@ -338,7 +346,7 @@ class IndexEngine:
                 if self._try_commit(manifest):
                     self._manifest, self._manifest_tag = manifest, None
                     with self._view_lock:  # the content is unchanged: keep the view
-                        if self._view.version == base.version:
+                        if self._view.applied_seq == base.next_seq - 1:
                             self._view.version = manifest.version
                     return True
                 base = self.latest_manifest()
@@ -382,14 +390,12 @@ class IndexEngine:
         if not manifests:
             return 0
         young = [now - m.last_modified.timestamp() < grace for m in manifests]
-        keep = [m for m, successor_young in zip(manifests, young[1:] + [True]) if successor_young]
-        doomed = [m.key for m in manifests if m not in keep]
+        keep = {m.key for m, next_young in zip(manifests, young[1:] + [True]) if next_young}
+        doomed = [m.key for m in manifests if m.key not in keep]
         referenced: set[str] = set()
-        for info in keep:
-            try:
-                referenced |= {r.path for r in Manifest.decode(self.store.get(info.key)).runs}
-            except ObjectNotFound:
-                continue
+        for key in keep:
+            referenced |= self._run_paths(key)
+        self._run_paths_cache = {k: v for k, v in self._run_paths_cache.items() if k in keep}
         for area in ("wal/", "segments/"):
             for info in self.store.list(self._key(area)):
                 relative = info.key[len(self.prefix) :]
@@ -398,6 +404,17 @@ class IndexEngine:
         self.store.delete_many(doomed)
         return len(doomed)
 
+    def _run_paths(self, manifest_key: str) -> frozenset[str]:
+        """The runs a manifest references (manifests are immutable: cached)."""
+        paths = self._run_paths_cache.get(manifest_key)
+        if paths is None:
+            try:
+                runs = Manifest.decode(self.store.get(manifest_key)).runs
+            except ObjectNotFound:
+                runs = ()
+            paths = self._run_paths_cache[manifest_key] = frozenset(r.path for r in runs)
+        return paths
+
     def stats(self) -> dict[str, Any]:
         manifest = self.latest_manifest()
         return {
@@ -405,7 +422,7 @@ class IndexEngine:
             "runs": len(manifest.runs),
             "segments": sum(r.kind == "segment" for r in manifest.runs),
             "writeBatches": sum(r.kind == "wal" for r in manifest.runs),
-            "vectors": len(self.view()),
+            "rows": sum(r.rows - r.tombstones for r in manifest.runs),
         }
 
 
@@ -424,10 +441,8 @@ def _find(runs: tuple[RunRef, ...], wanted: tuple[RunRef, ...]) -> int | None:
 def _merge(parts: list[Rows], drop_tombstones: bool) -> Rows:
     """Fold runs (in seq order) into one: the newest row per key wins."""
     keys = [k for part in parts for k in part.keys]
-    latest: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        latest[key] = i
-    keep = np.fromiter(sorted(latest.values()), dtype=np.int64, count=len(latest))
+    latest = dict(zip(keys, range(len(keys))))  # later positions overwrite earlier ones
+    keep = np.sort(np.fromiter(latest.values(), dtype=np.int64, count=len(latest)))
     deleted = np.concatenate([p.deleted for p in parts])
     metadata = [m for part in parts for m in part.metadata]
     if drop_tombstones:

@@ -59,7 +59,7 @@ class IndexView:
         self._reserve(start + count)
         vectors = rows.vectors
         self._vectors[start : start + count] = vectors
-        self._norms[start : start + count] = np.linalg.norm(vectors, axis=1)
+        self._norms[start : start + count] = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
         self._live[start : start + count] = True
         self._hash[start : start + count] = [zlib.crc32(k.encode()) for k in rows.keys]
         self._keys.extend(rows.keys)

@@ -1,0 +1,1220 @@
+#!/usr/bin/env python3
+"""Server benchmark: PutVectors throughput and QueryVectors latency over real HTTP.
+
+For each ``--workers`` setting (``--workers 1,2`` compares both side by side) this script
+
+1. starts its own ``vetor serve`` on a fresh temporary data directory and a free port on
+   127.0.0.1 (SigV4 on, keys ``bench``/``bench-secret``), waits for ``GET /health``, and
+   creates a bucket with one index per dimension (cosine);
+2. **put**: for each dimension (384, 1024), ``--clients`` client *processes* send PutVectors
+   requests of ``--batch`` (500) random vectors with small metadata for ``--seconds``. Each
+   client pre-builds and SigV4-signs its requests (botocore's own ``SigV4Auth``) *before* the
+   timed region and then only sends them over a keep-alive HTTP connection, so the client side
+   costs almost nothing and the figure is the server's. A request pool is capped by
+   ``--prebuild-mib``; a client that runs out sends its pool again (upserts of the same keys,
+   counted as ``resent_requests``). The script reports vectors/s, requests/s, p50/p99 request
+   latency, and the CPU used by the server and by the clients in the window (whether the
+   clients could have been the limit). ``--boto3-seconds`` adds the same 384-d put with real
+   boto3 clients (one per process; request dicts pre-built, boto3 serialises and signs inside
+   the timer), which shows what a plain boto3 client costs;
+3. waits for the server to go idle (background compaction) before each timed phase and
+   reports how long that took;
+4. **query** on the 384-d index the put phase produced (its size is reported):
+   ``--query-clients`` concurrent client processes with pre-signed QueryVectors requests
+   (topK 10, returnDistance) for ``--query-seconds``: QPS and p50/p99; then one client,
+   sequential, pre-signed (raw HTTP) and through boto3;
+5. stops the server with SIGTERM (it must exit 0 within 30 s), opens the same data directory
+   in-process with ``vetor.connect()`` and runs the same queries in the same order: the HTTP
+   overhead per query is (single-client HTTP p50) - (embedded p50). The same is done on a
+   small ``--small-index`` (10k) index, where the search itself is ~1 ms, as a low-noise
+   cross-check.
+
+Goals: >= 25,000 vectors/s ingested per index at 384-d, and HTTP overhead < 2 ms per query at
+p50. The table goes to stdout, progress to stderr, every figure plus machine info to
+``--json`` (rewritten after each workers setting). All traffic is to 127.0.0.1.
+See bench/README.md; ``python bench/bench_server.py --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+import vetor
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+ACCESS_KEY, SECRET_KEY = "bench", "bench-secret"
+BUCKET = "bench"
+SMALL_INDEX = "small384"
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+GOAL_PUT_VPS = 25_000.0  # vectors/s per index at 384-d
+GOAL_OVERHEAD_MS = 2.0  # HTTP p50 - embedded p50, per query
+
+Request = tuple[str, dict[str, str], bytes]  # path, headers, body
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def stats(samples_s: list[float] | np.ndarray) -> dict[str, Any]:
+    if len(samples_s) == 0:
+        return {"count": 0}
+    ms = np.asarray(samples_s, dtype=np.float64) * 1000.0
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+        "min_ms": float(ms.min()),
+        "max_ms": float(ms.max()),
+        "count": int(len(ms)),
+    }
+
+
+def index_name(dim: int) -> str:
+    return f"i{dim}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def signed(port: int, operation: str, body: bytes) -> Request:
+    """A request exactly as botocore signs it for s3vectors (SigV4, payload hashed)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{HOST}:{port}/{operation}",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3vectors", REGION).add_auth(request)
+    return f"/{operation}", {k: str(v) for k, v in request.headers.items()}, body
+
+
+def put_records(vectors: np.ndarray, prefix: str, start: int) -> list[dict[str, Any]]:
+    """PutVectors records: Python floats (as a JSON client sends them), small metadata."""
+    return [
+        {
+            "key": f"{prefix}{start + i}",
+            "data": {"float32": row},
+            "metadata": {"category": f"c{(start + i) % 10}", "n": start + i},
+        }
+        for i, row in enumerate(vectors.tolist())
+    ]
+
+
+def put_body(index: str, records: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"vectorBucketName": BUCKET, "indexName": index, "vectors": records})
+
+
+def query_params(index: str, vector: list[float], top_k: int) -> dict[str, Any]:
+    return {
+        "vectorBucketName": BUCKET,
+        "indexName": index,
+        "topK": top_k,
+        "queryVector": {"float32": vector},
+        "returnDistance": True,
+    }
+
+
+def query_vectors(dim: int, count: int, seed: int) -> list[list[float]]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((count, dim), dtype=np.float32).tolist()
+
+
+def boto3_client(port: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3vectors",
+        endpoint_url=f"http://{HOST}:{port}",
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 1}, read_timeout=120, connect_timeout=10),
+    )
+
+
+class RawClient:
+    """One keep-alive HTTP/1.1 connection that sends pre-built, pre-signed requests."""
+
+    def __init__(self, port: int, timeout: float = 120.0) -> None:
+        self.port, self.timeout = port, timeout
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+
+    def send(self, request: Request) -> tuple[int, bytes]:
+        path, headers, body = request
+        try:
+            self.conn.request("POST", path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
+            return 0, b""
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- CPU accounting -----------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of one process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds used by ``root`` and its live descendants (the uvicorn workers)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            got = _proc_stat(int(entry))
+            if got is not None:
+                parents[int(entry)], cpu[int(entry)] = got
+    members, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in members:
+                members.add(child)
+                frontier.append(child)
+    return sum(cpu.get(pid, 0.0) for pid in members)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return float(total - idle), float(total)
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, workers: int, root: Path, access_log: bool) -> None:
+        self.workers = workers
+        self.data = root / "data"
+        self.port = free_port()
+        self.log_path = root / "server.log"
+        self.access_log = access_log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.endpoint = f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> float:
+        exe = shutil.which("vetor", path=str(Path(sys.executable).parent)) or shutil.which("vetor")
+        command = (
+            [exe] if exe else [sys.executable, "-c", "from vetor.cli import app; app()"]
+        ) + [
+            "serve",
+            "--data",
+            str(self.data),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--access-log" if self.access_log else "--no-access-log",
+        ]
+        env = dict(
+            os.environ,
+            VETOR_ACCESS_KEY_ID=ACCESS_KEY,
+            VETOR_SECRET_ACCESS_KEY=SECRET_KEY,
+        )
+        log(f"starting: {' '.join(command)}")
+        self.log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            command, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        while time.perf_counter() - started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"vetor serve exited {self.proc.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"vetor serve not healthy after {timeout} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu_s(self) -> float:
+        return tree_cpu_s(self.pid)
+
+    def processes(self) -> int:
+        pids = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+        children = [p for p in pids if (_proc_stat(p) or (0, 0))[0] == self.pid]
+        return 1 + len(children)
+
+    def wait_idle(self, timeout: float, threshold_cores: float = 0.05) -> float:
+        """Wait until the server uses < ``threshold_cores`` for 2 consecutive 0.5 s windows
+        (background compaction has drained). Returns the seconds waited."""
+        started = time.perf_counter()
+        quiet, last = 0, self.cpu_s()
+        while time.perf_counter() - started < timeout:
+            time.sleep(0.5)
+            now = self.cpu_s()
+            quiet = quiet + 1 if (now - last) / 0.5 < threshold_cores else 0
+            last = now
+            if quiet >= 2:
+                return max(0.0, time.perf_counter() - started - 1.0)
+        log(f"server still busy after {timeout:.0f} s; going on")
+        return time.perf_counter() - started
+
+    def stop(self, timeout: float = 30.0) -> dict[str, Any]:
+        assert self.proc is not None
+        t = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+            result = {"exit_code": rc, "stop_s": time.perf_counter() - t, "timed_out": False}
+        except subprocess.TimeoutExpired:
+            self.kill()
+            result = {"exit_code": None, "stop_s": timeout, "timed_out": True}
+        self.log_file.close()
+        result["ok"] = result["exit_code"] == 0 and not result["timed_out"]
+        if not result["ok"]:
+            log(f"server did not stop cleanly: {result}\n{self.tail()}")
+        return result
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the session this script started
+            self.proc.wait(10)
+
+
+# --- client processes ---------------------------------------------------------------------
+
+
+def build_put_pool(spec: dict[str, Any]) -> list[Request]:
+    """This client's PutVectors requests: distinct keys ``c{cid}-{n}``, random vectors."""
+    dim, batch, index = spec["dim"], spec["batch"], index_name(spec["dim"])
+    rng = np.random.default_rng(spec["seed"])
+    pool = []
+    for r in range(spec["pool"]):
+        vectors = rng.standard_normal((batch, dim), dtype=np.float32)
+        records = put_records(vectors, f"c{spec['cid']}-", r * batch)
+        pool.append(signed(spec["port"], "PutVectors", put_body(index, records)))
+    return pool
+
+
+def build_query_pool(spec: dict[str, Any]) -> list[Request]:
+    index = spec.get("index") or index_name(spec["dim"])
+    return [
+        signed(spec["port"], "QueryVectors", orjson.dumps(query_params(index, q, spec["top_k"])))
+        for q in query_vectors(spec["dim"], spec["pool"], spec["seed"])
+    ]
+
+
+def build_boto3_pool(spec: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    dim, batch = spec["dim"], spec["batch"]
+    rng = np.random.default_rng(spec["seed"])
+    return [
+        put_records(rng.standard_normal((batch, dim), dtype=np.float32), f"b{spec['cid']}-", r * batch)
+        for r in range(spec["pool"])
+    ]
+
+
+def client_main(conn: Any, spec: dict[str, Any]) -> None:
+    """One client process: build its requests, report ready, send until the deadline."""
+    try:
+        t = time.perf_counter()
+        kind = spec["kind"]
+        if kind == "put":
+            pool: list[Any] = build_put_pool(spec)
+        elif kind == "query":
+            pool = build_query_pool(spec)
+        else:
+            pool = build_boto3_pool(spec)
+        size = sum(len(r[2]) for r in pool) if kind != "boto3_put" else None
+        conn.send({"ready": True, "build_s": time.perf_counter() - t, "pool_bytes": size})
+        start, deadline = conn.recv()
+        if kind == "boto3_put":
+            client = boto3_client(spec["port"])
+            index = index_name(spec["dim"]) if "index" not in spec else spec["index"]
+
+            def send(i: int) -> tuple[int, bytes]:
+                try:
+                    client.put_vectors(vectorBucketName=BUCKET, indexName=index, vectors=pool[i])
+                    return 200, b""
+                except Exception as error:  # counted, not fatal: the phase is bounded
+                    return 0, repr(error).encode()
+        else:
+            raw = RawClient(spec["port"])
+
+            def send(i: int) -> tuple[int, bytes]:
+                return raw.send(pool[i])
+
+        latencies, ends, statuses, ok_entries = [], [], Counter(), set()
+        first_body, errors = None, []
+        while time.monotonic() < start:
+            time.sleep(min(0.01, max(0.0, start - time.monotonic())))
+        cpu0 = os.times()
+        i = 0
+        while True:
+            t0 = time.monotonic()
+            if t0 >= deadline:
+                break
+            status, body = send(i % len(pool))
+            t1 = time.monotonic()
+            latencies.append(t1 - t0)
+            ends.append(t1 - start)
+            statuses[status] += 1
+            if status == 200:
+                ok_entries.add(i % len(pool))
+                if first_body is None:
+                    first_body = body
+            elif len(errors) < 3:
+                errors.append(body[:300].decode(errors="replace"))
+            i += 1
+        cpu1 = os.times()
+        conn.send(
+            {
+                "latencies": latencies,
+                "ends": ends,
+                "statuses": dict(statuses),
+                "ok_entries": len(ok_entries),
+                "requests": i,
+                "resent": max(0, i - len(pool)),
+                "pool": len(pool),
+                "cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
+                "first_body": first_body[:2000] if first_body else None,
+                "errors": errors,
+            }
+        )
+    except Exception:
+        conn.send({"error": traceback.format_exc()})
+    finally:
+        conn.close()
+
+
+def run_clients(
+    server: Server,
+    specs: list[dict[str, Any]],
+    seconds: float,
+    idle_timeout: float,
+    profiler: PySpy | None,
+    profile_name: str,
+) -> dict[str, Any]:
+    """Start one process per spec, wait until all have built their requests and the server is
+    idle, run them for ``seconds``, and aggregate their results."""
+    ctx = mp.get_context("fork")
+    procs, pipes = [], []
+    t = time.perf_counter()
+    for spec in specs:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=client_main, args=(child, spec), daemon=True)
+        proc.start()
+        child.close()
+        procs.append(proc)
+        pipes.append(parent)
+    try:
+        ready = []
+        for pipe in pipes:
+            if not pipe.poll(900):
+                raise RuntimeError("a client did not finish building its requests in 900 s")
+            message = pipe.recv()
+            if "error" in message:
+                raise RuntimeError(f"client failed while building:\n{message['error']}")
+            ready.append(message)
+        build_wall_s = time.perf_counter() - t
+        settle_s = server.wait_idle(idle_timeout)
+        busy0, total0 = machine_cpu()
+        cpu0, c0 = server.cpu_s(), time.monotonic()
+        start = time.monotonic() + 0.2
+        deadline = start + seconds
+        if profiler is not None:
+            profiler.start(server.pid, seconds, profile_name)
+        for pipe in pipes:
+            pipe.send((start, deadline))
+        results = []
+        for pipe in pipes:
+            if not pipe.poll(seconds + 300):
+                raise RuntimeError("a client did not report within the phase limit")
+            message = pipe.recv()
+            if "error" in message:
+                raise RuntimeError(f"client failed:\n{message['error']}")
+            results.append(message)
+        cpu1, c1 = server.cpu_s(), time.monotonic()
+        busy1, total1 = machine_cpu()
+        profile = profiler.finish() if profiler is not None else None
+    finally:
+        for proc in procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+    latencies = [x for r in results for x in r["latencies"]]
+    wall = max((max(r["ends"]) for r in results if r["ends"]), default=seconds)
+    statuses: Counter[str] = Counter()
+    for r in results:
+        statuses.update({str(k): v for k, v in r["statuses"].items()})
+    ok = statuses.get("200", 0)
+    client_cpu = sum(r["cpu_s"] for r in results)
+    server_cpu = cpu1 - cpu0
+    window = c1 - c0
+    out = {
+        "clients": len(specs),
+        "seconds": seconds,
+        "wall_s": wall,
+        "requests": sum(r["requests"] for r in results),
+        "ok_requests": ok,
+        "statuses": dict(statuses),
+        "requests_per_s": ok / wall,
+        "latency": stats(latencies),
+        "resent_requests": sum(r["resent"] for r in results),
+        "pool_requests": sum(r["pool"] for r in results),
+        "ok_pool_entries": sum(r["ok_entries"] for r in results),
+        "prebuilt_bytes": sum(m["pool_bytes"] or 0 for m in ready) or None,
+        "prebuild_wall_s": build_wall_s,
+        "settle_before_s": settle_s,
+        "server_cpu_s": server_cpu,
+        "server_cores": server_cpu / window,
+        "client_cpu_s": client_cpu,
+        "client_cores": client_cpu / wall,
+        "client_cpu_share": client_cpu / max(client_cpu + server_cpu, 1e-9),
+        "machine_busy_pct": 100.0 * (busy1 - busy0) / max(total1 - total0, 1.0),
+        "errors": [e for r in results for e in r["errors"]][:5],
+        "first_body": next((r["first_body"] for r in results if r["first_body"]), None),
+    }
+    if profile is not None:
+        out["py_spy"] = profile
+    return out
+
+
+# --- py-spy (optional) --------------------------------------------------------------------
+
+
+class PySpy:
+    """``py-spy record`` of the server's processes during a timed window (``--py-spy DIR``)."""
+
+    def __init__(self, directory: Path, rate: int) -> None:
+        self.directory = directory
+        self.rate = rate
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.path: Path | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def start(self, pid: int, seconds: float, name: str) -> None:
+        exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which(
+            "py-spy"
+        )
+        if exe is None:
+            log("py-spy not found (pip install py-spy); not profiling")
+            return
+        self.path = self.directory / f"{name}.txt"
+        self.proc = subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate",
+             str(self.rate), "--duration", str(max(1, int(seconds))), "--format", "raw",
+             "--output", str(self.path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def finish(self) -> dict[str, Any] | None:
+        if self.proc is None or self.path is None:
+            return None
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+        return summarize_collapsed(self.path)
+
+
+def summarize_collapsed(path: Path, top: int = 20) -> dict[str, Any] | None:
+    """Self and inclusive sample shares per function from py-spy's collapsed stacks."""
+    if not path.exists():
+        return None
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    if total == 0:
+        return None
+
+    def share(counter: Counter[str]) -> list[list[Any]]:
+        return [[f, round(100.0 * n / total, 1)] for f, n in counter.most_common(top)]
+
+    return {"file": str(path), "samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
+
+
+# --- phases -------------------------------------------------------------------------------
+
+
+def setup(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    client = boto3_client(server.port)
+    client.create_vector_bucket(vectorBucketName=BUCKET)
+    dims = sorted({*args.dims, 384})
+    for dim in dims:
+        client.create_index(
+            vectorBucketName=BUCKET,
+            indexName=index_name(dim),
+            dataType="float32",
+            dimension=dim,
+            distanceMetric="cosine",
+        )
+    if args.boto3_seconds > 0:
+        client.create_index(
+            vectorBucketName=BUCKET, indexName="boto384", dataType="float32",
+            dimension=384, distanceMetric="cosine",
+        )
+    small = {}
+    if args.small_index > 0:
+        client.create_index(
+            vectorBucketName=BUCKET, indexName=SMALL_INDEX, dataType="float32",
+            dimension=384, distanceMetric="cosine",
+        )
+        rng = np.random.default_rng(args.seed + 7)
+        raw = RawClient(server.port)
+        t = time.perf_counter()
+        for start in range(0, args.small_index, args.batch):
+            count = min(args.batch, args.small_index - start)
+            records = put_records(rng.standard_normal((count, 384), dtype=np.float32), "s", start)
+            status, body = raw.send(signed(server.port, "PutVectors", put_body(SMALL_INDEX, records)))
+            if status != 200:
+                raise RuntimeError(f"small index put failed: {status} {body[:300]!r}")
+        raw.close()
+        small = {"vectors": args.small_index, "ingest_s": time.perf_counter() - t}
+    return {"indexes": [index_name(d) for d in dims], "small_index": small}
+
+
+def put_phase(
+    server: Server, args: argparse.Namespace, dim: int, profiler: PySpy | None
+) -> dict[str, Any]:
+    # What one request weighs on the wire, to size the pre-built pools within --prebuild-mib.
+    sample = put_body(index_name(dim), put_records(np.zeros((args.batch, dim), np.float32) + 0.123456789, "c0-", 0))
+    per_request = len(sample) * 1.05
+    budget = args.prebuild_mib * 2**20 / args.clients
+    pool = max(4, int(budget // per_request))
+    specs = [
+        {
+            "kind": "put",
+            "port": server.port,
+            "cid": c,
+            "dim": dim,
+            "batch": args.batch,
+            "pool": pool,
+            "seed": args.seed * 1000 + dim * 10 + c,
+        }
+        for c in range(args.clients)
+    ]
+    log(
+        f"put {dim}-d: {args.clients} clients pre-building {pool} requests each "
+        f"(~{per_request / 2**20:.1f} MiB per request of {args.batch} vectors)"
+    )
+    result = run_clients(server, specs, args.seconds, args.idle_timeout, profiler, f"w{server.workers}-put{dim}")
+    result["dim"] = dim
+    result["batch"] = args.batch
+    result["vectors_per_s"] = result["requests_per_s"] * args.batch
+    result["distinct_vectors"] = result["ok_pool_entries"] * args.batch
+    result["request_bytes_approx"] = int(per_request)
+    result.pop("first_body", None)
+    result["settle_after_s"] = server.wait_idle(args.idle_timeout)
+    result["vectors_per_s_incl_settle"] = (
+        result["ok_requests"] * args.batch / (result["wall_s"] + result["settle_after_s"])
+    )
+    log(
+        f"put {dim}-d: {result['vectors_per_s']:,.0f} vec/s, {result['requests_per_s']:.1f} req/s, "
+        f"p50 {result['latency'].get('p50_ms', float('nan')):.1f} ms, "
+        f"p99 {result['latency'].get('p99_ms', float('nan')):.1f} ms; server {result['server_cores']:.2f} "
+        f"cores, clients {result['client_cores']:.2f} cores; machine {result['machine_busy_pct']:.0f}% busy; "
+        f"statuses {result['statuses']}; resent {result['resent_requests']}; "
+        f"settled {result['settle_after_s']:.1f} s after"
+    )
+    if result["errors"]:
+        log(f"put errors: {result['errors']}")
+    return result
+
+
+def boto3_put_phase(server: Server, args: argparse.Namespace, profiler: PySpy | None) -> dict[str, Any]:
+    dim = 384
+    per_batch = args.batch * dim * 40  # Python floats in lists and dicts, roughly
+    pool = max(2, min(int(args.prebuild_mib * 2**20 / args.boto3_clients // per_batch), 200))
+    specs = [
+        {
+            "kind": "boto3_put",
+            "port": server.port,
+            "cid": c,
+            "dim": dim,
+            "index": "boto384",
+            "batch": args.batch,
+            "pool": pool,
+            "seed": args.seed * 1000 + 7 + c,
+        }
+        for c in range(args.boto3_clients)
+    ]
+    log(f"boto3 put 384-d: {args.boto3_clients} boto3 client processes, {pool} batches each")
+    result = run_clients(server, specs, args.boto3_seconds, args.idle_timeout, profiler, f"w{server.workers}-boto3put")
+    result["dim"] = dim
+    result["vectors_per_s"] = result["requests_per_s"] * args.batch
+    result.pop("first_body", None)
+    log(
+        f"boto3 put 384-d: {result['vectors_per_s']:,.0f} vec/s, p50 "
+        f"{result['latency'].get('p50_ms', float('nan')):.0f} ms; clients {result['client_cores']:.2f} cores "
+        f"({100 * result['client_cpu_share']:.0f}% of the CPU used), server {result['server_cores']:.2f}"
+    )
+    return result
+
+
+def query_concurrent(server: Server, args: argparse.Namespace, profiler: PySpy | None) -> dict[str, Any]:
+    specs = [
+        {
+            "kind": "query",
+            "port": server.port,
+            "dim": 384,
+            "top_k": args.top_k,
+            "pool": 500,
+            "seed": args.seed * 1000 + 500 + c,
+        }
+        for c in range(args.query_clients)
+    ]
+    result = run_clients(server, specs, args.query_seconds, args.idle_timeout, profiler, f"w{server.workers}-query")
+    first = orjson.loads(result.pop("first_body") or b"{}")
+    result["first_response_hits"] = len(first.get("vectors", []))
+    result["qps"] = result["requests_per_s"]
+    log(
+        f"query x{args.query_clients}: {result['qps']:.1f} QPS, p50 {result['latency'].get('p50_ms', 0):.2f} ms, "
+        f"p99 {result['latency'].get('p99_ms', 0):.2f} ms; server {result['server_cores']:.2f} cores, "
+        f"clients {result['client_cores']:.2f}; statuses {result['statuses']}"
+    )
+    return result
+
+
+def sequential(send: Any, requests: list[Any], seconds: float, limit: int, warmup: int) -> dict[str, Any]:
+    """Time ``send`` on ``requests`` in order, one at a time, for ``seconds`` (at most
+    ``limit`` calls); the first ``warmup`` calls are not timed."""
+    for i in range(warmup):
+        send(requests[i % len(requests)])
+    samples = []
+    started = time.perf_counter()
+    for i in range(limit):
+        if time.perf_counter() - started >= seconds:
+            break
+        t = time.perf_counter()
+        send(requests[i % len(requests)])
+        samples.append(time.perf_counter() - t)
+    return {**stats(samples), "seconds": time.perf_counter() - started}
+
+
+def query_single(server: Server, args: argparse.Namespace, index: str, seconds: float) -> dict[str, Any]:
+    """One client, sequential: pre-signed raw HTTP, then boto3, on the same query vectors."""
+    vectors = query_vectors(384, args.single_pool, args.seed + 99)
+    raw_requests = [
+        signed(server.port, "QueryVectors", orjson.dumps(query_params(index, v, args.top_k)))
+        for v in vectors
+    ]
+    raw = RawClient(server.port)
+    bad: Counter[int] = Counter()
+
+    def send_raw(request: Request) -> None:
+        status, body = raw.send(request)
+        if status != 200:
+            bad[status] += 1
+
+    warmup = 10 * server.workers
+    raw_stats = sequential(send_raw, raw_requests, seconds, args.single_limit, warmup)
+    raw.close()
+    client = boto3_client(server.port)
+
+    def send_boto3(vector: list[float]) -> None:
+        client.query_vectors(**query_params(index, vector, args.top_k))
+
+    boto_stats = sequential(send_boto3, vectors, seconds, raw_stats["count"], warmup)
+    # The client-side cost of boto3 alone (build, serialise, sign; no network): p50 of a
+    # call whose request is answered by a stub before it is sent.
+    stub = boto3_client(server.port)
+    from botocore.awsrequest import AWSResponse
+
+    class _Raw:
+        def stream(self, **_: Any) -> Any:
+            yield b'{"vectors":[],"distanceMetric":"cosine"}'
+
+    stub.meta.events.register(
+        "before-send.s3vectors", lambda request, **_: AWSResponse(request.url, 200, {}, _Raw())
+    )
+    stub_stats = sequential(
+        lambda v: stub.query_vectors(**query_params(index, v, args.top_k)), vectors, 2.0, 500, 5
+    )
+    log(
+        f"query single {index}: raw HTTP p50 {raw_stats['p50_ms']:.2f} ms ({raw_stats['count']} calls), "
+        f"boto3 p50 {boto_stats['p50_ms']:.2f} ms, boto3 client-only p50 {stub_stats['p50_ms']:.2f} ms"
+    )
+    return {
+        "index": index,
+        "raw_http": raw_stats,
+        "boto3": boto_stats,
+        "boto3_client_only": stub_stats,
+        "non_200": dict(bad),
+        "query_seed": args.seed + 99,
+        "pool": args.single_pool,
+    }
+
+
+def embedded(data: Path, args: argparse.Namespace, index: str, count: int) -> dict[str, Any]:
+    """The same queries, in the same order, in this process on the stopped server's data."""
+    service = vetor.connect(str(data))
+    vectors = query_vectors(384, args.single_pool, args.seed + 99)
+    t = time.perf_counter()
+    service.query_vectors(**query_params(index, vectors[0], args.top_k))
+    cold_s = time.perf_counter() - t
+
+    def send(vector: list[float]) -> None:
+        service.query_vectors(**query_params(index, vector, args.top_k))
+
+    result = sequential(send, vectors, args.single_seconds * 2, count, 10)
+    result["cold_first_query_s"] = cold_s
+    try:  # private, for the report only: how many vectors the index holds
+        result["index_stats"] = service._with_engine(BUCKET, index, lambda c, e: e.stats())
+    except Exception as error:  # pragma: no cover
+        result["index_stats"] = {"error": repr(error)}
+    service.close()
+    return result
+
+
+def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix=f"vetor-bench-server-w{workers}-"))
+    server = Server(workers, root, args.access_log)
+    out: dict[str, Any] = {"workers": workers, "loadavg_before": os.getloadavg()}
+    try:
+        out["startup_s"] = server.start()
+        out["server_processes"] = server.processes()
+        log(f"workers={workers}: healthy after {out['startup_s']:.2f} s on port {server.port}, "
+            f"{out['server_processes']} process(es)")
+        out["setup"] = setup(server, args)
+        out["put"] = {}
+        for dim in args.dims:
+            out["put"][str(dim)] = put_phase(server, args, dim, profiler)
+        if args.boto3_seconds > 0:
+            out["boto3_put_384"] = boto3_put_phase(server, args, profiler)
+        out["query_concurrent"] = query_concurrent(server, args, profiler)
+        out["index_384_vectors"] = out["put"].get("384", {}).get("distinct_vectors")
+        out["query_single"] = query_single(server, args, index_name(384), args.single_seconds)
+        if args.small_index > 0:
+            out["small_single"] = query_single(server, args, SMALL_INDEX, args.small_seconds)
+        out["loadavg_after"] = os.getloadavg()
+    finally:
+        out["stop"] = server.stop() if server.proc and server.proc.poll() is None else {
+            "exit_code": server.proc.returncode if server.proc else None, "ok": False
+        }
+        out["server_log_tail"] = server.tail(8)
+    log(f"workers={workers}: server stopped: {out['stop']}")
+    try:
+        n = out["query_single"]["raw_http"]["count"]
+        out["embedded"] = embedded(server.data, args, index_name(384), n)
+        out["overhead_ms"] = out["query_single"]["raw_http"]["p50_ms"] - out["embedded"]["p50_ms"]
+        out["overhead_boto3_ms"] = out["query_single"]["boto3"]["p50_ms"] - out["embedded"]["p50_ms"]
+        log(f"embedded {index_name(384)}: p50 {out['embedded']['p50_ms']:.2f} ms; HTTP overhead "
+            f"{out['overhead_ms']:.2f} ms (raw), {out['overhead_boto3_ms']:.2f} ms (boto3)")
+        if args.small_index > 0:
+            n = out["small_single"]["raw_http"]["count"]
+            out["small_embedded"] = embedded(server.data, args, SMALL_INDEX, n)
+            small_p50 = out["small_embedded"]["p50_ms"]
+            out["small_overhead_ms"] = out["small_single"]["raw_http"]["p50_ms"] - small_p50
+            out["small_overhead_boto3_ms"] = out["small_single"]["boto3"]["p50_ms"] - small_p50
+            log(f"embedded {SMALL_INDEX}: p50 {small_p50:.2f} ms; HTTP overhead "
+                f"{out['small_overhead_ms']:.2f} ms (raw), {out['small_overhead_boto3_ms']:.2f} ms (boto3)")
+    finally:
+        if args.keep_data:
+            log(f"data kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    put384 = out["put"].get("384")
+    out["goals"] = {
+        "put_384_vectors_per_s": {
+            "value": put384["vectors_per_s"] if put384 else None,
+            "goal": f">= {GOAL_PUT_VPS:,.0f}",
+            "pass": bool(put384 and put384["vectors_per_s"] >= GOAL_PUT_VPS),
+        },
+        "http_overhead_p50_ms": {
+            "value": out.get("overhead_ms"),
+            "goal": f"< {GOAL_OVERHEAD_MS}",
+            "pass": out.get("overhead_ms") is not None and out["overhead_ms"] < GOAL_OVERHEAD_MS,
+        },
+    }
+    return out
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    import boto3
+    import botocore
+    import pyarrow
+    import starlette
+    import uvicorn
+
+    info: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": sys.version.split()[0],
+        "versions": {
+            "vetor": getattr(vetor, "__version__", None),
+            "numpy": np.__version__,
+            "pyarrow": pyarrow.__version__,
+            "orjson": orjson.__version__,
+            "boto3": boto3.__version__,
+            "botocore": botocore.__version__,
+            "uvicorn": uvicorn.__version__,
+            "starlette": starlette.__version__,
+        },
+        "loadavg_at_start": os.getloadavg(),
+        "note": "server and benchmark clients share the same machine (all cores)",
+    }
+    for module in ("uvloop", "httptools"):
+        try:
+            info["versions"][module] = __import__(module).__version__
+        except Exception:
+            info["versions"][module] = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu_model"] = names[0] if names else None
+        with open("/proc/meminfo") as f:
+            info["mem_total_kib"] = int(f.readline().split()[1])
+    except OSError:
+        pass
+    try:
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO, capture_output=True
+        )
+        info["src_modified_since_commit"] = changed.returncode == 1
+    except (OSError, subprocess.CalledProcessError):
+        info["git_commit"] = None
+    return info
+
+
+def _ms(d: dict[str, Any] | None, key: str) -> str:
+    return f"{d[key]:.2f}" if d and key in d else "-"
+
+
+def table_rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[list[str]]:
+    rows: list[list[str]] = []
+
+    def add(label: str, fn: Any, goal: str = "", verdict: Any = None) -> None:
+        cells = []
+        for r in results:
+            try:
+                cells.append(fn(r))
+            except (KeyError, TypeError, ZeroDivisionError):
+                cells.append("-")
+        if verdict is None:
+            status = ""
+        else:
+            status = ", ".join(
+                f"w{r['workers']}: {'PASS' if verdict(r) else 'MISS'}" for r in results
+            )
+        rows.append([label, *cells, goal, status])
+
+    for dim in args.dims:
+        key = str(dim)
+        goal_here = dim == 384
+        add(
+            f"put {dim}-d vectors/s ({args.clients} clients)",
+            lambda r, k=key: f"{r['put'][k]['vectors_per_s']:,.0f}",
+            f">= {GOAL_PUT_VPS:,.0f}" if goal_here else "",
+            (lambda r: r["goals"]["put_384_vectors_per_s"]["pass"]) if goal_here else None,
+        )
+        add(f"put {dim}-d requests/s", lambda r, k=key: f"{r['put'][k]['requests_per_s']:.1f}")
+        add(
+            f"put {dim}-d latency p50 / p99 ms",
+            lambda r, k=key: f"{r['put'][k]['latency']['p50_ms']:.0f} / "
+            f"{r['put'][k]['latency']['p99_ms']:.0f}",
+        )
+        add(
+            f"put {dim}-d CPU cores server / clients",
+            lambda r, k=key: f"{r['put'][k]['server_cores']:.2f} / {r['put'][k]['client_cores']:.2f}",
+        )
+        add(
+            f"put {dim}-d settle after (compaction) s",
+            lambda r, k=key: f"{r['put'][k]['settle_after_s']:.1f}",
+        )
+    if args.boto3_seconds > 0:
+        add(
+            f"boto3 put 384-d vectors/s ({args.boto3_clients} procs)",
+            lambda r: f"{r['boto3_put_384']['vectors_per_s']:,.0f}",
+        )
+        add(
+            "boto3 put CPU cores server / clients",
+            lambda r: f"{r['boto3_put_384']['server_cores']:.2f} / "
+            f"{r['boto3_put_384']['client_cores']:.2f}",
+        )
+    add("384-d index size (vectors)", lambda r: f"{r['index_384_vectors']:,}")
+    add(
+        f"query QPS ({args.query_clients} clients)",
+        lambda r: f"{r['query_concurrent']['qps']:.1f}",
+    )
+    add(
+        f"query p50 / p99 ms ({args.query_clients} clients)",
+        lambda r: f"{r['query_concurrent']['latency']['p50_ms']:.2f} / "
+        f"{r['query_concurrent']['latency']['p99_ms']:.2f}",
+    )
+    add(
+        "query 1 client HTTP p50 / p99 ms",
+        lambda r: f"{r['query_single']['raw_http']['p50_ms']:.2f} / "
+        f"{r['query_single']['raw_http']['p99_ms']:.2f}",
+    )
+    add(
+        "query 1 client boto3 p50 / p99 ms",
+        lambda r: f"{r['query_single']['boto3']['p50_ms']:.2f} / "
+        f"{r['query_single']['boto3']['p99_ms']:.2f}",
+    )
+    add(
+        "query embedded p50 / p99 ms",
+        lambda r: f"{r['embedded']['p50_ms']:.2f} / {r['embedded']['p99_ms']:.2f}",
+    )
+    add(
+        "HTTP overhead p50 ms (HTTP - embedded)",
+        lambda r: f"{r['overhead_ms']:.2f}",
+        f"< {GOAL_OVERHEAD_MS:g}",
+        lambda r: r["goals"]["http_overhead_p50_ms"]["pass"],
+    )
+    add("  same, via boto3 ms", lambda r: f"{r['overhead_boto3_ms']:.2f}")
+    if args.small_index > 0:
+        add(
+            f"{args.small_index // 1000}k index: HTTP / embedded p50 ms",
+            lambda r: f"{r['small_single']['raw_http']['p50_ms']:.2f} / "
+            f"{r['small_embedded']['p50_ms']:.2f}",
+        )
+        add(
+            f"{args.small_index // 1000}k index: HTTP overhead p50 ms",
+            lambda r: f"{r['small_overhead_ms']:.2f}",
+        )
+        add(
+            f"{args.small_index // 1000}k index: boto3 overhead p50 ms",
+            lambda r: f"{r['small_overhead_boto3_ms']:.2f}",
+        )
+    add("boto3 client-side cost per query p50 ms", lambda r: _ms(r["query_single"]["boto3_client_only"], "p50_ms"))
+    add(
+        "SIGTERM: exit code, stop s",
+        lambda r: f"{r['stop']['exit_code']}, {r['stop'].get('stop_s', 0):.1f}",
+        "0 within 30 s",
+        lambda r: r["stop"]["ok"],
+    )
+    return rows
+
+
+def print_table(results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
+    headers = ["metric", *(f"workers={r['workers']}" for r in results), "goal", "PASS/MISS"]
+    rows = table_rows(results, args)
+    title = (
+        f"vetor serve over HTTP, {machine['cpu_count']} CPUs shared by server and clients "
+        f"({machine.get('cpu_model')}), access log {'on' if args.access_log else 'off'}"
+    )
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(c[i]) for c in rows)) for i, h in enumerate(headers)]
+        print(title)
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+        for c in rows:
+            print("  ".join(x.ljust(w) for x, w in zip(c, widths)))
+        return
+    table = Table(title=title)
+    table.add_column(headers[0], justify="left")
+    for h in headers[1:-2]:
+        table.add_column(h, justify="right")
+    table.add_column("goal", justify="left")
+    table.add_column("PASS/MISS", justify="left")
+    for c in rows:
+        table.add_row(*c)
+    Console(width=160).print(table)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", default="1", help="comma-separated server worker counts, e.g. 1,2")
+    p.add_argument("--clients", type=int, default=8, help="concurrent put client processes")
+    p.add_argument("--seconds", type=float, default=20.0, help="timed seconds per put phase")
+    p.add_argument("--dims", default="384,1024", help="put phase dimensions")
+    p.add_argument("--batch", type=int, default=500, help="vectors per PutVectors request")
+    p.add_argument("--query-clients", type=int, default=4)
+    p.add_argument("--query-seconds", type=float, default=15.0)
+    p.add_argument("--single-seconds", type=float, default=8.0,
+                   help="bound of each single-client sequential query run")
+    p.add_argument("--single-limit", type=int, default=2000, help="at most this many queries")
+    p.add_argument("--single-pool", type=int, default=200, help="distinct single-client queries")
+    p.add_argument("--small-index", type=int, default=10_000,
+                   help="vectors in the small 384-d index for the low-noise overhead check (0: skip)")
+    p.add_argument("--small-seconds", type=float, default=4.0)
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--boto3-seconds", type=float, default=10.0,
+                   help="timed seconds of the boto3-client put phase (0: skip)")
+    p.add_argument("--boto3-clients", type=int, default=None, help="default: --clients")
+    p.add_argument("--prebuild-mib", type=int, default=3072,
+                   help="memory for pre-built put requests, all clients together")
+    p.add_argument("--idle-timeout", type=float, default=120.0,
+                   help="longest wait for the server to go idle before a phase")
+    p.add_argument("--access-log", default=True, action=argparse.BooleanOptionalAction,
+                   help="server per-request JSON access log (the server's default: on)")
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="BLAS threads for the server and the embedded run (0: library default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=str(REPO / "bench" / "results" / "server.json"))
+    p.add_argument("--keep-data", action="store_true", help="keep the temp data directories")
+    p.add_argument("--py-spy", default=None, metavar="DIR",
+                   help="record the server with py-spy during each timed phase (inflates timings)")
+    p.add_argument("--py-spy-rate", type=int, default=67)
+    args = p.parse_args(argv)
+    args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    args.dims = [int(d) for d in str(args.dims).split(",") if d.strip()]
+    args.boto3_clients = args.boto3_clients or args.clients
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = str(args.blas_threads)
+    if args.blas_threads > 0 and any(os.environ.get(v) != wanted for v in BLAS_ENV):
+        # BLAS reads its thread count once, when numpy loads: run again with it set. The
+        # server inherits it, so the HTTP and the embedded queries use the same BLAS.
+        os.environ.update(dict.fromkeys(BLAS_ENV, wanted))
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(var, None)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+    )
+    json_path = Path(args.json)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
+    profiler = PySpy(Path(args.py_spy), args.py_spy_rate) if args.py_spy else None
+    output: dict[str, Any] = {
+        "benchmark": "bench/bench_server.py",
+        "command": "python bench/bench_server.py " + " ".join(sys.argv[1:]),
+        "machine": machine,
+        "config": {
+            k: v for k, v in vars(args).items() if k not in ("json",)
+        } | {
+            "blas_env": {v: os.environ.get(v) for v in BLAS_ENV},
+            "transport": "HTTP/1.1 keep-alive to 127.0.0.1; requests SigV4-signed by botocore",
+            "metric": "cosine",
+            "metadata": '{"category": "c<i%10>", "n": i}',
+        },
+        "goals": {"put_384_vectors_per_s": f">= {GOAL_PUT_VPS:,.0f}",
+                  "http_overhead_p50_ms": f"< {GOAL_OVERHEAD_MS}"},
+        "notes": [
+            "put: --clients processes, each with its own keep-alive connection, send PutVectors "
+            "requests that were serialised (orjson) and SigV4-signed (botocore) before the timer; "
+            "vectors/s = 200-answered requests x batch / (last completion - start)",
+            "client_cores / server_cores: CPU used by the client processes / the server process "
+            "tree in the window; on this shared machine the server can use at most "
+            "cpu_count - client_cores",
+            "boto3_put_384: the same put through boto3 clients (one per process); boto3 "
+            "serialises (json.dumps) and signs every 4 MB body in the timed region",
+            "HTTP overhead = single-client sequential raw HTTP p50 - embedded p50 (vetor.connect "
+            "on the same data dir after the server stopped, same queries in the same order); "
+            "overhead_boto3_ms uses the boto3 p50 instead (adds boto3's client-side cost)",
+            "settle_*_s: time until the server's CPU fell under 0.05 cores (background compaction "
+            "drained)",
+        ],
+        "results": [],
+    }
+    log(f"machine: {machine['cpu_count']} CPUs ({machine.get('cpu_model')}), load {machine['loadavg_at_start']}")
+    for workers in args.workers:
+        result = run_setting(args, workers, profiler)
+        output["results"].append(result)
+        json_path.write_text(json.dumps(output, indent=2, default=str) + "\n")
+    print_table(output["results"], args, machine)
+    if profiler is not None:
+        for r in output["results"]:
+            for phase, data in [
+                *((f"put{d}", r["put"][d]) for d in r["put"]),
+                ("query", r.get("query_concurrent", {})),
+            ]:
+                prof = data.get("py_spy")
+                if prof:
+                    print(f"\npy-spy w{r['workers']} {phase}: {prof['samples']} samples, top self:")
+                    for frame, pct in prof["self_pct"][:12]:
+                        print(f"  {pct:5.1f}%  {frame}")
+    print(f"results written to {json_path}")
+    return 0 if all(r["stop"].get("ok") for r in output["results"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
