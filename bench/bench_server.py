@@ -536,6 +536,10 @@ def run_clients(
         "client_cores": client_cpu / wall,
         "client_cpu_share": client_cpu / max(client_cpu + server_cpu, 1e-9),
         "machine_busy_pct": 100.0 * (busy1 - busy0) / max(total1 - total0, 1.0),
+        "other_cores": max(
+            0.0,
+            (busy1 - busy0) / CLK_TCK / window - server_cpu / window - client_cpu / wall,
+        ),
         "errors": [e for r in results for e in r["errors"]][:5],
         "first_body": next((r["first_body"] for r in results if r["first_body"]), None),
     }
@@ -755,89 +759,122 @@ def query_concurrent(server: Server, args: argparse.Namespace, profiler: PySpy |
     return result
 
 
-def sequential(send: Any, requests: list[Any], seconds: float, limit: int, warmup: int) -> dict[str, Any]:
-    """Time ``send`` on ``requests`` in order, one at a time, for ``seconds`` (at most
-    ``limit`` calls); the first ``warmup`` calls are not timed."""
-    for i in range(warmup):
-        send(requests[i % len(requests)])
-    samples = []
-    started = time.perf_counter()
-    for i in range(limit):
-        if time.perf_counter() - started >= seconds:
-            break
-        t = time.perf_counter()
-        send(requests[i % len(requests)])
-        samples.append(time.perf_counter() - t)
-    return {**stats(samples), "seconds": time.perf_counter() - started}
-
-
-def query_single(server: Server, args: argparse.Namespace, index: str, seconds: float) -> dict[str, Any]:
-    """One client, sequential: pre-signed raw HTTP, then boto3, on the same query vectors."""
+def query_single(
+    server: Server,
+    args: argparse.Namespace,
+    index: str,
+    seconds: float,
+    service: vetor.VectorService,
+) -> dict[str, Any]:
+    """One client, sequential. Each query vector is sent three ways, back to back: pre-signed
+    raw HTTP, boto3, and in-process on ``service`` (a ``vetor.connect`` of a copy of the
+    server's data directory, taken while the server was idle), the order rotating per query.
+    Interleaving keeps a load change on the shared machine from landing on one side only."""
     vectors = query_vectors(384, args.single_pool, args.seed + 99)
     raw_requests = [
         signed(server.port, "QueryVectors", orjson.dumps(query_params(index, v, args.top_k)))
         for v in vectors
     ]
     raw = RawClient(server.port)
-    bad: Counter[int] = Counter()
-
-    def send_raw(request: Request) -> None:
-        status, body = raw.send(request)
-        if status != 200:
-            bad[status] += 1
-
-    warmup = 10 * server.workers
-    raw_stats = sequential(send_raw, raw_requests, seconds, args.single_limit, warmup)
-    raw.close()
     client = boto3_client(server.port)
+    bad: Counter[str] = Counter()
 
-    def send_boto3(vector: list[float]) -> None:
-        client.query_vectors(**query_params(index, vector, args.top_k))
+    def send_raw(i: int) -> None:
+        status, body = raw.send(raw_requests[i])
+        if status != 200:
+            bad[str(status)] += 1
 
-    boto_stats = sequential(send_boto3, vectors, seconds, raw_stats["count"], warmup)
-    # The client-side cost of boto3 alone (build, serialise, sign; no network): p50 of a
-    # call whose request is answered by a stub before it is sent.
-    stub = boto3_client(server.port)
+    def send_boto3(i: int) -> None:
+        client.query_vectors(**query_params(index, vectors[i], args.top_k))
+
+    def send_embedded(i: int) -> None:
+        service.query_vectors(**query_params(index, vectors[i], args.top_k))
+
+    ways = {"raw_http": send_raw, "boto3": send_boto3, "embedded": send_embedded}
+    t = time.perf_counter()
+    send_embedded(0)
+    cold_s = time.perf_counter() - t
+    for i in range(10 * server.workers):  # warm every server process's view and connections
+        for send in ways.values():
+            send(i % len(vectors))
+    samples: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    started = time.perf_counter()
+    i = 0
+    while i < args.single_limit and time.perf_counter() - started < seconds:
+        q = i % len(vectors)
+        for j in range(len(names)):
+            name = names[(i + j) % len(names)]
+            t = time.perf_counter()
+            ways[name](q)
+            samples[name].append(time.perf_counter() - t)
+        i += 1
+    raw.close()
+    paired = np.asarray(samples["raw_http"]) - np.asarray(samples["embedded"])
+    paired_boto3 = np.asarray(samples["boto3"]) - np.asarray(samples["embedded"])
+    # The client-side cost of boto3 alone (build, serialise, sign, parse; no network): a call
+    # whose request is answered by a stub before it is sent.
     from botocore.awsrequest import AWSResponse
 
-    class _Raw:
+    class _Body:
         def stream(self, **_: Any) -> Any:
             yield b'{"vectors":[],"distanceMetric":"cosine"}'
 
+    stub = boto3_client(server.port)
     stub.meta.events.register(
-        "before-send.s3vectors", lambda request, **_: AWSResponse(request.url, 200, {}, _Raw())
+        "before-send.s3vectors", lambda request, **_: AWSResponse(request.url, 200, {}, _Body())
     )
-    stub_stats = sequential(
-        lambda v: stub.query_vectors(**query_params(index, v, args.top_k)), vectors, 2.0, 500, 5
-    )
-    log(
-        f"query single {index}: raw HTTP p50 {raw_stats['p50_ms']:.2f} ms ({raw_stats['count']} calls), "
-        f"boto3 p50 {boto_stats['p50_ms']:.2f} ms, boto3 client-only p50 {stub_stats['p50_ms']:.2f} ms"
-    )
-    return {
+    stub_samples = []
+    for k in range(300):
+        t = time.perf_counter()
+        stub.query_vectors(**query_params(index, vectors[k % len(vectors)], args.top_k))
+        stub_samples.append(time.perf_counter() - t)
+    result = {
         "index": index,
-        "raw_http": raw_stats,
-        "boto3": boto_stats,
-        "boto3_client_only": stub_stats,
+        "iterations": i,
+        "seconds": time.perf_counter() - started,
+        **{name: stats(values) for name, values in samples.items()},
+        "overhead_ms": stats(samples["raw_http"])["p50_ms"] - stats(samples["embedded"])["p50_ms"],
+        "overhead_boto3_ms": stats(samples["boto3"])["p50_ms"]
+        - stats(samples["embedded"])["p50_ms"],
+        "paired_overhead_median_ms": float(np.median(paired) * 1000) if i else None,
+        "paired_overhead_boto3_median_ms": float(np.median(paired_boto3) * 1000) if i else None,
+        "boto3_client_only": stats(stub_samples[20:]),
+        "embedded_cold_first_query_s": cold_s,
         "non_200": dict(bad),
         "query_seed": args.seed + 99,
-        "pool": args.single_pool,
+        "pool": len(vectors),
     }
+    log(
+        f"query single {index} ({i} x 3 calls): raw HTTP p50 {result['raw_http']['p50_ms']:.2f} ms, "
+        f"boto3 {result['boto3']['p50_ms']:.2f} ms, embedded {result['embedded']['p50_ms']:.2f} ms: "
+        f"overhead {result['overhead_ms']:.2f} ms (paired median "
+        f"{result['paired_overhead_median_ms']:.2f}), via boto3 {result['overhead_boto3_ms']:.2f} ms"
+    )
+    return result
 
 
-def embedded(data: Path, args: argparse.Namespace, index: str, count: int) -> dict[str, Any]:
-    """The same queries, in the same order, in this process on the stopped server's data."""
+def embedded_after_stop(
+    data: Path, args: argparse.Namespace, index: str, count: int, seconds: float
+) -> dict[str, Any]:
+    """The same queries, in the same order, in this process on the stopped server's own data
+    directory (not interleaved: the literal "after the server is stopped" variant)."""
     service = vetor.connect(str(data))
     vectors = query_vectors(384, args.single_pool, args.seed + 99)
     t = time.perf_counter()
     service.query_vectors(**query_params(index, vectors[0], args.top_k))
     cold_s = time.perf_counter() - t
-
-    def send(vector: list[float]) -> None:
-        service.query_vectors(**query_params(index, vector, args.top_k))
-
-    result = sequential(send, vectors, args.single_seconds * 2, count, 10)
-    result["cold_first_query_s"] = cold_s
+    for i in range(10):
+        service.query_vectors(**query_params(index, vectors[i % len(vectors)], args.top_k))
+    samples = []
+    started = time.perf_counter()
+    for i in range(count):
+        if time.perf_counter() - started >= seconds:
+            break
+        t = time.perf_counter()
+        service.query_vectors(**query_params(index, vectors[i % len(vectors)], args.top_k))
+        samples.append(time.perf_counter() - t)
+    result = {**stats(samples), "cold_first_query_s": cold_s}
     try:  # private, for the report only: how many vectors the index holds
         result["index_stats"] = service._with_engine(BUCKET, index, lambda c, e: e.stats())
     except Exception as error:  # pragma: no cover
@@ -853,41 +890,56 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
     try:
         out["startup_s"] = server.start()
         out["server_processes"] = server.processes()
-        log(f"workers={workers}: healthy after {out['startup_s']:.2f} s on port {server.port}, "
-            f"{out['server_processes']} process(es)")
+        log(
+            f"workers={workers}: healthy after {out['startup_s']:.2f} s on port {server.port}, "
+            f"{out['server_processes']} process(es)"
+        )
         out["setup"] = setup(server, args)
         out["put"] = {}
         for dim in args.dims:
             out["put"][str(dim)] = put_phase(server, args, dim, profiler)
         if args.boto3_seconds > 0:
             out["boto3_put_384"] = boto3_put_phase(server, args, profiler)
-        out["query_concurrent"] = query_concurrent(server, args, profiler)
         out["index_384_vectors"] = out["put"].get("384", {}).get("distinct_vectors")
-        out["query_single"] = query_single(server, args, index_name(384), args.single_seconds)
+        out["query_concurrent"] = query_concurrent(server, args, profiler)
+        # A copy of the store, taken while the server is idle, for the in-process side.
+        out["settle_before_copy_s"] = server.wait_idle(args.idle_timeout)
+        t = time.perf_counter()
+        copy = root / "copy"
+        shutil.copytree(server.data, copy)
+        out["copy_s"] = time.perf_counter() - t
+        service = vetor.connect(str(copy))
+        out["query_single"] = query_single(
+            server, args, index_name(384), args.single_seconds, service
+        )
         if args.small_index > 0:
-            out["small_single"] = query_single(server, args, SMALL_INDEX, args.small_seconds)
+            out["small_single"] = query_single(server, args, SMALL_INDEX, args.small_seconds, service)
+        service.close()
+        del service
         out["loadavg_after"] = os.getloadavg()
     finally:
-        out["stop"] = server.stop() if server.proc and server.proc.poll() is None else {
-            "exit_code": server.proc.returncode if server.proc else None, "ok": False
-        }
+        if server.proc is not None and server.proc.poll() is None:
+            out["stop"] = server.stop()
+        else:
+            out["stop"] = {"exit_code": server.proc.returncode if server.proc else None, "ok": False}
+        log_text = server.tail(400)
+        out["stop"]["graceful_shutdown_logged"] = "Application shutdown complete" in log_text
         out["server_log_tail"] = server.tail(8)
     log(f"workers={workers}: server stopped: {out['stop']}")
     try:
-        n = out["query_single"]["raw_http"]["count"]
-        out["embedded"] = embedded(server.data, args, index_name(384), n)
-        out["overhead_ms"] = out["query_single"]["raw_http"]["p50_ms"] - out["embedded"]["p50_ms"]
-        out["overhead_boto3_ms"] = out["query_single"]["boto3"]["p50_ms"] - out["embedded"]["p50_ms"]
-        log(f"embedded {index_name(384)}: p50 {out['embedded']['p50_ms']:.2f} ms; HTTP overhead "
-            f"{out['overhead_ms']:.2f} ms (raw), {out['overhead_boto3_ms']:.2f} ms (boto3)")
-        if args.small_index > 0:
-            n = out["small_single"]["raw_http"]["count"]
-            out["small_embedded"] = embedded(server.data, args, SMALL_INDEX, n)
-            small_p50 = out["small_embedded"]["p50_ms"]
-            out["small_overhead_ms"] = out["small_single"]["raw_http"]["p50_ms"] - small_p50
-            out["small_overhead_boto3_ms"] = out["small_single"]["boto3"]["p50_ms"] - small_p50
-            log(f"embedded {SMALL_INDEX}: p50 {small_p50:.2f} ms; HTTP overhead "
-                f"{out['small_overhead_ms']:.2f} ms (raw), {out['small_overhead_boto3_ms']:.2f} ms (boto3)")
+        single = out["query_single"]
+        out["overhead_ms"] = single["overhead_ms"]
+        out["embedded_after_stop"] = embedded_after_stop(
+            server.data, args, index_name(384), single["raw_http"]["count"], args.single_seconds
+        )
+        out["overhead_vs_after_stop_ms"] = (
+            single["raw_http"]["p50_ms"] - out["embedded_after_stop"]["p50_ms"]
+        )
+        log(
+            f"embedded after stop {index_name(384)}: p50 {out['embedded_after_stop']['p50_ms']:.2f} ms "
+            f"(HTTP p50 - this = {out['overhead_vs_after_stop_ms']:.2f} ms); index stats "
+            f"{out['embedded_after_stop'].get('index_stats')}"
+        )
     finally:
         if args.keep_data:
             log(f"data kept in {root}")
@@ -905,6 +957,7 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
             "goal": f"< {GOAL_OVERHEAD_MS}",
             "pass": out.get("overhead_ms") is not None and out["overhead_ms"] < GOAL_OVERHEAD_MS,
         },
+        "sigterm_exit_0_within_30s": {"value": out["stop"].get("exit_code"), "pass": out["stop"]["ok"]},
     }
     return out
 

@@ -185,7 +185,6 @@ def metadata(
             prefix + f"metadata has {len(value)} keys, more than the limit of "
             f"{settings.max_metadata_keys}"
         )
-    filterable_bytes = 0
     for name, item in value.items():
         if not isinstance(name, str) or not name:
             raise ValidationException(prefix + "metadata keys must be non-empty strings")
@@ -194,14 +193,16 @@ def metadata(
                 prefix + f"metadata value for '{name}' must be a string, number, boolean "
                 "or a list of those"
             )
-        if name not in non_filterable:
-            filterable_bytes += len(orjson.dumps({name: item}))
     encoded = orjson.dumps(value)
     if len(encoded) > settings.max_metadata_bytes:
         raise ValidationException(
             prefix + f"metadata is {len(encoded)} bytes, more than the limit of "
             f"{settings.max_metadata_bytes} bytes"
         )
+    filterable_bytes = len(encoded)
+    if filterable_bytes > settings.max_filterable_metadata_bytes and non_filterable & value.keys():
+        filterable = {k: v for k, v in value.items() if k not in non_filterable}
+        filterable_bytes = len(orjson.dumps(filterable))
     if filterable_bytes > settings.max_filterable_metadata_bytes:
         raise ValidationException(
             prefix + f"filterable metadata is {filterable_bytes} bytes, more than the limit of "

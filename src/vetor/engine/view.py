@@ -32,7 +32,8 @@ class IndexView:
         self._live = np.empty(0, dtype=bool)
         self._hash = np.empty(0, dtype=np.uint32)  # crc32 of the key, for list segments
         self._keys: list[str] = []
-        self._metadata: list[dict[str, Any] | None] = []
+        # Raw JSON until first needed (parsing on every write would tax ingest), then dicts.
+        self._metadata: list[bytes | dict[str, Any] | None] = []
         self._row_of: dict[str, int] = {}
         self._columns: dict[str, filters.KeyColumn] = {}
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # (rows, keys) by key
@@ -63,7 +64,7 @@ class IndexView:
         self._live[start : start + count] = True
         self._hash[start : start + count] = [zlib.crc32(k.encode()) for k in rows.keys]
         self._keys.extend(rows.keys)
-        self._metadata.extend(None if m is None else orjson.loads(m) for m in rows.metadata)
+        self._metadata.extend(rows.metadata)
         self._row_of.update(zip(rows.keys, range(start, start + count)))
         self.n += count
 
@@ -104,7 +105,13 @@ class IndexView:
         return self._vectors[row]
 
     def metadata(self, row: int) -> dict[str, Any]:
-        return self._metadata[row] or {}
+        return self._parsed(row) or {}
+
+    def _parsed(self, row: int) -> dict[str, Any] | None:
+        value = self._metadata[row]
+        if isinstance(value, bytes):
+            value = self._metadata[row] = orjson.loads(value)
+        return value
 
     def filter_mask(self, document: dict[str, Any]) -> np.ndarray:
         """Rows ``[0, n)`` that are live and match a validated filter."""
@@ -114,7 +121,8 @@ class IndexView:
         column = self._columns.get(key)
         built = 0 if column is None else len(column.present)
         if column is None or built < self.n:
-            fresh = filters.KeyColumn.of(key, self._metadata[built : self.n], first_row=built)
+            rows = [self._parsed(i) for i in range(built, self.n)]
+            fresh = filters.KeyColumn.of(key, rows, first_row=built)
             column = fresh if column is None else column.extend(fresh)
             self._columns[key] = column
         return column
