@@ -344,3 +344,31 @@ def test_query_pages_and_tamper_proof_tokens(service: vetor.VectorService, index
     listed = service.list_vectors(**index, maxResults=10)
     with pytest.raises(ValidationException, match="Invalid nextToken"):
         service.query_vectors(**index, **query, nextToken=listed["nextToken"])
+
+
+def test_recreate_after_an_interrupted_delete(service: vetor.VectorService, index: dict) -> None:
+    service.put_vectors(**index, vectors=[GOOD])
+    _, engine = service._engine("docs", "pages")
+    engine.retire()  # a delete that stopped right after its linearization point
+    query = {"topK": 1, "queryVector": {"float32": [1.0, 0.0, 0.0, 0.0]}}
+    with pytest.raises(NotFoundException, match="The specified index could not be found"):
+        service.query_vectors(**index, **query)
+    with pytest.raises(NotFoundException):
+        service.put_vectors(**index, vectors=[GOOD])
+    service.delete_index(**index)  # retrying the delete finishes it
+    service.create_index(**index, dataType="float32", dimension=4, distanceMetric="cosine")
+    service.put_vectors(**index, vectors=[{**GOOD, "key": "fresh"}])
+    assert [v["key"] for v in service.list_vectors(**index)["vectors"]] == ["fresh"]
+
+
+def test_a_writer_that_missed_a_delete_cannot_write_into_it(
+    service: vetor.VectorService, index: dict
+) -> None:
+    other = vetor.connect(service.store.uri)
+    other.put_vectors(**index, vectors=[GOOD])  # other now caches this index's engine
+    service.delete_index(**index)
+    with pytest.raises(NotFoundException):
+        other.put_vectors(**index, vectors=[{**GOOD, "key": "late"}])
+    service.create_index(**index, dataType="float32", dimension=4, distanceMetric="cosine")
+    other.put_vectors(**index, vectors=[{**GOOD, "key": "new"}])  # the new incarnation
+    assert [v["key"] for v in service.list_vectors(**index)["vectors"]] == ["new"]

@@ -10,7 +10,7 @@ Store layout (docs/FORMAT.md has the details)::
     <bucket>/policy.json, <bucket>/tags.json
     <bucket>/indexes/<index>/index.json      index configuration
     <bucket>/indexes/<index>/tags.json
-    <bucket>/indexes/<index>/manifests/ wal/ segments/    the engine's objects
+    <bucket>/indexes/<index>/<indexId>/manifests/ wal/ segments/    the engine's objects
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class VectorService:
     def delete_vector_bucket(self, **address: Any) -> dict[str, Any]:
         bucket = self._bucket_of(**address)
         self._bucket_config(bucket)
-        if next(iter(self.store.list(f"{bucket}/indexes/")), None) is not None:
+        if self._index_names(bucket):
             raise ConflictException(errors.BUCKET_NOT_EMPTY)
         self.store.delete(f"{bucket}/bucket.json")
         self.store.delete_prefix(f"{bucket}/")
@@ -224,7 +224,7 @@ class VectorService:
         metadata_config = self._metadata_configuration(metadataConfiguration)
         tag_map = validation.tags(tags, self.settings) if tags is not None else {}
         bucket_config = self._bucket_config(bucket)
-        if len(self.store.list_dirs(f"{bucket}/indexes/")) >= self.settings.max_indexes_per_bucket:
+        if len(self._index_names(bucket)) >= self.settings.max_indexes_per_bucket:
             raise errors.ServiceQuotaExceededException(
                 f"A vector bucket can hold at most {self.settings.max_indexes_per_bucket} indexes"
             )
@@ -249,8 +249,16 @@ class VectorService:
             self.store.put(f"{prefix}/tags.json", orjson.dumps(tag_map))
         if not self.store.put_if_absent(f"{prefix}/index.json", orjson.dumps(config)):
             raise ConflictException(errors.INDEX_EXISTS)
-        first = Manifest(version=1, next_seq=1, commit_id="create", extra={"index_id": index_id})
-        self.store.put_if_absent(f"{prefix}/manifests/{manifest_name(1)}", first.encode())
+        first = Manifest(
+            version=1,
+            next_seq=1,
+            commit_id=uuid.uuid4().hex,
+            created_at=config["creationTime"],
+            extra={"index_id": index_id},
+        )
+        self.store.put_if_absent(
+            f"{prefix}/{index_id}/manifests/{manifest_name(1)}", first.encode()
+        )
         return {"indexArn": self.index_arn(bucket, index)}
 
     def _metadata_configuration(self, config: Any) -> dict[str, Any]:
@@ -292,7 +300,7 @@ class VectorService:
     ) -> dict[str, Any]:
         bucket = self._bucket_of(**address)
         self._bucket_config(bucket)
-        names = self.store.list_dirs(f"{bucket}/indexes/")
+        names = self.store.list_dirs(f"{bucket}/indexes/")  # may include deleted ones' markers
         page, token = self._page(names, maxResults, nextToken, prefix, "/maxResults")
         blobs = self.store.get_many(
             missing_ok=True, keys=[f"{bucket}/indexes/{n}/index.json" for n in page]
@@ -304,8 +312,13 @@ class VectorService:
         bucket, index = self._index_of(**address)
         self._index_config(bucket, index)
         prefix = f"{bucket}/indexes/{index}"
-        self.store.delete(f"{prefix}/index.json")  # invisible first, then the rest
-        self.store.delete_prefix(f"{prefix}/")
+        config, engine = self._engine(bucket, index)
+        marker = engine.retire()  # the linearization point of the delete
+        self.store.delete(f"{prefix}/index.json")
+        # Everything else goes, except the deletion marker: it stays so that a writer still
+        # holding this index's last version can never commit into an empty chain.
+        leftovers = [info.key for info in self.store.list(f"{prefix}/") if info.key != marker]
+        self.store.delete_many(leftovers)
         with self._lock:
             self._engines.pop((bucket, index), None)
         return {}
@@ -354,6 +367,12 @@ class VectorService:
         with self._lock:
             self._engines.pop((bucket, index), None)
 
+    def _index_names(self, bucket: str) -> list[str]:
+        """Indexes that exist: those whose index.json does (deleted ones leave a marker)."""
+        names = self.store.list_dirs(f"{bucket}/indexes/")
+        found = self.store.get_many([f"{bucket}/indexes/{n}/index.json" for n in names], True)
+        return [name for name, blob in zip(names, found) if blob is not None]
+
     def _index_config(self, bucket: str, index: str) -> dict[str, Any]:
         try:
             return dict(orjson.loads(self.store.get(f"{bucket}/indexes/{index}/index.json")))
@@ -390,7 +409,7 @@ class VectorService:
         config = self._index_config(bucket, index)
         engine = IndexEngine(
             self.store,
-            f"{bucket}/indexes/{index}",
+            f"{bucket}/indexes/{index}/{config['indexId']}",  # one prefix per incarnation
             index_id=config["indexId"],
             dimension=config["dimension"],
             metric=config["distanceMetric"],
@@ -403,15 +422,19 @@ class VectorService:
         self, bucket: str, index: str, action: Callable[[dict[str, Any], IndexEngine], T]
     ) -> T:
         """Run ``action``; if the index was deleted or re-created under us, resolve again."""
-        for _ in range(2):
-            config, engine = self._engine(bucket, index)
-            try:
-                return action(config, engine)
-            except IndexGone:
-                with self._lock:
-                    self._engines.pop((bucket, index), None)
-        self._index_config(bucket, index)  # raises NotFound when the index is really gone
-        raise errors.ServiceUnavailableException("The index changed during the request; retry")
+        config, engine = self._engine(bucket, index)
+        try:
+            return action(config, engine)
+        except IndexGone:
+            with self._lock:
+                self._engines.pop((bucket, index), None)
+        config, engine = self._engine(bucket, index)  # NotFound if there is no index now
+        try:
+            return action(config, engine)
+        except IndexGone:  # deleted again, or a delete that stopped before removing index.json
+            with self._lock:
+                self._engines.pop((bucket, index), None)
+            raise NotFoundException(errors.INDEX_NOT_FOUND) from None
 
     # --- vectors ----------------------------------------------------------------------------
 

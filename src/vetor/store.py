@@ -36,7 +36,6 @@ class ObjectInfo:
     key: str
     size: int
     last_modified: datetime
-    e_tag: str | None = None
 
 
 class ObjectStore:
@@ -88,9 +87,7 @@ class ObjectStore:
         with _translated(prefix):
             for chunk in obstore.list(self._inner, prefix, **kwargs):
                 for meta in chunk:
-                    yield ObjectInfo(
-                        meta["path"], meta["size"], meta["last_modified"], meta.get("e_tag")
-                    )
+                    yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"])
 
     def list_dirs(self, prefix: str) -> list[str]:
         """Names of the immediate "sub-directories" of ``prefix`` (common prefixes)."""

@@ -116,6 +116,9 @@ class Manifest:
     # Deletes with seq <= purged_seq were folded into the first run and their tombstones
     # dropped: a reader that has not applied that far cannot catch up and must rebuild.
     purged_seq: int = 0
+    # The last version of a deleted index: committed like any write, so every writer and
+    # reader of this index learns of the delete at its next round trip to the store.
+    deleted: bool = False
     commit_id: str = ""
     created_at: str = ""
     format: int = FORMAT_VERSION

@@ -77,7 +77,6 @@ class IndexEngine:
         self.settings = settings
         self._manifest = Manifest(version=0, next_seq=1, extra={"index_id": index_id})
         self._manifest_seen_at = 0.0  # monotonic time ``_manifest`` was last known latest
-        self._manifest_tag: str | None = None  # its e-tag in the store, once listed
         self._view = IndexView(dimension, metric)
         self._view_lock = threading.RLock()
         self._commit_lock = threading.Lock()
@@ -102,21 +101,35 @@ class IndexEngine:
                 raise IndexGone(self.prefix)
             return self._manifest
         latest = max(listed, key=lambda info: info.key)
-        unchanged = latest.key == self._key("manifests/" + manifest_name(known))
-        # The e-tag tells our manifest from a same-numbered one of a re-created index.
-        if known > 0 and unchanged and self._manifest_tag in (None, latest.e_tag):
-            self._manifest_tag, self._manifest_seen_at = latest.e_tag, seen_at
+        if known > 0 and latest.key == self._key("manifests/" + manifest_name(known)):
+            self._manifest_seen_at = seen_at
             return self._manifest
         try:
             manifest = Manifest.decode(self.store.get(latest.key))
         except ObjectNotFound:
             raise IndexGone(self.prefix) from None
-        if manifest.extra.get("index_id") != self.index_id:
+        if manifest.deleted or manifest.extra.get("index_id") != self.index_id:
             raise IndexGone(self.prefix)
         if manifest.version > self._manifest.version:
             self._manifest, self._manifest_seen_at = manifest, seen_at
-            self._manifest_tag = latest.e_tag
         return self._manifest
+
+    def retire(self) -> str | None:
+        """Commit the deletion of this index; return the key of that last manifest.
+
+        Deleting is a commit like any other, so a concurrent writer either committed before it
+        (and is deleted with the index) or fails its commit and reports the index missing.
+        Returns None if the index was already deleted.
+        """
+        for _ in range(self.settings.commit_retries):
+            try:
+                base = self.latest_manifest()
+            except IndexGone:
+                return None
+            tombstone = self._next(base, (), base.next_seq).evolve(deleted=True)
+            if self._try_commit(tombstone):
+                return self._key("manifests/" + manifest_name(tombstone.version))
+        raise ConflictException("Too many concurrent commits on this index; retry")
 
     def _commit_base(self) -> Manifest:
         """A base to commit on that GC cannot have made unsafe.
@@ -216,7 +229,6 @@ class IndexEngine:
         runs: tuple[RunRef, ...],
     ) -> None:
         self._manifest, self._manifest_seen_at = manifest, time.monotonic()
-        self._manifest_tag = None
         with self._view_lock:
             if self._view.applied_seq == base.next_seq - 1:  # the view holds base: extend it
                 for pending, run in zip(batch, runs):
@@ -344,7 +356,7 @@ class IndexEngine:
                 if plan.drops_tombstones:
                     manifest = manifest.evolve(purged_seq=plan.runs[-1].max_seq)
                 if self._try_commit(manifest):
-                    self._manifest, self._manifest_tag = manifest, None
+                    self._manifest = manifest
                     with self._view_lock:  # the content is unchanged: keep the view
                         if self._view.applied_seq == base.next_seq - 1:
                             self._view.version = manifest.version
