@@ -126,6 +126,14 @@ def index_prefix(bucket: str, index: str) -> str:
     return f"{bucket}/indexes/{index}/"
 
 
+def data_prefix(root: str | Path, bucket: str, index: str) -> str:
+    """§2: the engine's objects of the current incarnation live under `<indexId>/`."""
+    config = read_index_config(root, bucket, index)
+    if config is None:
+        raise IndexMissing(f"{bucket}/{index}: no index.json")
+    return f"{index_prefix(bucket, index)}{config['indexId']}/"
+
+
 def read_index_config(root: str | Path, bucket: str, index: str) -> dict[str, Any] | None:
     blob = LocalStore(root).get(f"{index_prefix(bucket, index)}index.json")
     return None if blob is None else _json_object(blob, "index.json")
@@ -139,7 +147,7 @@ def list_manifests(
     A reader that knows version ``known`` lists starting after version ``known - 1``.
     """
     store = LocalStore(root)
-    prefix = f"{index_prefix(bucket, index)}manifests/"
+    prefix = f"{data_prefix(root, bucket, index)}manifests/"
     start = None if known is None or known <= 1 else prefix + manifest_name(known - 1)
     out = []
     for key in store.list(prefix, start_after=start):
@@ -174,6 +182,8 @@ def current_manifest(
     manifest = read_manifest(root, key)
     if manifest["version"] != version:
         raise FormatError(f"{key} holds version {manifest['version']}")
+    if manifest.get("deleted"):
+        raise IndexMissing(f"{bucket}/{index}: deleted at version {version}")
     if manifest.get("extra", {}).get("index_id") != config["indexId"]:
         raise StaleIncarnation(f"{key} belongs to another incarnation of {bucket}/{index}")
     return manifest
@@ -225,7 +235,7 @@ def _schema_matches(actual: pa.Schema, expected: pa.Schema) -> bool:
 def read_run(root: str | Path, bucket: str, index: str, path: str, dimension: int) -> Run:
     """§3: an Arrow IPC file with exactly the documented schema (compression not checked)."""
     store = LocalStore(root)
-    key = index_prefix(bucket, index) + path
+    key = data_prefix(root, bucket, index) + path
     blob = store.get(key)
     if blob is None:
         raise FileNotFoundError(key)
@@ -371,7 +381,7 @@ def check_manifest(root: str | Path, bucket: str, index: str, manifest: dict[str
         assert (
             entry["size"]
             == run.nbytes
-            == LocalStore(root).size(index_prefix(bucket, index) + entry["path"])
+            == LocalStore(root).size(data_prefix(root, bucket, index) + entry["path"])
         )
         assert not run.vectors[run.deleted].any(), "tombstone vectors are all zeros"
         assert all(m is None for m, d in zip(run.metadata, run.deleted) if d)
@@ -598,7 +608,7 @@ def test_independent_reader_agrees_with_vetor(tmp_path: Path) -> None:
         assert api_index["distanceMetric"] == metric
         # version 1 is written, empty, when the index is created
         assert list_manifests(root, BUCKET, index) == [
-            (1, f"{BUCKET}/indexes/{index}/manifests/{manifest_name(1)}")
+            (1, f"{data_prefix(root, BUCKET, index)}manifests/{manifest_name(1)}")
         ]
         first = current_manifest(root, BUCKET, index)
         assert (first["version"], first["runs"], first["purged_seq"]) == (1, [], 0)
@@ -703,7 +713,8 @@ def test_reader_sees_only_the_new_incarnation(tmp_path: Path) -> None:
     old_config = read_index_config(root, BUCKET, "again")
     assert old_config is not None
     old_manifest = current_manifest(root, BUCKET, "again")
-    old_key = f"{BUCKET}/indexes/again/manifests/{manifest_name(old_manifest['version'])}"
+    old_prefix = data_prefix(root, BUCKET, "again")
+    old_key = f"{old_prefix}manifests/{manifest_name(old_manifest['version'])}"
     old_manifest_blob = (root / old_key).read_bytes()
     old_content = read_index(root, BUCKET, "again")
     assert len(old_content) == 38
@@ -713,7 +724,11 @@ def test_reader_sees_only_the_new_incarnation(tmp_path: Path) -> None:
     assert list_indexes(root, BUCKET) == []
     with pytest.raises(IndexMissing):
         read_index(root, BUCKET, "again")
-    assert LocalStore(root).list(index_prefix(BUCKET, "again")) == []
+    # Only the final "deleted" manifest of the old incarnation stays, as a marker (§2, §5).
+    marker = f"{old_prefix}manifests/{manifest_name(old_manifest['version'] + 1)}"
+    assert LocalStore(root).list(index_prefix(BUCKET, "again")) == [marker]
+    tombstone = read_manifest(root, marker)
+    assert tombstone["deleted"] is True and tombstone["runs"] == []
 
     s3v.create_index(**address, dataType="float32", dimension=3, distanceMetric="cosine")
     new_config = read_index_config(root, BUCKET, "again")
@@ -735,7 +750,7 @@ def test_reader_sees_only_the_new_incarnation(tmp_path: Path) -> None:
     # this index's content: the reader notices the index_id mismatch.
     stale = tmp_path / "stale"
     shutil.copytree(root, stale)
-    planted = stale / f"{BUCKET}/indexes/again/manifests/{manifest_name(99)}"
+    planted = stale / f"{data_prefix(root, BUCKET, 'again')}manifests/{manifest_name(99)}"
     old = json.loads(old_manifest_blob)
     old["version"] = 99
     planted.write_text(json.dumps(old))
