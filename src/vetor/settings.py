@@ -43,6 +43,7 @@ class Settings:
     max_segments: int = 8  # merge segments above this count (size-tiered)
     gc_grace_seconds: float = 300.0  # unreferenced objects older than this may be deleted
     background_compaction: bool = True
+    view_backlog_rows: int = 200_000  # own writes kept for the in-memory view until a read
     commit_retries: int = 1000  # lost commit races before giving up (each one is progress)
 
     # --- object store -------------------------------------------------------------------

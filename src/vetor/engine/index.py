@@ -84,6 +84,9 @@ class IndexEngine:
         self._queue: list[_PendingWrite] = []
         self._background: threading.Thread | None = None
         self._run_paths_cache: dict[str, frozenset[str]] = {}
+        self._backlog: list[Rows] = []  # our committed writes, not yet in the view
+        self._backlog_rows = 0
+        self._backlog_target: tuple[int, int] | None = None  # (version, seq) once applied
 
     # --- manifests --------------------------------------------------------------------------
 
@@ -230,21 +233,41 @@ class IndexEngine:
     ) -> None:
         self._manifest, self._manifest_seen_at = manifest, time.monotonic()
         with self._view_lock:
-            if self._view.applied_seq == base.next_seq - 1:  # the view holds base: extend it
+            # Keep our own writes for the view, applied lazily at the next read: ingest does
+            # not pay for view upkeep, and a read needs no store round trip to see them.
+            if self._view_seq() == base.next_seq - 1:
                 for pending, run in zip(batch, runs):
                     pending.rows.seqs[:] = run.min_seq
-                    self._view.apply(pending.rows)
-                self._view.version, self._view.applied_seq = manifest.version, runs[-1].max_seq
+                    self._backlog.append(pending.rows)
+                self._backlog_rows += sum(len(p.rows) for p in batch)
+                self._backlog_target = (manifest.version, runs[-1].max_seq)
+                if self._backlog_rows > self.settings.view_backlog_rows:
+                    self._drop_backlog()  # a write-only process: readers reload from the store
         for pending in batch:
             pending.manifest, pending.done = manifest, True
 
     # --- reads ----------------------------------------------------------------------------
+
+    def _view_seq(self) -> int:
+        """The seq the view reaches once its backlog of our own writes is applied."""
+        return self._backlog_target[1] if self._backlog_target else self._view.applied_seq
+
+    def _apply_backlog(self) -> None:
+        if self._backlog_target is not None:
+            for rows in self._backlog:
+                self._view.apply(rows)
+            self._view.version, self._view.applied_seq = self._backlog_target
+        self._drop_backlog()
+
+    def _drop_backlog(self) -> None:
+        self._backlog, self._backlog_rows, self._backlog_target = [], 0, None
 
     def view(self) -> IndexView:
         """The view at the latest committed version (strongly consistent)."""
         for attempt in range(3):
             manifest = self.latest_manifest()
             with self._view_lock:
+                self._apply_backlog()
                 if self._view.version == manifest.version:
                     return self._view
                 try:
@@ -358,6 +381,7 @@ class IndexEngine:
                 if self._try_commit(manifest):
                     self._manifest = manifest
                     with self._view_lock:  # the content is unchanged: keep the view
+                        self._apply_backlog()
                         if self._view.applied_seq == base.next_seq - 1:
                             self._view.version = manifest.version
                     return True
