@@ -67,7 +67,9 @@ def make_machine(uri: str, metric: str) -> type[RuleBasedStateMachine]:
     class IndexMachine(RuleBasedStateMachine):
         @initialize()
         def create(self) -> None:
-            opts = dict(compact_wal_runs=3, max_segments=2, gc_grace_seconds=0.0, view_backlog_rows=8)
+            opts = dict(
+                compact_wal_runs=3, max_segments=2, gc_grace_seconds=0.0, view_backlog_rows=8
+            )
             opts["background_compaction"] = False
             self.services = [vetor.connect(uri, **opts), vetor.connect(uri, **opts)]
             self.name = f"i{np.random.default_rng().integers(1 << 40):x}"

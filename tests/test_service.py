@@ -372,3 +372,43 @@ def test_a_writer_that_missed_a_delete_cannot_write_into_it(
     service.create_index(**index, dataType="float32", dimension=4, distanceMetric="cosine")
     other.put_vectors(**index, vectors=[{**GOOD, "key": "new"}])  # the new incarnation
     assert [v["key"] for v in service.list_vectors(**index)["vectors"]] == ["new"]
+
+
+def test_a_failed_create_leaves_the_existing_tags_alone(service: vetor.VectorService) -> None:
+    service.create_vector_bucket(vectorBucketName="docs", tags={"owner": "alice"})
+    with pytest.raises(ConflictException):
+        service.create_vector_bucket(vectorBucketName="docs", tags={"owner": "mallory"})
+    assert service.list_tags_for_resource(resourceArn=ARN) == {"tags": {"owner": "alice"}}
+
+
+def test_a_retried_create_that_had_succeeded_is_not_a_conflict(
+    service: vetor.VectorService,
+) -> None:
+    config = {"vectorBucketName": "docs", "bucketId": "abc"}
+    assert service._create("docs/bucket.json", config, "bucketId")
+    assert service._create("docs/bucket.json", config, "bucketId")  # the retry: ours
+    assert not service._create("docs/bucket.json", {**config, "bucketId": "xyz"}, "bucketId")
+
+
+def test_a_slow_commit_rewrites_its_batch_before_gc_can_take_it(store_uri: str) -> None:
+    import time
+
+    service = vetor.connect(store_uri, gc_grace_seconds=1.0, background_compaction=False)
+    service.create_vector_bucket(vectorBucketName="docs")
+    address = {"vectorBucketName": "docs", "indexName": "pages"}
+    service.create_index(**address, dataType="float32", dimension=4, distanceMetric="cosine")
+    _, engine = service._engine("docs", "pages")
+    collector = vetor.connect(store_uri, gc_grace_seconds=1.0)._new_engine(
+        service._index_config("docs", "pages")
+    )
+    base = engine._commit_base
+
+    def stalled_base():  # the writer stalls after writing its batch, while GC runs
+        time.sleep(1.3)
+        assert collector.collect_garbage() >= 1  # the uncommitted batch looked abandoned
+        return base()
+
+    engine._commit_base = stalled_base
+    service.put_vectors(**address, vectors=[GOOD])
+    fresh = vetor.connect(store_uri)
+    assert [v["key"] for v in fresh.list_vectors(**address)["vectors"]] == ["good"]

@@ -110,11 +110,21 @@ class VectorService:
             "defaultIndexMode": "CLASSIC",
             "bucketId": uuid.uuid4().hex,
         }
+        if not self._create(f"{bucket}/bucket.json", config, "bucketId"):
+            raise ConflictException(errors.BUCKET_EXISTS)
         if tag_map:
             self.store.put(f"{bucket}/tags.json", orjson.dumps(tag_map))
-        if not self.store.put_if_absent(f"{bucket}/bucket.json", orjson.dumps(config)):
-            raise ConflictException(errors.BUCKET_EXISTS)
         return {"vectorBucketArn": self.bucket_arn(bucket)}
+
+    def _create(self, key: str, config: dict[str, Any], id_field: str) -> bool:
+        """Create a configuration object; True if ours is the one that now exists.
+
+        A retried request may have created it already: the random id tells ours apart.
+        """
+        if self.store.put_if_absent(key, orjson.dumps(config)):
+            return True
+        existing = self.store.get_many([key], missing_ok=True)[0]
+        return existing is not None and orjson.loads(existing).get(id_field) == config[id_field]
 
     def get_vector_bucket(self, **address: Any) -> dict[str, Any]:
         bucket = self._bucket_of(**address)
@@ -245,10 +255,10 @@ class VectorService:
             "indexMode": bucket_config.get("defaultIndexMode", "CLASSIC"),
         }
         prefix = f"{bucket}/indexes/{index}"
-        if tag_map:
-            self.store.put(f"{prefix}/tags.json", orjson.dumps(tag_map))
-        if not self.store.put_if_absent(f"{prefix}/index.json", orjson.dumps(config)):
+        if not self._create(f"{prefix}/index.json", config, "indexId"):
             raise ConflictException(errors.INDEX_EXISTS)
+        if tag_map:
+            self.store.put(f"{prefix}/{index_id}/tags.json", orjson.dumps(tag_map))
         first = Manifest(
             version=1,
             next_seq=1,
@@ -311,16 +321,21 @@ class VectorService:
     def delete_index(self, **address: Any) -> dict[str, Any]:
         bucket, index = self._index_of(**address)
         self._index_config(bucket, index)
-        prefix = f"{bucket}/indexes/{index}"
-        config, engine = self._engine(bucket, index)
-        marker = engine.retire()  # the linearization point of the delete
-        self.store.delete(f"{prefix}/index.json")
-        # Everything else goes, except the deletion marker: it stays so that a writer still
-        # holding this index's last version can never commit into an empty chain.
-        leftovers = [info.key for info in self.store.list(f"{prefix}/") if info.key != marker]
-        self.store.delete_many(leftovers)
         with self._lock:
             self._engines.pop((bucket, index), None)
+        config = self._index_config(bucket, index)
+        engine = self._new_engine(config)  # never a stale cache
+        engine.retire()  # the linearization point; None if a delete already got that far
+        # Finish the delete (also one that was interrupted), unless index.json now names
+        # a newer index of this name.
+        if self._index_config(bucket, index)["indexId"] != config["indexId"]:
+            raise NotFoundException(errors.INDEX_NOT_FOUND)
+        self.store.delete(f"{bucket}/indexes/{index}/index.json")
+        # The data goes; the manifests (small) stay, ending with the deletion marker, so a
+        # writer still holding an old version can never commit into an emptied chain.
+        self.store.delete_many(
+            [k.key for k in self.store.list(engine.prefix) if "/manifests/" not in k.key]
+        )
         return {}
 
     def update_index_mode(self, *, indexMode: str, **address: Any) -> dict[str, Any]:
@@ -361,9 +376,18 @@ class VectorService:
     def _update_index_config(
         self, bucket: str, index: str, change: Callable[[dict[str, Any]], None]
     ) -> None:
+        """Change the mutable settings. They live in the incarnation's own prefix, so an update
+        racing with a delete and re-create can never touch the new index."""
         config = self._index_config(bucket, index)
         change(config)
-        self.store.put(f"{bucket}/indexes/{index}/index.json", orjson.dumps(config))
+        mutable = {
+            "indexMode": config["indexMode"],
+            "textSearchConfigurations": config["metadataConfiguration"].get(
+                "textSearchConfigurations", []
+            ),
+        }
+        settings_key = f"{bucket}/indexes/{index}/{config['indexId']}/settings.json"
+        self.store.put(settings_key, orjson.dumps(mutable))
         with self._lock:
             self._engines.pop((bucket, index), None)
 
@@ -374,8 +398,17 @@ class VectorService:
         return [name for name, blob in zip(names, found) if blob is not None]
 
     def _index_config(self, bucket: str, index: str) -> dict[str, Any]:
+        """index.json, overlaid with the mutable settings.json of its incarnation."""
         try:
-            return dict(orjson.loads(self.store.get(f"{bucket}/indexes/{index}/index.json")))
+            config = dict(orjson.loads(self.store.get(f"{bucket}/indexes/{index}/index.json")))
+            key = f"{bucket}/indexes/{index}/{config['indexId']}/settings.json"
+            mutable = self.store.get_many([key], missing_ok=True)[0]
+            if mutable is not None:
+                overlay = orjson.loads(mutable)
+                config["indexMode"] = overlay["indexMode"]
+                texts = overlay["textSearchConfigurations"]
+                config["metadataConfiguration"]["textSearchConfigurations"] = texts
+            return config
         except ObjectNotFound:
             if not self.store.exists(f"{bucket}/bucket.json"):
                 raise NotFoundException(errors.BUCKET_NOT_FOUND) from None
@@ -407,7 +440,13 @@ class VectorService:
         if cached is not None:
             return cached
         config = self._index_config(bucket, index)
-        engine = IndexEngine(
+        engine = self._new_engine(config)
+        with self._lock:
+            return self._engines.setdefault((bucket, index), (config, engine))
+
+    def _new_engine(self, config: dict[str, Any]) -> IndexEngine:
+        bucket, index = config["vectorBucketName"], config["indexName"]
+        return IndexEngine(
             self.store,
             f"{bucket}/indexes/{index}/{config['indexId']}",  # one prefix per incarnation
             index_id=config["indexId"],
@@ -415,8 +454,6 @@ class VectorService:
             metric=config["distanceMetric"],
             settings=self.settings,
         )
-        with self._lock:
-            return self._engines.setdefault((bucket, index), (config, engine))
 
     def _with_engine(
         self, bucket: str, index: str, action: Callable[[dict[str, Any], IndexEngine], T]
@@ -641,8 +678,8 @@ class VectorService:
         """The tags object of an existing bucket or index named by its ARN."""
         if isinstance(arn, str) and validation.INDEX_ARN.match(arn):
             bucket, index = self._index_of(indexArn=arn)
-            self._index_config(bucket, index)
-            return f"{bucket}/indexes/{index}/tags.json"
+            index_id = self._index_config(bucket, index)["indexId"]
+            return f"{bucket}/indexes/{index}/{index_id}/tags.json"
         if isinstance(arn, str) and validation.BUCKET_ARN.match(arn):
             bucket = self._bucket_of(vectorBucketArn=arn)
             self._bucket_config(bucket)

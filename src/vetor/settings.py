@@ -41,7 +41,9 @@ class Settings:
     # --- engine ---------------------------------------------------------------------------
     compact_wal_runs: int = 16  # fold the write-batch tail into a segment at this many batches
     max_segments: int = 8  # merge segments above this count (size-tiered)
-    gc_grace_seconds: float = 300.0  # unreferenced objects older than this may be deleted
+    # Unreferenced objects older than this may be deleted. Keep it well above the longest a
+    # store request may take (store_retry_timeout_seconds + store_request_timeout_seconds).
+    gc_grace_seconds: float = 600.0
     background_compaction: bool = True
     view_backlog_rows: int = 200_000  # own writes kept for the in-memory view until a read
     commit_retries: int = 1000  # lost commit races before giving up (each one is progress)

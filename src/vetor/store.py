@@ -112,10 +112,15 @@ class ObjectStore:
             pass
 
     def delete_many(self, keys: list[str]) -> None:
+        """Delete objects; keys that are already gone are fine (another deleter won)."""
         if not keys:
             return
-        with _translated(keys[0]):
-            obstore.delete(self._inner, keys)
+        try:
+            with _translated(keys[0]):
+                obstore.delete(self._inner, keys)
+        except ObjectNotFound:  # some stores stop at the first missing key: finish one by one
+            for key in keys:
+                self.delete(key)
 
     def delete_prefix(self, prefix: str) -> None:
         self.delete_many([info.key for info in self.list(prefix)])

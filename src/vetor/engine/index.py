@@ -36,6 +36,8 @@ class IndexGone(Exception):
 class _PendingWrite:
     run: RunRef
     rows: Rows
+    data: bytes  # the run object's bytes, to write again if the commit is slow (see GC)
+    written_at: float  # monotonic time the run object was last written
     done: bool = False
     error: BaseException | None = None
     manifest: Manifest | None = None
@@ -79,6 +81,8 @@ class IndexEngine:
         self._manifest_seen_at = 0.0  # monotonic time ``_manifest`` was last known latest
         self._view = IndexView(dimension, metric)
         self._view_lock = threading.RLock()
+        self._state_lock = threading.Lock()
+        self._gc_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_PendingWrite] = []
@@ -95,7 +99,8 @@ class IndexEngine:
 
     def latest_manifest(self) -> Manifest:
         """The newest manifest in the store (one LIST round trip when nothing changed)."""
-        known = self._manifest.version
+        current = self._manifest
+        known = current.version
         seen_at = time.monotonic()
         after = self._key("manifests/" + manifest_name(known - 1)) if known > 0 else None
         listed = list(self.store.list(self._key("manifests/"), after))
@@ -105,17 +110,23 @@ class IndexEngine:
             return self._manifest
         latest = max(listed, key=lambda info: info.key)
         if known > 0 and latest.key == self._key("manifests/" + manifest_name(known)):
-            self._manifest_seen_at = seen_at
-            return self._manifest
+            self._advance(current, seen_at)
+            return current
         try:
             manifest = Manifest.decode(self.store.get(latest.key))
         except ObjectNotFound:
             raise IndexGone(self.prefix) from None
         if manifest.deleted or manifest.extra.get("index_id") != self.index_id:
             raise IndexGone(self.prefix)
-        if manifest.version > self._manifest.version:
-            self._manifest, self._manifest_seen_at = manifest, seen_at
-        return self._manifest
+        self._advance(manifest, seen_at)
+        return manifest
+
+    def _advance(self, manifest: Manifest, seen_at: float) -> None:
+        with self._state_lock:
+            if manifest.version > self._manifest.version:
+                self._manifest, self._manifest_seen_at = manifest, seen_at
+            elif manifest.version == self._manifest.version:
+                self._manifest_seen_at = max(self._manifest_seen_at, seen_at)
 
     def retire(self) -> str | None:
         """Commit the deletion of this index; return the key of that last manifest.
@@ -174,14 +185,17 @@ class IndexEngine:
     ) -> Manifest:
         """Insert or overwrite rows by key (keys must be unique). Durable on return."""
         n = len(keys)
-        rows = Rows(keys, np.zeros(n, np.uint64), np.zeros(n, bool), vectors, metadata)
+        # Copies: the rows outlive the call (they feed the in-memory view later).
+        rows = Rows(
+            list(keys), np.zeros(n, np.uint64), np.zeros(n, bool), vectors.copy(), list(metadata)
+        )
         return self._write(rows)
 
     def delete(self, keys: list[str]) -> Manifest:
         """Delete rows by key (missing keys are fine). Durable on return."""
         n = len(keys)
         zeros = np.zeros((n, self.dimension), np.float32)
-        rows = Rows(keys, np.zeros(n, np.uint64), np.ones(n, bool), zeros, [None] * n)
+        rows = Rows(list(keys), np.zeros(n, np.uint64), np.ones(n, bool), zeros, [None] * n)
         return self._write(rows)
 
     def _write(self, rows: Rows) -> Manifest:
@@ -190,7 +204,7 @@ class IndexEngine:
         self.store.put(self._key(path), data)
         tombstones = int(rows.deleted.sum())
         run = RunRef(path, "wal", 0, 0, len(rows), tombstones, len(data))
-        pending = _PendingWrite(run, rows)
+        pending = _PendingWrite(run, rows, data, time.monotonic())
         with self._queue_lock:
             self._queue.append(pending)
         with self._commit_lock:
@@ -208,6 +222,8 @@ class IndexEngine:
         try:
             base = self._commit_base()
             for _ in range(self.settings.commit_retries):
+                for pending in batch:
+                    self._keep_alive(pending)
                 seq = base.next_seq
                 runs = tuple(
                     RunRef(**{**p.run.__dict__, "min_seq": seq + i, "max_seq": seq + i})
@@ -215,6 +231,8 @@ class IndexEngine:
                 )
                 manifest = self._next(base, base.runs + runs, seq + len(batch))
                 if self._try_commit(manifest):
+                    for pending in batch:  # repair, should GC have struck during the commit
+                        self._keep_alive(pending)
                     self._committed(base, manifest, batch, runs)
                     return
                 base = self.latest_manifest()
@@ -224,6 +242,23 @@ class IndexEngine:
                 pending.error, pending.done = error, True
             raise
 
+    def _keep_alive(self, pending: _PendingWrite) -> None:
+        """Write a run object again if GC could have taken it for abandoned.
+
+        GC deletes unreferenced runs older than the grace period. A commit that stalls (slow
+        store, lost races, a paused process) rewrites its run before each attempt and once more
+        after success, so a committed manifest never points at a collected object for long.
+        """
+        if time.monotonic() - pending.written_at > self._rewrite_after():
+            self.store.put(self._key(pending.run.path), pending.data)
+            pending.written_at = time.monotonic()
+
+    def _rewrite_after(self) -> float:
+        """How old an uncommitted run may get before it is written again (seconds)."""
+        s = self.settings
+        budget = s.store_retry_timeout_seconds + s.store_request_timeout_seconds
+        return max(0.0, s.gc_grace_seconds - budget) / 2
+
     def _committed(
         self,
         base: Manifest,
@@ -231,7 +266,7 @@ class IndexEngine:
         batch: list[_PendingWrite],
         runs: tuple[RunRef, ...],
     ) -> None:
-        self._manifest, self._manifest_seen_at = manifest, time.monotonic()
+        self._advance(manifest, time.monotonic())
         with self._view_lock:
             # Keep our own writes for the view, applied lazily at the next read: ingest does
             # not pay for view upkeep, and a read needs no store round trip to see them.
@@ -268,7 +303,7 @@ class IndexEngine:
             manifest = self.latest_manifest()
             with self._view_lock:
                 self._apply_backlog()
-                if self._view.version == manifest.version:
+                if self._view.version >= manifest.version:
                     return self._view
                 try:
                     self._catch_up(manifest)
@@ -280,7 +315,7 @@ class IndexEngine:
 
     def _catch_up(self, manifest: Manifest) -> None:
         view = self._view
-        if manifest.version < view.version or view.applied_seq < manifest.purged_seq:
+        if view.applied_seq < manifest.purged_seq:
             view = IndexView(self.dimension, self.metric)  # cannot catch up: rebuild
         todo = [r for r in manifest.runs if r.max_seq > view.applied_seq]
         for rows in self._load_runs(todo):
@@ -354,6 +389,7 @@ class IndexEngine:
         merged = _merge(list(self._load_runs(list(plan.runs))), plan.drops_tombstones)
         path = f"segments/{uuid.uuid4().hex}/data.arrow"
         segment: tuple[RunRef, ...] = ()
+        data = b""
         if len(merged):  # everything deleted: the runs simply disappear
             data = encode_run(merged, self.dimension)
             self.store.put(self._key(path), data)
@@ -367,9 +403,13 @@ class IndexEngine:
                 len(data),
             )
             segment = (ref,)
+        written_at = time.monotonic()
         with self._commit_lock:
             base = self.latest_manifest()
             for _ in range(self.settings.commit_retries):
+                if segment and time.monotonic() - written_at > self._rewrite_after():
+                    self.store.put(self._key(path), data)  # see _keep_alive
+                    written_at = time.monotonic()
                 start = _find(base.runs, plan.runs)
                 if start is None or (plan.drops_tombstones and start != 0):
                     self.store.delete(self._key(path))  # another compaction got there first
@@ -379,7 +419,9 @@ class IndexEngine:
                 if plan.drops_tombstones:
                     manifest = manifest.evolve(purged_seq=plan.runs[-1].max_seq)
                 if self._try_commit(manifest):
-                    self._manifest = manifest
+                    if segment and time.monotonic() - written_at > self._rewrite_after():
+                        self.store.put(self._key(path), data)  # see _keep_alive
+                    self._advance(manifest, 0.0)
                     with self._view_lock:  # the content is unchanged: keep the view
                         self._apply_backlog()
                         if self._view.applied_seq == base.next_seq - 1:
@@ -395,10 +437,11 @@ class IndexEngine:
             self.compact()
             self.collect_garbage()
             return
-        if self._background is not None and self._background.is_alive():
-            return
-        self._background = threading.Thread(target=self._compact_loop, daemon=True)
-        self._background.start()
+        with self._state_lock:
+            if self._background is not None and self._background.is_alive():
+                return
+            self._background = threading.Thread(target=self._compact_loop, daemon=True)
+            self._background.start()
 
     def _compact_loop(self) -> None:
         try:
@@ -420,7 +463,12 @@ class IndexEngine:
         manifests reference are kept, and so is any run younger than the grace period (its
         writer may be about to commit it).
         """
-        grace = self.settings.gc_grace_seconds if grace_seconds is None else grace_seconds
+        with self._gc_lock:  # one collection at a time per engine
+            return self._collect_garbage(
+                self.settings.gc_grace_seconds if grace_seconds is None else grace_seconds
+            )
+
+    def _collect_garbage(self, grace: float) -> int:
         now = time.time()
         manifests = sorted(self.store.list(self._key("manifests/")), key=lambda i: i.key)
         if not manifests:
@@ -431,7 +479,8 @@ class IndexEngine:
         referenced: set[str] = set()
         for key in keep:
             referenced |= self._run_paths(key)
-        self._run_paths_cache = {k: v for k, v in self._run_paths_cache.items() if k in keep}
+        cache = dict(self._run_paths_cache)
+        self._run_paths_cache = {k: v for k, v in cache.items() if k in keep}
         for area in ("wal/", "segments/"):
             for info in self.store.list(self._key(area)):
                 relative = info.key[len(self.prefix) :]
