@@ -21,13 +21,17 @@ For each ``--workers`` setting (``--workers 1,2`` compares both side by side) th
    reports how long that took;
 4. **query** on the 384-d index the put phase produced (its size is reported):
    ``--query-clients`` concurrent client processes with pre-signed QueryVectors requests
-   (topK 10, returnDistance) for ``--query-seconds``: QPS and p50/p99; then one client,
-   sequential, pre-signed (raw HTTP) and through boto3;
-5. stops the server with SIGTERM (it must exit 0 within 30 s), opens the same data directory
-   in-process with ``vetor.connect()`` and runs the same queries in the same order: the HTTP
-   overhead per query is (single-client HTTP p50) - (embedded p50). The same is done on a
-   small ``--small-index`` (10k) index, where the search itself is ~1 ms, as a low-noise
-   cross-check.
+   (topK 10, returnDistance) for ``--query-seconds``: QPS and p50/p99;
+5. **HTTP overhead**: copies the data directory while the server is idle, opens the copy
+   in-process with ``vetor.connect()``, and then runs one client, sequentially, sending each
+   query three ways back to back (pre-signed raw HTTP, boto3, in-process), the order rotating:
+   overhead = (HTTP p50) - (embedded p50). Interleaving puts a load change on this shared
+   machine on both sides. The same is done on a small ``--small-index`` (10k) index, where the
+   search itself is ~1 ms, as a low-noise figure;
+6. stops the server with SIGTERM (it must exit 0 within 30 s), and runs the same queries
+   in-process on the server's own directory ("after stop", sequential) for reference.
+
+Each ``--workers`` setting runs in a fresh interpreter, a child of the main run.
 
 Goals: >= 25,000 vectors/s ingested per index at 384-d, and HTTP overhead < 2 ms per query at
 p50. The table goes to stdout, progress to stderr, every figure plus machine info to
@@ -41,7 +45,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import math
 import multiprocessing as mp
 import os
 import platform
@@ -227,13 +230,15 @@ def tree_cpu_s(root: int) -> float:
     return sum(cpu.get(pid, 0.0) for pid in members)
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, total, steal) jiffies of all CPUs, from /proc/stat; busy excludes steal (time
+    the hypervisor gave this VM's CPUs to someone else)."""
     with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
+        values = [int(v) for v in f.readline().split()[1:]] + [0] * 8
+    idle = values[3] + values[4]
+    steal = values[7]
     total = sum(values[:8])
-    return float(total - idle), float(total)
+    return float(total - idle - steal), float(total), float(steal)
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -251,9 +256,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> float:
         exe = shutil.which("vetor", path=str(Path(sys.executable).parent)) or shutil.which("vetor")
-        command = (
-            [exe] if exe else [sys.executable, "-c", "from vetor.cli import app; app()"]
-        ) + [
+        command = ([exe] if exe else [sys.executable, "-c", "from vetor.cli import app; app()"]) + [
             "serve",
             "--data",
             str(self.data),
@@ -372,7 +375,9 @@ def build_boto3_pool(spec: dict[str, Any]) -> list[list[dict[str, Any]]]:
     dim, batch = spec["dim"], spec["batch"]
     rng = np.random.default_rng(spec["seed"])
     return [
-        put_records(rng.standard_normal((batch, dim), dtype=np.float32), f"b{spec['cid']}-", r * batch)
+        put_records(
+            rng.standard_normal((batch, dim), dtype=np.float32), f"b{spec['cid']}-", r * batch
+        )
         for r in range(spec["pool"])
     ]
 
@@ -475,30 +480,39 @@ def run_clients(
         for pipe in pipes:
             if not pipe.poll(900):
                 raise RuntimeError("a client did not finish building its requests in 900 s")
-            message = pipe.recv()
+            try:
+                message = pipe.recv()
+            except EOFError:
+                raise RuntimeError(
+                    "a client process died while building (out of memory?)"
+                ) from None
             if "error" in message:
                 raise RuntimeError(f"client failed while building:\n{message['error']}")
             ready.append(message)
         build_wall_s = time.perf_counter() - t
         settle_s = server.wait_idle(idle_timeout)
-        busy0, total0 = machine_cpu()
-        cpu0, c0 = server.cpu_s(), time.monotonic()
         start = time.monotonic() + 0.2
         deadline = start + seconds
-        if profiler is not None:
-            profiler.start(server.pid, seconds, profile_name)
         for pipe in pipes:
             pipe.send((start, deadline))
+        time.sleep(max(0.0, start - time.monotonic()))
+        if profiler is not None:
+            profiler.start(server.pid, seconds, profile_name)
+        busy0, total0, steal0 = machine_cpu()
+        cpu0, c0 = server.cpu_s(), time.monotonic()
         results = []
         for pipe in pipes:
             if not pipe.poll(seconds + 300):
                 raise RuntimeError("a client did not report within the phase limit")
-            message = pipe.recv()
+            try:
+                message = pipe.recv()
+            except EOFError:
+                raise RuntimeError("a client process died during the timed phase") from None
             if "error" in message:
                 raise RuntimeError(f"client failed:\n{message['error']}")
             results.append(message)
         cpu1, c1 = server.cpu_s(), time.monotonic()
-        busy1, total1 = machine_cpu()
+        busy1, total1, steal1 = machine_cpu()
         profile = profiler.finish() if profiler is not None else None
     finally:
         for proc in procs:
@@ -536,6 +550,7 @@ def run_clients(
         "client_cores": client_cpu / wall,
         "client_cpu_share": client_cpu / max(client_cpu + server_cpu, 1e-9),
         "machine_busy_pct": 100.0 * (busy1 - busy0) / max(total1 - total0, 1.0),
+        "steal_cores": (steal1 - steal0) / CLK_TCK / window,
         "other_cores": max(
             0.0,
             (busy1 - busy0) / CLK_TCK / window - server_cpu / window - client_cpu / wall,
@@ -554,9 +569,10 @@ def run_clients(
 class PySpy:
     """``py-spy record`` of the server's processes during a timed window (``--py-spy DIR``)."""
 
-    def __init__(self, directory: Path, rate: int) -> None:
+    def __init__(self, directory: Path, rate: int, gil: bool) -> None:
         self.directory = directory
         self.rate = rate
+        self.gil = gil
         self.proc: subprocess.Popen[bytes] | None = None
         self.path: Path | None = None
         directory.mkdir(parents=True, exist_ok=True)
@@ -570,9 +586,23 @@ class PySpy:
             return
         self.path = self.directory / f"{name}.txt"
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate",
-             str(self.rate), "--duration", str(max(1, int(seconds))), "--format", "raw",
-             "--output", str(self.path)],
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                str(self.rate),
+                "--duration",
+                str(max(1, int(seconds))),
+                "--format",
+                "raw",
+                "--output",
+                str(self.path),
+                *(["--gil"] if self.gil else []),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -614,7 +644,12 @@ def summarize_collapsed(path: Path, top: int = 20) -> dict[str, Any] | None:
     def share(counter: Counter[str]) -> list[list[Any]]:
         return [[f, round(100.0 * n / total, 1)] for f, n in counter.most_common(top)]
 
-    return {"file": str(path), "samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
+    return {
+        "file": str(path),
+        "samples": total,
+        "self_pct": share(own),
+        "inclusive_pct": share(inclusive),
+    }
 
 
 # --- phases -------------------------------------------------------------------------------
@@ -634,14 +669,20 @@ def setup(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         )
     if args.boto3_seconds > 0:
         client.create_index(
-            vectorBucketName=BUCKET, indexName="boto384", dataType="float32",
-            dimension=384, distanceMetric="cosine",
+            vectorBucketName=BUCKET,
+            indexName="boto384",
+            dataType="float32",
+            dimension=384,
+            distanceMetric="cosine",
         )
     small = {}
     if args.small_index > 0:
         client.create_index(
-            vectorBucketName=BUCKET, indexName=SMALL_INDEX, dataType="float32",
-            dimension=384, distanceMetric="cosine",
+            vectorBucketName=BUCKET,
+            indexName=SMALL_INDEX,
+            dataType="float32",
+            dimension=384,
+            distanceMetric="cosine",
         )
         rng = np.random.default_rng(args.seed + 7)
         raw = RawClient(server.port)
@@ -649,7 +690,9 @@ def setup(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         for start in range(0, args.small_index, args.batch):
             count = min(args.batch, args.small_index - start)
             records = put_records(rng.standard_normal((count, 384), dtype=np.float32), "s", start)
-            status, body = raw.send(signed(server.port, "PutVectors", put_body(SMALL_INDEX, records)))
+            status, body = raw.send(
+                signed(server.port, "PutVectors", put_body(SMALL_INDEX, records))
+            )
             if status != 200:
                 raise RuntimeError(f"small index put failed: {status} {body[:300]!r}")
         raw.close()
@@ -661,7 +704,10 @@ def put_phase(
     server: Server, args: argparse.Namespace, dim: int, profiler: PySpy | None
 ) -> dict[str, Any]:
     # What one request weighs on the wire, to size the pre-built pools within --prebuild-mib.
-    sample = put_body(index_name(dim), put_records(np.zeros((args.batch, dim), np.float32) + 0.123456789, "c0-", 0))
+    sample = put_body(
+        index_name(dim),
+        put_records(np.zeros((args.batch, dim), np.float32) + 0.123456789, "c0-", 0),
+    )
     per_request = len(sample) * 1.05
     budget = args.prebuild_mib * 2**20 / args.clients
     pool = max(4, int(budget // per_request))
@@ -681,7 +727,9 @@ def put_phase(
         f"put {dim}-d: {args.clients} clients pre-building {pool} requests each "
         f"(~{per_request / 2**20:.1f} MiB per request of {args.batch} vectors)"
     )
-    result = run_clients(server, specs, args.seconds, args.idle_timeout, profiler, f"w{server.workers}-put{dim}")
+    result = run_clients(
+        server, specs, args.seconds, args.idle_timeout, profiler, f"w{server.workers}-put{dim}"
+    )
     result["dim"] = dim
     result["batch"] = args.batch
     result["vectors_per_s"] = result["requests_per_s"] * args.batch
@@ -695,8 +743,9 @@ def put_phase(
     log(
         f"put {dim}-d: {result['vectors_per_s']:,.0f} vec/s, {result['requests_per_s']:.1f} req/s, "
         f"p50 {result['latency'].get('p50_ms', float('nan')):.1f} ms, "
-        f"p99 {result['latency'].get('p99_ms', float('nan')):.1f} ms; server {result['server_cores']:.2f} "
-        f"cores, clients {result['client_cores']:.2f} cores; machine {result['machine_busy_pct']:.0f}% busy; "
+        f"p99 {result['latency'].get('p99_ms', float('nan')):.1f} ms; "
+        f"server {result['server_cores']:.2f} cores, clients {result['client_cores']:.2f} cores, "
+        f"other {result['other_cores']:.2f}; machine {result['machine_busy_pct']:.0f}% busy; "
         f"statuses {result['statuses']}; resent {result['resent_requests']}; "
         f"settled {result['settle_after_s']:.1f} s after"
     )
@@ -705,7 +754,9 @@ def put_phase(
     return result
 
 
-def boto3_put_phase(server: Server, args: argparse.Namespace, profiler: PySpy | None) -> dict[str, Any]:
+def boto3_put_phase(
+    server: Server, args: argparse.Namespace, profiler: PySpy | None
+) -> dict[str, Any]:
     dim = 384
     per_batch = args.batch * dim * 40  # Python floats in lists and dicts, roughly
     pool = max(2, min(int(args.prebuild_mib * 2**20 / args.boto3_clients // per_batch), 200))
@@ -723,19 +774,30 @@ def boto3_put_phase(server: Server, args: argparse.Namespace, profiler: PySpy | 
         for c in range(args.boto3_clients)
     ]
     log(f"boto3 put 384-d: {args.boto3_clients} boto3 client processes, {pool} batches each")
-    result = run_clients(server, specs, args.boto3_seconds, args.idle_timeout, profiler, f"w{server.workers}-boto3put")
+    result = run_clients(
+        server,
+        specs,
+        args.boto3_seconds,
+        args.idle_timeout,
+        profiler,
+        f"w{server.workers}-boto3put",
+    )
     result["dim"] = dim
     result["vectors_per_s"] = result["requests_per_s"] * args.batch
     result.pop("first_body", None)
     log(
         f"boto3 put 384-d: {result['vectors_per_s']:,.0f} vec/s, p50 "
-        f"{result['latency'].get('p50_ms', float('nan')):.0f} ms; clients {result['client_cores']:.2f} cores "
-        f"({100 * result['client_cpu_share']:.0f}% of the CPU used), server {result['server_cores']:.2f}"
+        f"{result['latency'].get('p50_ms', float('nan')):.0f} ms; "
+        f"clients {result['client_cores']:.2f} cores "
+        f"({100 * result['client_cpu_share']:.0f}% of the CPU used), "
+        f"server {result['server_cores']:.2f}"
     )
     return result
 
 
-def query_concurrent(server: Server, args: argparse.Namespace, profiler: PySpy | None) -> dict[str, Any]:
+def query_concurrent(
+    server: Server, args: argparse.Namespace, profiler: PySpy | None
+) -> dict[str, Any]:
     specs = [
         {
             "kind": "query",
@@ -747,13 +809,19 @@ def query_concurrent(server: Server, args: argparse.Namespace, profiler: PySpy |
         }
         for c in range(args.query_clients)
     ]
-    result = run_clients(server, specs, args.query_seconds, args.idle_timeout, profiler, f"w{server.workers}-query")
+    result = run_clients(
+        server, specs, args.query_seconds, args.idle_timeout, profiler, f"w{server.workers}-query"
+    )
     first = orjson.loads(result.pop("first_body") or b"{}")
     result["first_response_hits"] = len(first.get("vectors", []))
     result["qps"] = result["requests_per_s"]
+    if result["first_response_hits"] != args.top_k:
+        log(f"WARNING: a query returned {result['first_response_hits']} hits, not {args.top_k}")
     log(
-        f"query x{args.query_clients}: {result['qps']:.1f} QPS, p50 {result['latency'].get('p50_ms', 0):.2f} ms, "
-        f"p99 {result['latency'].get('p99_ms', 0):.2f} ms; server {result['server_cores']:.2f} cores, "
+        f"query x{args.query_clients}: {result['qps']:.1f} QPS, "
+        f"p50 {result['latency'].get('p50_ms', 0):.2f} ms, "
+        f"p99 {result['latency'].get('p99_ms', 0):.2f} ms; "
+        f"server {result['server_cores']:.2f} cores, "
         f"clients {result['client_cores']:.2f}; statuses {result['statuses']}"
     )
     return result
@@ -799,6 +867,8 @@ def query_single(
             send(i % len(vectors))
     samples: dict[str, list[float]] = {name: [] for name in ways}
     names = list(ways)
+    busy0, _, _ = machine_cpu()
+    server0, self0 = server.cpu_s(), os.times()
     started = time.perf_counter()
     i = 0
     while i < args.single_limit and time.perf_counter() - started < seconds:
@@ -809,6 +879,11 @@ def query_single(
             ways[name](q)
             samples[name].append(time.perf_counter() - t)
         i += 1
+    window = time.perf_counter() - started
+    busy1, _, _ = machine_cpu()
+    server1, self1 = server.cpu_s(), os.times()
+    own = (self1.user - self0.user) + (self1.system - self0.system)
+    other_cores = max(0.0, ((busy1 - busy0) / CLK_TCK - (server1 - server0) - own) / window)
     raw.close()
     paired = np.asarray(samples["raw_http"]) - np.asarray(samples["embedded"])
     paired_boto3 = np.asarray(samples["boto3"]) - np.asarray(samples["embedded"])
@@ -841,15 +916,19 @@ def query_single(
         "paired_overhead_boto3_median_ms": float(np.median(paired_boto3) * 1000) if i else None,
         "boto3_client_only": stats(stub_samples[20:]),
         "embedded_cold_first_query_s": cold_s,
+        "other_cores": other_cores,
         "non_200": dict(bad),
         "query_seed": args.seed + 99,
         "pool": len(vectors),
     }
     log(
-        f"query single {index} ({i} x 3 calls): raw HTTP p50 {result['raw_http']['p50_ms']:.2f} ms, "
-        f"boto3 {result['boto3']['p50_ms']:.2f} ms, embedded {result['embedded']['p50_ms']:.2f} ms: "
-        f"overhead {result['overhead_ms']:.2f} ms (paired median "
-        f"{result['paired_overhead_median_ms']:.2f}), via boto3 {result['overhead_boto3_ms']:.2f} ms"
+        f"query single {index} ({i} x 3 calls): "
+        f"raw HTTP p50 {result['raw_http']['p50_ms']:.2f} ms, "
+        f"boto3 {result['boto3']['p50_ms']:.2f} ms, "
+        f"embedded {result['embedded']['p50_ms']:.2f} ms: "
+        f"overhead {result['overhead_ms']:.2f} ms "
+        f"(paired median {result['paired_overhead_median_ms']:.2f}), "
+        f"via boto3 {result['overhead_boto3_ms']:.2f} ms"
     )
     return result
 
@@ -883,10 +962,34 @@ def embedded_after_stop(
     return result
 
 
+def code_state() -> dict[str, Any]:
+    """The commit, and whether (and how) src/ differs from it: others may edit the tree."""
+    import hashlib
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"git_commit": None}
+    return {
+        "git_commit": commit,
+        "src_modified": bool(diff),
+        "src_diff_sha1": hashlib.sha1(diff).hexdigest() if diff else None,
+    }
+
+
 def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix=f"vetor-bench-server-w{workers}-"))
     server = Server(workers, root, args.access_log)
-    out: dict[str, Any] = {"workers": workers, "loadavg_before": os.getloadavg()}
+    out: dict[str, Any] = {
+        "workers": workers,
+        "loadavg_before": os.getloadavg(),
+        "code": code_state(),
+    }
     try:
         out["startup_s"] = server.start()
         out["server_processes"] = server.processes()
@@ -913,7 +1016,9 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
             server, args, index_name(384), args.single_seconds, service
         )
         if args.small_index > 0:
-            out["small_single"] = query_single(server, args, SMALL_INDEX, args.small_seconds, service)
+            out["small_single"] = query_single(
+                server, args, SMALL_INDEX, args.small_seconds, service
+            )
         service.close()
         del service
         out["loadavg_after"] = os.getloadavg()
@@ -921,9 +1026,18 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
         if server.proc is not None and server.proc.poll() is None:
             out["stop"] = server.stop()
         else:
-            out["stop"] = {"exit_code": server.proc.returncode if server.proc else None, "ok": False}
-        log_text = server.tail(400)
+            out["stop"] = {
+                "exit_code": server.proc.returncode if server.proc else None,
+                "ok": False,
+            }
+        log_text = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
         out["stop"]["graceful_shutdown_logged"] = "Application shutdown complete" in log_text
+        # vetor's access log lines (one JSON object per request) the server wrote: with
+        # --no-access-log there should be none.
+        out["access_log_lines"] = sum(
+            line.startswith('{"requestId"') for line in log_text.splitlines()
+        )
+        del log_text
         out["server_log_tail"] = server.tail(8)
     log(f"workers={workers}: server stopped: {out['stop']}")
     try:
@@ -936,7 +1050,8 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
             single["raw_http"]["p50_ms"] - out["embedded_after_stop"]["p50_ms"]
         )
         log(
-            f"embedded after stop {index_name(384)}: p50 {out['embedded_after_stop']['p50_ms']:.2f} ms "
+            f"embedded after stop {index_name(384)}: "
+            f"p50 {out['embedded_after_stop']['p50_ms']:.2f} ms "
             f"(HTTP p50 - this = {out['overhead_vs_after_stop_ms']:.2f} ms); index stats "
             f"{out['embedded_after_stop'].get('index_stats')}"
         )
@@ -957,7 +1072,17 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
             "goal": f"< {GOAL_OVERHEAD_MS}",
             "pass": out.get("overhead_ms") is not None and out["overhead_ms"] < GOAL_OVERHEAD_MS,
         },
-        "sigterm_exit_0_within_30s": {"value": out["stop"].get("exit_code"), "pass": out["stop"]["ok"]},
+        "http_overhead_p50_ms_small_index": {
+            "value": out.get("small_single", {}).get("overhead_ms"),
+            "goal": f"< {GOAL_OVERHEAD_MS}",
+            "pass": out.get("small_single", {}).get("overhead_ms", 1e9) < GOAL_OVERHEAD_MS,
+            "note": "the same measurement on the small index, where the search is ~0.5 ms: "
+            "the overhead is not lost in the noise of a long search",
+        },
+        "sigterm_exit_0_within_30s": {
+            "value": out["stop"].get("exit_code"),
+            "pass": out["stop"]["ok"],
+        },
     }
     return out
 
@@ -1022,6 +1147,22 @@ def _ms(d: dict[str, Any] | None, key: str) -> str:
     return f"{d[key]:.2f}" if d and key in d else "-"
 
 
+DISTURBED_CORES = 0.25  # other processes' CPU in a timed window above which it is flagged
+
+
+def disturbance(result: dict[str, Any]) -> float:
+    """The most CPU (cores) other processes used during any timed window of a setting."""
+    phases = [*result.get("put", {}).values()]
+    phases += [result.get(k) for k in ("boto3_put_384", "query_concurrent")]
+    phases += [result.get(k) for k in ("query_single", "small_single")]
+    return max((p.get("other_cores", 0.0) for p in phases if p), default=0.0)
+
+
+def disturbed(phase: dict[str, Any] | None) -> str:
+    """ " (!)" when other processes used a noticeable share of the CPU during the window."""
+    return " (!)" if phase and phase.get("other_cores", 0.0) > DISTURBED_CORES else ""
+
+
 def table_rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[list[str]]:
     rows: list[list[str]] = []
 
@@ -1032,12 +1173,16 @@ def table_rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[
                 cells.append(fn(r))
             except (KeyError, TypeError, ZeroDivisionError):
                 cells.append("-")
-        if verdict is None:
-            status = ""
-        else:
-            status = ", ".join(
-                f"w{r['workers']}: {'PASS' if verdict(r) else 'MISS'}" for r in results
-            )
+
+        def judged(r: dict[str, Any]) -> str:
+            try:
+                return "PASS" if verdict(r) else "MISS"
+            except (KeyError, TypeError):
+                return "n/a"
+
+        status = (
+            "" if verdict is None else ", ".join(f"w{r['workers']}: {judged(r)}" for r in results)
+        )
         rows.append([label, *cells, goal, status])
 
     for dim in args.dims:
@@ -1045,19 +1190,23 @@ def table_rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[
         goal_here = dim == 384
         add(
             f"put {dim}-d vectors/s ({args.clients} clients)",
-            lambda r, k=key: f"{r['put'][k]['vectors_per_s']:,.0f}",
+            lambda r, k=key: f"{r['put'][k]['vectors_per_s']:,.0f}{disturbed(r['put'][k])}",
             f">= {GOAL_PUT_VPS:,.0f}" if goal_here else "",
             (lambda r: r["goals"]["put_384_vectors_per_s"]["pass"]) if goal_here else None,
         )
         add(f"put {dim}-d requests/s", lambda r, k=key: f"{r['put'][k]['requests_per_s']:.1f}")
         add(
             f"put {dim}-d latency p50 / p99 ms",
-            lambda r, k=key: f"{r['put'][k]['latency']['p50_ms']:.0f} / "
-            f"{r['put'][k]['latency']['p99_ms']:.0f}",
+            lambda r, k=key: (
+                f"{r['put'][k]['latency']['p50_ms']:.0f} / {r['put'][k]['latency']['p99_ms']:.0f}"
+            ),
         )
         add(
-            f"put {dim}-d CPU cores server / clients",
-            lambda r, k=key: f"{r['put'][k]['server_cores']:.2f} / {r['put'][k]['client_cores']:.2f}",
+            f"put {dim}-d CPU cores server / clients / other",
+            lambda r, k=key: (
+                f"{r['put'][k]['server_cores']:.2f} / "
+                f"{r['put'][k]['client_cores']:.2f} / {r['put'][k]['other_cores']:.2f}"
+            ),
         )
         add(
             f"put {dim}-d settle after (compaction) s",
@@ -1066,59 +1215,98 @@ def table_rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[
     if args.boto3_seconds > 0:
         add(
             f"boto3 put 384-d vectors/s ({args.boto3_clients} procs)",
-            lambda r: f"{r['boto3_put_384']['vectors_per_s']:,.0f}",
+            lambda r: f"{r['boto3_put_384']['vectors_per_s']:,.0f}{disturbed(r['boto3_put_384'])}",
         )
         add(
-            "boto3 put CPU cores server / clients",
-            lambda r: f"{r['boto3_put_384']['server_cores']:.2f} / "
-            f"{r['boto3_put_384']['client_cores']:.2f}",
+            "boto3 put CPU cores server / clients / other",
+            lambda r: (
+                f"{r['boto3_put_384']['server_cores']:.2f} / "
+                f"{r['boto3_put_384']['client_cores']:.2f} / "
+                f"{r['boto3_put_384']['other_cores']:.2f}"
+            ),
         )
     add("384-d index size (vectors)", lambda r: f"{r['index_384_vectors']:,}")
     add(
         f"query QPS ({args.query_clients} clients)",
-        lambda r: f"{r['query_concurrent']['qps']:.1f}",
+        lambda r: f"{r['query_concurrent']['qps']:.1f}{disturbed(r['query_concurrent'])}",
     )
     add(
         f"query p50 / p99 ms ({args.query_clients} clients)",
-        lambda r: f"{r['query_concurrent']['latency']['p50_ms']:.2f} / "
-        f"{r['query_concurrent']['latency']['p99_ms']:.2f}",
+        lambda r: (
+            f"{r['query_concurrent']['latency']['p50_ms']:.2f} / "
+            f"{r['query_concurrent']['latency']['p99_ms']:.2f}"
+        ),
     )
     add(
-        "query 1 client HTTP p50 / p99 ms",
-        lambda r: f"{r['query_single']['raw_http']['p50_ms']:.2f} / "
-        f"{r['query_single']['raw_http']['p99_ms']:.2f}",
+        f"query CPU cores server / clients / other ({args.query_clients} cl.)",
+        lambda r: (
+            f"{r['query_concurrent']['server_cores']:.2f} / "
+            f"{r['query_concurrent']['client_cores']:.2f} / "
+            f"{r['query_concurrent']['other_cores']:.2f}"
+        ),
     )
+
+    def single(key: str, way: str) -> Any:
+        return lambda r: f"{r[key][way]['p50_ms']:.2f} / {r[key][way]['p99_ms']:.2f}"
+
+    add("query 1 client HTTP p50 / p99 ms", single("query_single", "raw_http"))
+    add("query 1 client boto3 p50 / p99 ms", single("query_single", "boto3"))
+    add("query embedded p50 / p99 ms (interleaved)", single("query_single", "embedded"))
     add(
-        "query 1 client boto3 p50 / p99 ms",
-        lambda r: f"{r['query_single']['boto3']['p50_ms']:.2f} / "
-        f"{r['query_single']['boto3']['p99_ms']:.2f}",
-    )
-    add(
-        "query embedded p50 / p99 ms",
-        lambda r: f"{r['embedded']['p50_ms']:.2f} / {r['embedded']['p99_ms']:.2f}",
-    )
-    add(
-        "HTTP overhead p50 ms (HTTP - embedded)",
-        lambda r: f"{r['overhead_ms']:.2f}",
+        "HTTP overhead p50 ms (HTTP - embedded, 384-d index)",
+        lambda r: f"{r['overhead_ms']:.2f}{disturbed(r['query_single'])}",
         f"< {GOAL_OVERHEAD_MS:g}",
         lambda r: r["goals"]["http_overhead_p50_ms"]["pass"],
     )
-    add("  same, via boto3 ms", lambda r: f"{r['overhead_boto3_ms']:.2f}")
+    add(
+        "  paired median (HTTP_i - embedded_i) ms",
+        lambda r: f"{r['query_single']['paired_overhead_median_ms']:.2f}",
+    )
+    add(
+        "  embedded after stop p50 ms / HTTP - it",
+        lambda r: (
+            f"{r['embedded_after_stop']['p50_ms']:.2f} / {r['overhead_vs_after_stop_ms']:.2f}"
+        ),
+    )
+    add(
+        "  overhead via boto3 (boto3 - embedded) ms",
+        lambda r: f"{r['query_single']['overhead_boto3_ms']:.2f}",
+    )
     if args.small_index > 0:
+        k = f"{args.small_index // 1000}k index"
         add(
-            f"{args.small_index // 1000}k index: HTTP / embedded p50 ms",
-            lambda r: f"{r['small_single']['raw_http']['p50_ms']:.2f} / "
-            f"{r['small_embedded']['p50_ms']:.2f}",
+            f"{k}: HTTP / boto3 / embedded p50 ms",
+            lambda r: (
+                f"{r['small_single']['raw_http']['p50_ms']:.2f} / "
+                f"{r['small_single']['boto3']['p50_ms']:.2f} / "
+                f"{r['small_single']['embedded']['p50_ms']:.2f}"
+            ),
         )
         add(
-            f"{args.small_index // 1000}k index: HTTP overhead p50 ms",
-            lambda r: f"{r['small_overhead_ms']:.2f}",
+            f"{k}: HTTP overhead p50 ms (paired)",
+            lambda r: (
+                f"{r['small_single']['overhead_ms']:.2f} "
+                f"({r['small_single']['paired_overhead_median_ms']:.2f})"
+                f"{disturbed(r['small_single'])}"
+            ),
+            f"< {GOAL_OVERHEAD_MS:g}",
+            lambda r: r["goals"]["http_overhead_p50_ms_small_index"]["pass"],
         )
         add(
-            f"{args.small_index // 1000}k index: boto3 overhead p50 ms",
-            lambda r: f"{r['small_overhead_boto3_ms']:.2f}",
+            f"{k}: overhead via boto3 ms", lambda r: f"{r['small_single']['overhead_boto3_ms']:.2f}"
         )
-    add("boto3 client-side cost per query p50 ms", lambda r: _ms(r["query_single"]["boto3_client_only"], "p50_ms"))
+    add(
+        "boto3 client-side cost per query p50 ms",
+        lambda r: _ms(r["query_single"]["boto3_client_only"], "p50_ms"),
+    )
+    add(
+        "attempts / max other cores in kept one",
+        lambda r: f"{len(r['attempt_summaries'])} / {r['disturbance_cores']:.2f}",
+    )
+    add(
+        f"access log lines written (--{'' if args.access_log else 'no-'}access-log)",
+        lambda r: f"{r['access_log_lines']:,}",
+    )
     add(
         "SIGTERM: exit code, stop s",
         lambda r: f"{r['stop']['exit_code']}, {r['stop'].get('stop_s', 0):.1f}",
@@ -1128,12 +1316,20 @@ def table_rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[
     return rows
 
 
-def print_table(results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
+def print_table(
+    results: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]
+) -> None:
     headers = ["metric", *(f"workers={r['workers']}" for r in results), "goal", "PASS/MISS"]
     rows = table_rows(results, args)
     title = (
         f"vetor serve over HTTP, {machine['cpu_count']} CPUs shared by server and clients "
         f"({machine.get('cpu_model')}), access log {'on' if args.access_log else 'off'}"
+    )
+    note = (
+        f"(!) other processes used more than {DISTURBED_CORES} of a core during that window "
+        "(see 'other' in the CPU rows): the figure is depressed by them.\n"
+        "HTTP overhead rows: HTTP p50 - embedded p50 with the calls interleaved query by query; "
+        "'after stop' is the embedded p50 on the server's own directory after SIGTERM."
     )
     try:
         from rich.console import Console
@@ -1144,6 +1340,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace, machine
         print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
         for c in rows:
             print("  ".join(x.ljust(w) for x, w in zip(c, widths)))
+        print(note)
         return
     table = Table(title=title)
     table.add_column(headers[0], justify="left")
@@ -1154,6 +1351,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace, machine
     for c in rows:
         table.add_row(*c)
     Console(width=160).print(table)
+    print(note)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -1165,31 +1363,78 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=500, help="vectors per PutVectors request")
     p.add_argument("--query-clients", type=int, default=4)
     p.add_argument("--query-seconds", type=float, default=15.0)
-    p.add_argument("--single-seconds", type=float, default=8.0,
-                   help="bound of each single-client sequential query run")
+    p.add_argument(
+        "--single-seconds",
+        type=float,
+        default=15.0,
+        help="bound of the single-client sequential run (HTTP, boto3 and embedded "
+        "calls interleaved)",
+    )
     p.add_argument("--single-limit", type=int, default=2000, help="at most this many queries")
     p.add_argument("--single-pool", type=int, default=200, help="distinct single-client queries")
-    p.add_argument("--small-index", type=int, default=10_000,
-                   help="vectors in the small 384-d index for the low-noise overhead check (0: skip)")
-    p.add_argument("--small-seconds", type=float, default=4.0)
+    p.add_argument(
+        "--small-index",
+        type=int,
+        default=10_000,
+        help="vectors in the small 384-d index for the low-noise overhead check (0: skip)",
+    )
+    p.add_argument("--small-seconds", type=float, default=5.0)
     p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--boto3-seconds", type=float, default=10.0,
-                   help="timed seconds of the boto3-client put phase (0: skip)")
+    p.add_argument(
+        "--boto3-seconds",
+        type=float,
+        default=10.0,
+        help="timed seconds of the boto3-client put phase (0: skip)",
+    )
     p.add_argument("--boto3-clients", type=int, default=None, help="default: --clients")
-    p.add_argument("--prebuild-mib", type=int, default=3072,
-                   help="memory for pre-built put requests, all clients together")
-    p.add_argument("--idle-timeout", type=float, default=120.0,
-                   help="longest wait for the server to go idle before a phase")
-    p.add_argument("--access-log", default=True, action=argparse.BooleanOptionalAction,
-                   help="server per-request JSON access log (the server's default: on)")
-    p.add_argument("--blas-threads", type=int, default=1,
-                   help="BLAS threads for the server and the embedded run (0: library default)")
+    p.add_argument(
+        "--prebuild-mib",
+        type=int,
+        default=3072,
+        help="memory for pre-built put requests, all clients together",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        help="longest wait for the server to go idle before a phase",
+    )
+    p.add_argument(
+        "--access-log",
+        default=True,
+        action=argparse.BooleanOptionalAction,
+        help="server per-request JSON access log (the server's default: on)",
+    )
+    p.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads for the server and the embedded run (0: library default)",
+    )
+    p.add_argument(
+        "--retries-if-disturbed",
+        type=int,
+        default=1,
+        help="run a workers setting again (at most this many times) when other processes used "
+        f"more than {DISTURBED_CORES} of a core during one of its timed phases; the least "
+        "disturbed attempt is kept, all are summarised in the JSON",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "server.json"))
     p.add_argument("--keep-data", action="store_true", help="keep the temp data directories")
-    p.add_argument("--py-spy", default=None, metavar="DIR",
-                   help="record the server with py-spy during each timed phase (inflates timings)")
+    p.add_argument(
+        "--py-spy",
+        default=None,
+        metavar="DIR",
+        help="record the server with py-spy during each timed phase (inflates timings)",
+    )
     p.add_argument("--py-spy-rate", type=int, default=67)
+    p.add_argument(
+        "--py-spy-gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (what a GIL-bound server spends it on)",
+    )
+    p.add_argument("--child-json", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
     args.dims = [int(d) for d in str(args.dims).split(",") if d.strip()]
@@ -1213,51 +1458,116 @@ def main(argv: list[str] | None = None) -> int:
         AWS_SECRET_ACCESS_KEY=SECRET_KEY,
         AWS_DEFAULT_REGION=REGION,
     )
+    profiler = PySpy(Path(args.py_spy), args.py_spy_rate, args.py_spy_gil) if args.py_spy else None
+    if args.child_json:
+        # One workers setting, in a fresh interpreter started by the parent run below.
+        workers = args.workers[0]
+        try:
+            result = run_setting(args, workers, profiler)
+        except Exception:
+            log(f"workers={workers}: FAILED\n{traceback.format_exc()}")
+            result = {"workers": workers, "error": traceback.format_exc()}
+        Path(args.child_json).write_text(json.dumps(result, default=str))
+        return 0
     json_path = Path(args.json)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
-    profiler = PySpy(Path(args.py_spy), args.py_spy_rate) if args.py_spy else None
+
+    def run_child(workers: int) -> dict[str, Any]:
+        fd, child_json = tempfile.mkstemp(prefix="vetor-bench-server-", suffix=".json")
+        os.close(fd)
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            *sys.argv[1:],
+            "--workers",
+            str(workers),
+            "--child-json",
+            child_json,
+        ]
+        rc = subprocess.run(command).returncode
+        try:
+            return dict(json.loads(Path(child_json).read_text()))
+        except (OSError, ValueError):
+            return {"workers": workers, "error": f"the run exited {rc} without results"}
+        finally:
+            Path(child_json).unlink(missing_ok=True)
+
     output: dict[str, Any] = {
         "benchmark": "bench/bench_server.py",
         "command": "python bench/bench_server.py " + " ".join(sys.argv[1:]),
         "machine": machine,
-        "config": {
-            k: v for k, v in vars(args).items() if k not in ("json",)
-        } | {
+        "config": {k: v for k, v in vars(args).items() if k not in ("json", "child_json")}
+        | {
             "blas_env": {v: os.environ.get(v) for v in BLAS_ENV},
             "transport": "HTTP/1.1 keep-alive to 127.0.0.1; requests SigV4-signed by botocore",
             "metric": "cosine",
             "metadata": '{"category": "c<i%10>", "n": i}',
         },
-        "goals": {"put_384_vectors_per_s": f">= {GOAL_PUT_VPS:,.0f}",
-                  "http_overhead_p50_ms": f"< {GOAL_OVERHEAD_MS}"},
+        "goals": {
+            "put_384_vectors_per_s": f">= {GOAL_PUT_VPS:,.0f}",
+            "http_overhead_p50_ms": f"< {GOAL_OVERHEAD_MS}",
+            "sigterm": "exit code 0 within 30 s",
+        },
         "notes": [
+            "each workers setting runs in a fresh interpreter (a child of this run) with its own "
+            "server, data directory and clients, so settings do not share memory or state",
             "put: --clients processes, each with its own keep-alive connection, send PutVectors "
             "requests that were serialised (orjson) and SigV4-signed (botocore) before the timer; "
             "vectors/s = 200-answered requests x batch / (last completion - start)",
-            "client_cores / server_cores: CPU used by the client processes / the server process "
-            "tree in the window; on this shared machine the server can use at most "
-            "cpu_count - client_cores",
+            "server_cores / client_cores / other_cores: CPU used in the window by the server "
+            "process tree / the client processes / everything else on the machine (other "
+            "users' processes: the machine is shared)",
             "boto3_put_384: the same put through boto3 clients (one per process); boto3 "
             "serialises (json.dumps) and signs every 4 MB body in the timed region",
-            "HTTP overhead = single-client sequential raw HTTP p50 - embedded p50 (vetor.connect "
-            "on the same data dir after the server stopped, same queries in the same order); "
-            "overhead_boto3_ms uses the boto3 p50 instead (adds boto3's client-side cost)",
-            "settle_*_s: time until the server's CPU fell under 0.05 cores (background compaction "
-            "drained)",
+            "HTTP overhead = single-client raw HTTP p50 - embedded p50, where the embedded calls "
+            "are vetor.connect() on a copy of the server's data directory (taken while the "
+            "server was idle), interleaved query by query with the HTTP calls; "
+            "embedded_after_stop is the same on the server's own directory after SIGTERM "
+            "(sequential, not interleaved); overhead_boto3_ms uses boto3's p50 instead",
+            "settle_*_s: time until the server's CPU fell under 0.05 cores (background "
+            "compaction drained)",
         ],
         "results": [],
     }
-    log(f"machine: {machine['cpu_count']} CPUs ({machine.get('cpu_model')}), load {machine['loadavg_at_start']}")
+    log(
+        f"machine: {machine['cpu_count']} CPUs ({machine.get('cpu_model')}), "
+        f"load {machine['loadavg_at_start']}"
+    )
     for workers in args.workers:
-        result = run_setting(args, workers, profiler)
-        output["results"].append(result)
+        attempts: list[dict[str, Any]] = []
+        for attempt in range(1 + args.retries_if_disturbed):
+            if attempt:
+                log(
+                    f"workers={workers}: other processes used up to "
+                    f"{attempts[-1]['disturbance_cores']:.2f} cores during a timed phase; "
+                    f"running the setting again (attempt {attempt + 1})"
+                )
+            result = run_child(workers)
+            result["disturbance_cores"] = disturbance(result)
+            attempts.append(result)
+            if result["disturbance_cores"] <= DISTURBED_CORES and "error" not in result:
+                break
+        best = min(attempts, key=lambda r: ("error" in r, r["disturbance_cores"]))
+        best["attempt_summaries"] = [
+            {
+                "disturbance_cores": r["disturbance_cores"],
+                "put_384_vectors_per_s": r.get("put", {}).get("384", {}).get("vectors_per_s"),
+                "error": "error" in r,
+                "kept": r is best,
+            }
+            for r in attempts
+        ]
+        output["results"].append(best)
         json_path.write_text(json.dumps(output, indent=2, default=str) + "\n")
     print_table(output["results"], args, machine)
+    for r in output["results"]:
+        if "error" in r:
+            print(f"workers={r['workers']} failed:\n{r['error']}")
     if profiler is not None:
         for r in output["results"]:
             for phase, data in [
-                *((f"put{d}", r["put"][d]) for d in r["put"]),
+                *((f"put{d}", r["put"][d]) for d in r.get("put", {})),
                 ("query", r.get("query_concurrent", {})),
             ]:
                 prof = data.get("py_spy")
@@ -1266,7 +1576,8 @@ def main(argv: list[str] | None = None) -> int:
                     for frame, pct in prof["self_pct"][:12]:
                         print(f"  {pct:5.1f}%  {frame}")
     print(f"results written to {json_path}")
-    return 0 if all(r["stop"].get("ok") for r in output["results"]) else 1
+    ok = all(r.get("stop", {}).get("ok") and "error" not in r for r in output["results"])
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

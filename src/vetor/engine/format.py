@@ -142,7 +142,3 @@ class Manifest:
 
 def manifest_name(version: int) -> str:
     return f"{version:0{MANIFEST_DIGITS}d}.json"
-
-
-def manifest_version(name: str) -> int:
-    return int(name.rsplit("/", 1)[-1].removesuffix(".json"))
