@@ -373,3 +373,20 @@ def test_zero_config_start_generates_and_keeps_credentials(tmp_path: Path) -> No
     again = Server(str(tmp_path / "data"), env)  # a restart keeps the same pair
     assert json.loads(credentials.read_text())["keys"][0] == pair
     again.stop()
+
+
+def test_access_log_can_be_turned_off(tmp_path: Path) -> None:
+    served = Server(str(tmp_path), None, "--no-access-log")
+    served.client().list_vector_buckets()
+    logs = served.stop()
+    assert '"operation":"ListVectorBuckets"' not in logs
+
+
+def test_two_workers_log_and_stop_cleanly(tmp_path: Path) -> None:
+    served = Server(str(tmp_path), None, "--workers", "2")
+    client = served.client()
+    client.create_vector_bucket(vectorBucketName="docs")
+    for _ in range(4):
+        client.list_vector_buckets()
+    logs = served.stop()
+    assert logs.count('"operation":"ListVectorBuckets"') == 4

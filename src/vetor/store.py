@@ -60,15 +60,19 @@ class ObjectStore:
         return f"ObjectStore({self.uri!r})"
 
     def get(self, key: str) -> bytes:
+        return bytes(self._buffer(key))
+
+    def _buffer(self, key: str) -> memoryview:
+        """The object's bytes without a copy (large runs are read this way)."""
         with _translated(key):
-            return bytes(obstore.get(self._inner, key).bytes())
+            return memoryview(obstore.get(self._inner, key).bytes())
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the object."""
         with _translated(key):
             return bytes(obstore.get_range(self._inner, key, start=start, end=end))
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | memoryview) -> None:
         with _translated(key):
             obstore.put(self._inner, key, data)
 
@@ -127,15 +131,15 @@ class ObjectStore:
         if self._local_root is not None:  # folders are not objects: leave no empty ones behind
             _remove_empty_dirs(self._local_root, prefix)
 
-    def get_many(self, keys: list[str], missing_ok: bool = False) -> list[bytes | None]:
-        """Fetch several objects in parallel (object stores reward concurrency).
+    def get_many(self, keys: list[str], missing_ok: bool = False) -> list[memoryview | None]:
+        """Fetch several objects in parallel (object stores reward concurrency), without copies.
 
         With ``missing_ok``, a missing object yields None instead of raising ObjectNotFound.
         """
 
-        def fetch(key: str) -> bytes | None:
+        def fetch(key: str) -> memoryview | None:
             try:
-                return self.get(key)
+                return self._buffer(key)
             except ObjectNotFound:
                 if missing_ok:
                     return None

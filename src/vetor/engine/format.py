@@ -54,7 +54,7 @@ class Rows:
         )
 
 
-def encode_run(rows: Rows, dimension: int) -> bytes:
+def encode_run(rows: Rows, dimension: int) -> memoryview:
     flat = pa.array(np.ascontiguousarray(rows.vectors, dtype=np.float32).reshape(-1))
     table = pa.table(
         [
@@ -69,11 +69,11 @@ def encode_run(rows: Rows, dimension: int) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return memoryview(sink.getvalue()).cast("B")  # no copy; unsigned bytes, as stores expect
 
 
-def decode_run(data: bytes, dimension: int) -> Rows:
-    table = pa.ipc.open_file(pa.BufferReader(data)).read_all().combine_chunks()
+def decode_run(data: bytes | memoryview, dimension: int) -> Rows:
+    table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all().combine_chunks()
     column = table.column("vector")
     vectors = (
         column.chunk(0).flatten().to_numpy(zero_copy_only=False)

@@ -36,7 +36,7 @@ class IndexGone(Exception):
 class _PendingWrite:
     run: RunRef
     rows: Rows
-    data: bytes  # the run object's bytes, to write again if the commit is slow (see GC)
+    data: memoryview  # the run object's bytes, to write again if the commit is slow (see GC)
     written_at: float  # monotonic time the run object was last written
     done: bool = False
     error: BaseException | None = None
@@ -389,7 +389,7 @@ class IndexEngine:
         merged = _merge(list(self._load_runs(list(plan.runs))), plan.drops_tombstones)
         path = f"segments/{uuid.uuid4().hex}/data.arrow"
         segment: tuple[RunRef, ...] = ()
-        data = b""
+        data = memoryview(b"")
         if len(merged):  # everything deleted: the runs simply disappear
             data = encode_run(merged, self.dimension)
             self.store.put(self._key(path), data)

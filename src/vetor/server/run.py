@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9700
 _KEYS_ENV = "VETOR_SERVE_KEYS"  # JSON {access key id: secret}, handed to worker processes
 _NO_AUTH_ENV = "VETOR_SERVE_NO_AUTH"
+_ACCESS_LOG_ENV = "VETOR_SERVE_ACCESS_LOG"
 
 
 def credentials_path() -> Path:
@@ -89,7 +91,20 @@ def app_from_env() -> Starlette:
     keyring = Keyring(orjson.loads(keys)) if keys else None
     if keyring is None and os.environ.get(_NO_AUTH_ENV) != "1":
         raise RuntimeError("vetor serve: no access keys configured")
+    _configure_logging(os.environ.get(_ACCESS_LOG_ENV) != "0")
     return create_app(connect(os.environ.get("VETOR_DATA", "./vetor-data")), keyring)
+
+
+def _configure_logging(access_log: bool) -> None:
+    """vetor's own loggers, set up in each worker process after uvicorn's logging config."""
+    logger = logging.getLogger("vetor")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logging.getLogger("vetor.access").disabled = not access_log
 
 
 def serve(
@@ -107,8 +122,11 @@ def serve(
         os.environ.pop(_KEYS_ENV, None)
     else:
         os.environ[_KEYS_ENV] = orjson.dumps(keys).decode()
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    logging.getLogger("vetor.access").disabled = not access_log
+    os.environ[_ACCESS_LOG_ENV] = "1" if access_log else "0"
+    # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown; with these handlers in
+    # place that ends the process with status 0 instead of dying by the signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
     uvicorn.run(
         "vetor.server.run:app_from_env",
         factory=True,
