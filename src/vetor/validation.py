@@ -113,7 +113,7 @@ def vectors_matrix(records: list[dict[str, Any]], dimension: int, metric: str) -
     for record in records:
         data = record.get("data")
         values = data.get("float32") if isinstance(data, dict) else None
-        if not isinstance(values, list):
+        if not isinstance(values, (list, np.ndarray)):  # arrays: the server's fast decoder
             raise ValidationException(
                 f"Invalid record for key '{record['key']}': data must be {{\"float32\": [numbers]}}"
             )

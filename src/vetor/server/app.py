@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from ..errors import ValidationException, VetorError
 from ..service import VectorService
-from . import protocol
+from . import codec, protocol
 from .auth import Keyring, verify_request
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # S3 Vectors' request size limit
@@ -89,7 +89,8 @@ class Gateway:
                 body=body,
                 keyring=self.keyring,
             )
-        params = _decode(body) if op.body_members else {}
+        fast = codec.decode_put_vectors(body) if op.name == "PutVectors" else None
+        params = fast or (_decode(body) if op.body_members else {})
         params.update(_location_params(op, request))
         protocol.check_types(op.name, params)
         missing = sorted(op.required - params.keys())

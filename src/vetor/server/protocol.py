@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import botocore.session
+import numpy as np
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from ..errors import ValidationException
@@ -228,11 +229,11 @@ def _check(shape: Shape, value: Any, path: str) -> None:
             _check(member, item, f"{path}/{name}")
         return
     if kind == "list":
+        member = shape.member  # type: ignore[attr-defined]
+        if member.type_name in ("float", "double") and isinstance(value, (list, np.ndarray)):
+            return  # numeric arrays are validated vectorised downstream
         if not isinstance(value, list):
             raise _wrong_type(path, "list")
-        member = shape.member  # type: ignore[attr-defined]
-        if member.type_name in ("float", "double"):
-            return  # numeric arrays are validated vectorised downstream
         for item in value:
             _check(member, item, path)
         return
