@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMAT_VERSION = 1
 MANIFEST_DIGITS = 20  # zero-padded so that lexicographic order is numeric order
@@ -66,14 +67,28 @@ def encode_run(rows: Rows, dimension: int) -> memoryview:
         ],
         schema=run_schema(dimension),
     )
+    return write_table(table)
+
+
+def write_table(table: pa.Table) -> memoryview:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     return memoryview(sink.getvalue()).cast("B")  # no copy; unsigned bytes, as stores expect
 
 
-def decode_run(data: bytes | memoryview, dimension: int) -> Rows:
-    table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all().combine_chunks()
+def read_table(data: bytes | memoryview, seq: int | None = None) -> pa.Table:
+    """A run as an Arrow table; ``seq`` overrides the column (write batches store 0)."""
+    table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all()
+    if seq is not None:
+        index = table.schema.get_field_index("seq")
+        column = pa.array(np.full(len(table), seq, np.uint64))
+        table = table.set_column(index, table.schema.field(index), column)  # keeps "not null"
+    return table
+
+
+def rows_of(table: pa.Table, dimension: int) -> Rows:
+    table = table.combine_chunks()
     column = table.column("vector")
     vectors = (
         column.chunk(0).flatten().to_numpy(zero_copy_only=False)
@@ -87,6 +102,26 @@ def decode_run(data: bytes | memoryview, dimension: int) -> Rows:
         vectors=vectors.reshape(len(table), dimension),
         metadata=table.column("metadata").to_pylist(),
     )
+
+
+def merge_tables(tables: list[pa.Table], drop_tombstones: bool) -> pa.Table:
+    """Fold runs (in seq order) into one: the newest row per key wins. All in Arrow.
+
+    With ``drop_tombstones`` (the runs start at the first run of the index), deletes are
+    applied and their tombstones dropped.
+    """
+    table = pa.concat_tables(tables)
+    positions = pa.array(np.arange(len(table), dtype=np.int64))
+    newest = (
+        pa.table({"key": table.column("key"), "position": positions})
+        .group_by("key", use_threads=False)
+        .aggregate([("position", "max")])
+    )
+    keep = np.sort(newest.column("position_max").to_numpy())
+    merged = table.take(pa.array(keep))
+    if drop_tombstones:
+        merged = merged.filter(pc.invert(merged.column("deleted")))
+    return merged.combine_chunks()
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import ConflictException
 from ..settings import Settings
 from ..store import ObjectNotFound, ObjectStore
-from .format import Manifest, Rows, RunRef, decode_run, encode_run, manifest_name
+from .format import (
+    Manifest,
+    Rows,
+    RunRef,
+    encode_run,
+    manifest_name,
+    merge_tables,
+    read_table,
+    rows_of,
+    write_table,
+)
 from .view import IndexView
 
 
@@ -325,13 +337,16 @@ class IndexEngine:
         self._view = view
 
     def _load_runs(self, runs: list[RunRef]) -> Iterator[Rows]:
+        for table in self._load_tables(runs):
+            yield rows_of(table, self.dimension)
+
+    def _load_tables(self, runs: list[RunRef]) -> list[pa.Table]:
         blobs = self.store.get_many([self._key(r.path) for r in runs])
-        for run, blob in zip(runs, blobs):
-            assert blob is not None  # get_many raises for a missing run
-            rows = decode_run(blob, self.dimension)
-            if run.kind == "wal":  # a write batch's rows all carry the batch's seq
-                rows.seqs[:] = run.min_seq
-            yield rows
+        # A write batch's rows all carry the batch's seq (the file stores 0).
+        return [
+            read_table(blob, run.min_seq if run.kind == "wal" else None)  # type: ignore[arg-type]
+            for run, blob in zip(runs, blobs)
+        ]
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[IndexView]:
@@ -386,12 +401,12 @@ class IndexEngine:
         plan = self.plan_compaction(manifest, mode)
         if plan is None:
             return False
-        merged = _merge(list(self._load_runs(list(plan.runs))), plan.drops_tombstones)
+        merged = merge_tables(self._load_tables(list(plan.runs)), plan.drops_tombstones)
         path = f"segments/{uuid.uuid4().hex}/data.arrow"
         segment: tuple[RunRef, ...] = ()
         data = memoryview(b"")
         if len(merged):  # everything deleted: the runs simply disappear
-            data = encode_run(merged, self.dimension)
+            data = write_table(merged)
             self.store.put(self._key(path), data)
             ref = RunRef(
                 path,
@@ -399,7 +414,7 @@ class IndexEngine:
                 plan.runs[0].min_seq,
                 plan.runs[-1].max_seq,
                 len(merged),
-                int(merged.deleted.sum()),
+                int(pc.sum(merged.column("deleted")).as_py() or 0),
                 len(data),
             )
             segment = (ref,)
@@ -521,21 +536,3 @@ def _find(runs: tuple[RunRef, ...], wanted: tuple[RunRef, ...]) -> int | None:
     if paths[start : start + len(wanted)] != [r.path for r in wanted]:
         return None
     return start
-
-
-def _merge(parts: list[Rows], drop_tombstones: bool) -> Rows:
-    """Fold runs (in seq order) into one: the newest row per key wins."""
-    keys = [k for part in parts for k in part.keys]
-    latest = dict(zip(keys, range(len(keys))))  # later positions overwrite earlier ones
-    keep = np.sort(np.fromiter(latest.values(), dtype=np.int64, count=len(latest)))
-    deleted = np.concatenate([p.deleted for p in parts])
-    metadata = [m for part in parts for m in part.metadata]
-    if drop_tombstones:
-        keep = keep[~deleted[keep]]
-    return Rows(
-        [keys[i] for i in keep],
-        np.concatenate([p.seqs for p in parts])[keep],
-        deleted[keep],
-        np.concatenate([p.vectors for p in parts])[keep],
-        [metadata[i] for i in keep],
-    )
