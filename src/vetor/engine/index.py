@@ -37,6 +37,7 @@ from .format import (
     rows_of,
     write_table,
 )
+from .rwlock import ReadWriteLock
 from .view import IndexView
 
 
@@ -92,7 +93,7 @@ class IndexEngine:
         self._manifest = Manifest(version=0, next_seq=1, extra={"index_id": index_id})
         self._manifest_seen_at = 0.0  # monotonic time ``_manifest`` was last known latest
         self._view = IndexView(dimension, metric)
-        self._view_lock = threading.RLock()
+        self._view_lock = ReadWriteLock()  # searches share; catch-up and backlog are alone
         self._state_lock = threading.Lock()
         self._gc_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -279,7 +280,7 @@ class IndexEngine:
         runs: tuple[RunRef, ...],
     ) -> None:
         self._advance(manifest, time.monotonic())
-        with self._view_lock:
+        with self._view_lock.write():
             # Keep our own writes for the view, applied lazily at the next read: ingest does
             # not pay for view upkeep, and a read needs no store round trip to see them.
             if self._view_seq() == base.next_seq - 1:
@@ -313,7 +314,10 @@ class IndexEngine:
         """The view at the latest committed version (strongly consistent)."""
         for attempt in range(3):
             manifest = self.latest_manifest()
-            with self._view_lock:
+            with self._view_lock.read():  # the common case: nothing new, readers share
+                if self._backlog_target is None and self._view.version >= manifest.version:
+                    return self._view
+            with self._view_lock.write():
                 self._apply_backlog()
                 if self._view.version >= manifest.version:
                     return self._view
@@ -357,7 +361,7 @@ class IndexEngine:
         is at least that version (strong consistency), possibly newer.
         """
         self.view()
-        with self._view_lock:
+        with self._view_lock.read():
             yield self._view
 
     def query(
@@ -437,7 +441,7 @@ class IndexEngine:
                     if segment and time.monotonic() - written_at > self._rewrite_after():
                         self.store.put(self._key(path), data)  # see _keep_alive
                     self._advance(manifest, 0.0)
-                    with self._view_lock:  # the content is unchanged: keep the view
+                    with self._view_lock.write():  # the content is unchanged: keep the view
                         self._apply_backlog()
                         if self._view.applied_seq == base.next_seq - 1:
                             self._view.version = manifest.version
