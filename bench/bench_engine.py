@@ -31,20 +31,18 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import machine_info as _machine_info
 
 import vetor
 
@@ -319,39 +317,7 @@ def agreement(a: list[list[str]], b: list[list[str]]) -> float:
 
 
 def machine_info() -> dict[str, Any]:
-    import pyarrow
-
-    info: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "pyarrow": pyarrow.__version__,
-        "vetor": getattr(vetor, "__version__", None),
-        "loadavg_at_start": os.getloadavg(),
-    }
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        info["cpu_model"] = names[0] if names else None
-        with open("/proc/meminfo") as f:
-            info["mem_total_kib"] = int(f.readline().split()[1])
-    except OSError:
-        pass
-    try:
-        info["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO, capture_output=True
-        )
-        info["src_modified_since_commit"] = changed.returncode == 1
-    except (OSError, subprocess.CalledProcessError):
-        info["git_commit"] = None
-    return info
+    return _machine_info(("vetor", "numpy", "pyarrow"))
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

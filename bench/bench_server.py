@@ -47,7 +47,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -58,12 +57,12 @@ import time
 import traceback
 import urllib.request
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+from machine import machine_info as _machine_info
 
 import vetor
 
@@ -1091,56 +1090,21 @@ def run_setting(args: argparse.Namespace, workers: int, profiler: PySpy | None) 
 
 
 def machine_info() -> dict[str, Any]:
-    import boto3
-    import botocore
-    import pyarrow
-    import starlette
-    import uvicorn
-
-    info: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "versions": {
-            "vetor": getattr(vetor, "__version__", None),
-            "numpy": np.__version__,
-            "pyarrow": pyarrow.__version__,
-            "orjson": orjson.__version__,
-            "boto3": boto3.__version__,
-            "botocore": botocore.__version__,
-            "uvicorn": uvicorn.__version__,
-            "starlette": starlette.__version__,
-        },
-        "loadavg_at_start": os.getloadavg(),
-        "note": "server and benchmark clients share the same machine (all cores)",
-    }
-    for module in ("uvloop", "httptools"):
-        try:
-            info["versions"][module] = __import__(module).__version__
-        except Exception:
-            info["versions"][module] = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        info["cpu_model"] = names[0] if names else None
-        with open("/proc/meminfo") as f:
-            info["mem_total_kib"] = int(f.readline().split()[1])
-    except OSError:
-        pass
-    try:
-        info["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO, capture_output=True
+    return _machine_info(
+        (
+            "vetor",
+            "numpy",
+            "pyarrow",
+            "orjson",
+            "pysimdjson",
+            "boto3",
+            "botocore",
+            "uvicorn",
+            "starlette",
+            "uvloop",
+            "httptools",
         )
-        info["src_modified_since_commit"] = changed.returncode == 1
-    except (OSError, subprocess.CalledProcessError):
-        info["git_commit"] = None
-    return info
+    )
 
 
 def _ms(d: dict[str, Any] | None, key: str) -> str:
