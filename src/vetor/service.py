@@ -462,6 +462,10 @@ class VectorService:
         config, engine = self._engine(bucket, index)
         try:
             return action(config, engine)
+        except ObjectNotFound:  # objects collected under a reader, three times over
+            raise errors.ServiceUnavailableException(
+                "The index is being compacted heavily; retry the request"
+            ) from None
         except IndexGone:
             with self._lock:
                 self._engines.pop((bucket, index), None)
