@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import BLAS_ENV, pin_blas_threads
 from machine import machine_info as _machine_info
 
 import vetor
@@ -406,17 +407,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    wanted = str(args.blas_threads)
-    if args.blas_threads > 0 and any(os.environ.get(v) != wanted for v in BLAS_ENV):
-        # BLAS reads its thread count once, when numpy loads: run again with it set.
-        os.environ.update(dict.fromkeys(BLAS_ENV, wanted))
-        sys.stdout.flush()
-        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+    pin_blas_threads(args.blas_threads, __file__)
     root = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="vetor-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json)

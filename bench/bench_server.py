@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from machine import BLAS_ENV, pin_blas_threads
 from machine import machine_info as _machine_info
 
 import vetor
@@ -72,7 +73,6 @@ REGION = "us-east-1"
 ACCESS_KEY, SECRET_KEY = "bench", "bench-secret"
 BUCKET = "bench"
 SMALL_INDEX = "small384"
-BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 GOAL_PUT_VPS = 25_000.0  # vectors/s per index at 384-d
 GOAL_OVERHEAD_MS = 2.0  # HTTP p50 - embedded p50, per query
 
@@ -1408,13 +1408,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    wanted = str(args.blas_threads)
-    if args.blas_threads > 0 and any(os.environ.get(v) != wanted for v in BLAS_ENV):
-        # BLAS reads its thread count once, when numpy loads: run again with it set. The
-        # server inherits it, so the HTTP and the embedded queries use the same BLAS.
-        os.environ.update(dict.fromkeys(BLAS_ENV, wanted))
-        sys.stdout.flush()
-        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+    pin_blas_threads(args.blas_threads, __file__)
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(var, None)
     os.environ.update(

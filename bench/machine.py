@@ -52,3 +52,20 @@ def _version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pin_blas_threads(threads: int, script: str) -> None:
+    """Re-run ``script`` with BLAS limited to ``threads`` (0: leave the library default).
+
+    BLAS reads its thread count once, when numpy loads, so it must be set before the process
+    starts; child processes (the server) inherit it. Multi-threaded BLAS on a small shared
+    machine stalls for a scheduler tick whenever another process holds a core.
+    """
+    wanted = str(threads)
+    if threads > 0 and any(os.environ.get(v) != wanted for v in BLAS_ENV):
+        os.environ.update(dict.fromkeys(BLAS_ENV, wanted))
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, os.path.abspath(script), *sys.argv[1:]])

@@ -113,6 +113,7 @@ DataOpt = Annotated[
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="json or table.")]
 Bucket = Annotated[str, typer.Argument(metavar="BUCKET", help="Vector bucket name.")]
 Index = Annotated[str, typer.Argument(metavar="INDEX", help="Index name.")]
+ValuesOpt = Annotated[bool, typer.Option("--values/--no-values", help="Include the vector data.")]
 Keys = Annotated[list[str], typer.Argument(metavar="KEY", help="Vector keys.")]
 
 DEFAULT_DATA = "./vetor-data"
@@ -425,9 +426,7 @@ def vectors_get(
     bucket: Bucket,
     index: Index,
     keys: Keys,
-    values: Annotated[
-        bool, typer.Option("--values/--no-values", help="Include the vector data.")
-    ] = False,
+    values: ValuesOpt = False,
     metadata: Annotated[bool, typer.Option(help="Include the metadata.")] = True,
     data: DataOpt = DEFAULT_DATA,
     output: OutputOpt = Output.table,
@@ -453,9 +452,7 @@ def vectors_list(
     next_token: Annotated[str | None, typer.Option(help="Continue a listing.")] = None,
     segment_count: Annotated[int | None, typer.Option(help="Parallel listing: segments.")] = None,
     segment_index: Annotated[int | None, typer.Option(help="Parallel listing: this one.")] = None,
-    values: Annotated[
-        bool, typer.Option("--values/--no-values", help="Include the vector data.")
-    ] = False,
+    values: ValuesOpt = False,
     metadata: Annotated[bool, typer.Option(help="Include the metadata.")] = False,
     data: DataOpt = DEFAULT_DATA,
     output: OutputOpt = Output.table,

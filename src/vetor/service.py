@@ -26,7 +26,6 @@ import orjson
 
 from . import errors, validation
 from .engine import IndexEngine, IndexGone, IndexView, filter_keys
-from .engine.format import Manifest, manifest_name
 from .errors import ConflictException, NotFoundException, ValidationException
 from .settings import Settings
 from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
@@ -259,16 +258,7 @@ class VectorService:
             raise ConflictException(errors.INDEX_EXISTS)
         if tag_map:
             self.store.put(f"{prefix}/{index_id}/tags.json", orjson.dumps(tag_map))
-        first = Manifest(
-            version=1,
-            next_seq=1,
-            commit_id=uuid.uuid4().hex,
-            created_at=config["creationTime"],
-            extra={"index_id": index_id},
-        )
-        self.store.put_if_absent(
-            f"{prefix}/{index_id}/manifests/{manifest_name(1)}", first.encode()
-        )
+        self._new_engine(config).initialize()
         return {"indexArn": self.index_arn(bucket, index)}
 
     def _metadata_configuration(self, config: Any) -> dict[str, Any]:

@@ -141,6 +141,11 @@ class IndexEngine:
             elif manifest.version == self._manifest.version:
                 self._manifest_seen_at = max(self._manifest_seen_at, seen_at)
 
+    def initialize(self) -> None:
+        """Write version 1, empty, for a new index (a writer that got there first is fine)."""
+        first = self._next(self._manifest, (), 1)
+        self.store.put_if_absent(self._key("manifests/" + manifest_name(1)), first.encode())
+
     def retire(self) -> str | None:
         """Commit the deletion of this index; return the key of that last manifest.
 
