@@ -293,7 +293,7 @@ def test_vector_errors(api: Api, bucket: str) -> None:
         api.query_vectors(**address, **query, filter={"genre": {"$like": "d"}})
     with expect("ValidationException", "'body' is non-filterable"):
         api.query_vectors(**address, **query, filter={"body": "x"})
-    with expect("ValidationException", "not available"):
+    with expect("ValidationException", "require ENHANCED mode"):
         api.query_vectors(**address, topK=3, queryTexts=[{"text": "hi", "metadataKey": "body"}])
     with expect("ValidationException", "Member must have length between 1 and 100, inclusive"):
         api.get_vectors(**address, keys=[f"k{i}" for i in range(101)])

@@ -212,7 +212,23 @@ def test_request_limits(service: vetor.VectorService, index: dict) -> None:
         ({"filter": {"lang": {"$startsWith": "p"}}}, "ENHANCED"),
         ({"queryVector": {"float32": [1.0, 0.0]}}, "vector must have length 4, but has length 2"),
         ({"topK": 0}, "between 1 and 10000"),
-        ({"queryTexts": [{"text": "hi", "metadataKey": "body"}]}, "not available"),
+        ({"queryTexts": [{"text": "hi", "metadataKey": "body"}]}, "require ENHANCED mode"),
+        (
+            {"queryTexts": [{"text": "hi", "metadataKey": "body"}], "queryMode": "ENHANCED"},
+            "'body' has no text search configuration",
+        ),
+        (
+            {
+                "queryTexts": [
+                    {"text": "a", "metadataKey": "body"},
+                    {"text": "b", "metadataKey": "body"},
+                ],
+                "queryMode": "ENHANCED",
+            },
+            "distinct metadata key",
+        ),
+        ({"queryTexts": [{"text": "", "metadataKey": "body"}]}, "between 1 and 1024"),
+        ({"queryTexts": []}, "between 1 and 10"),
     ],
 )
 def test_bad_queries(

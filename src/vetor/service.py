@@ -26,6 +26,8 @@ import orjson
 
 from . import errors, validation
 from .engine import IndexEngine, IndexGone, IndexView, filter_keys
+from .engine.index import Hit, TextQuery
+from .engine.textindex import TextField
 from .errors import ConflictException, NotFoundException, ValidationException
 from .settings import Settings
 from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
@@ -287,8 +289,31 @@ class VectorService:
 
     def get_index(self, **address: Any) -> dict[str, Any]:
         bucket, index = self._index_of(**address)
-        config = self._index_config(bucket, index)
-        return {"index": self._index_view(config, full=True)}
+        view = self._index_view(self._index_config(bucket, index), full=True)
+        configs = view["metadataConfiguration"].get("textSearchConfigurations")
+        if configs:
+            view["metadataConfiguration"] = {
+                **view["metadataConfiguration"],
+                "textSearchConfigurations": self._text_status(bucket, index, configs),
+            }
+        return {"index": view}
+
+    def _text_status(
+        self, bucket: str, index: str, configs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """BUILDING while a segment still lacks its stored text index (the backfill runs in
+        the background; queries are answered meanwhile, from indexes built in memory)."""
+
+        def status(config: dict[str, Any], engine: IndexEngine) -> list[dict[str, Any]]:
+            out = []
+            for item in configs:
+                field = TextField(item["metadataKey"], item["language"])
+                out.append({**item, "status": engine.text_status(field)})
+            if any(item["status"] == "BUILDING" for item in out):
+                engine.start_background()
+            return out
+
+        return self._with_engine(bucket, index, status)
 
     def list_indexes(
         self,
@@ -361,6 +386,8 @@ class VectorService:
             meta["textSearchConfigurations"] = current + added
 
         self._update_index_config(bucket, index, change)
+        if added:  # backfill the new fields' indexes in the background
+            self._with_engine(bucket, index, lambda _, engine: engine.start_background())
         return {"indexArn": self.index_arn(bucket, index)}
 
     def _update_index_config(
@@ -434,6 +461,14 @@ class VectorService:
         with self._lock:
             return self._engines.setdefault((bucket, index), (config, engine))
 
+    def _refresh_if_unknown(self, bucket: str, index: str, keys: set[str]) -> None:
+        """Another process may have added a text search configuration: reload, once."""
+        with self._lock:
+            cached = self._engines.get((bucket, index))
+        if cached is not None and not keys <= {f.key for f in text_fields(cached[0])}:
+            with self._lock:
+                self._engines.pop((bucket, index), None)
+
     def _new_engine(self, config: dict[str, Any]) -> IndexEngine:
         bucket, index = config["vectorBucketName"], config["indexName"]
         return IndexEngine(
@@ -443,6 +478,7 @@ class VectorService:
             dimension=config["dimension"],
             metric=config["distanceMetric"],
             settings=self.settings,
+            text_fields=text_fields(config),
         )
 
     def _with_engine(
@@ -588,23 +624,26 @@ class VectorService:
         validation.between("/topK", topK, 1, self.settings.max_top_k)
         validation.boolean("/returnMetadata", returnMetadata)
         validation.boolean("/returnDistance", returnDistance)
-        if queryTexts is not None or returnScores:
-            raise ValidationException(
-                "Full-text and hybrid search (queryTexts, returnScores) are not available in "
-                "this version of vetor"
-            )
-        if queryVector is None:
-            raise ValidationException("Must specify queryVector")
+        validation.boolean("/returnScores", returnScores)
+        texts = _text_queries(queryTexts)
+        if queryVector is None and not texts:
+            raise ValidationException("Must specify queryVector, queryTexts, or both")
         if queryMode is not None:
             validation.one_of("/queryMode", queryMode, validation.INDEX_MODES)
 
+        if texts:
+            self._refresh_if_unknown(bucket, index, {key for key, _ in texts})
+
         def query(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
-            vector = validation.query_vector(
-                queryVector, config["dimension"], config["distanceMetric"]
-            )
+            vector = None
+            if queryVector is not None:
+                vector = validation.query_vector(
+                    queryVector, config["dimension"], config["distanceMetric"]
+                )
+            mode = _query_mode(config, queryMode, bool(texts))
+            searches = tuple(TextQuery(_text_field(config, key), text) for key, text in texts)
             where = None
             if filter is not None:
-                mode = queryMode or config.get("indexMode", "CLASSIC")
                 non_filterable = config["metadataConfiguration"]["nonFilterableMetadataKeys"]
                 filter_keys(filter, non_filterable, allow_starts_with=mode == "ENHANCED")
                 document = filter
@@ -617,7 +656,8 @@ class VectorService:
             request = {
                 "index": [bucket, index],
                 "topK": topK,
-                "queryVector": vector.tolist(),
+                "queryVector": None if vector is None else vector.tolist(),
+                "queryTexts": texts,
                 "filter": filter,
                 "queryMode": queryMode,
             }
@@ -627,15 +667,10 @@ class VectorService:
                     raise ValidationException("Invalid nextToken: it belongs to another query")
                 offset = int(state["offset"])
             end = min(topK, offset + page_size)
-            hits = engine.query(vector, end, where)[offset:end]
-            results = []
-            for hit in hits:
-                item: dict[str, Any] = {"key": hit.key}
-                if returnDistance:
-                    item["distance"] = hit.distance
-                if returnMetadata:
-                    item["metadata"] = hit.metadata
-                results.append(item)
+            depth = max(end, self.settings.hybrid_candidates)  # RRF candidates of each side
+            hits = engine.search(vector, searches, end, where, depth)[offset:end]
+            scores = returnScores and bool(texts)  # vector-only results carry no scores
+            results = [_hit(h, returnDistance, returnMetadata, scores) for h in hits]
             body = {"vectors": results, "distanceMetric": config["distanceMetric"]}
             if end < topK and len(hits) == end - offset:
                 state = {"offset": end, "request": fingerprint(request)}
@@ -777,6 +812,78 @@ def _text_configs(items: Any) -> list[dict[str, Any]]:
         )
         result.append({"metadataKey": key, "language": language, "status": "ACTIVE"})
     return result
+
+
+def _text_queries(items: Any) -> list[tuple[str, str]]:
+    """Validated ``queryTexts``: (metadata key, text) pairs, one per distinct key."""
+    if items is None:
+        return []
+    validation.length_between("/queryTexts", items, 1, 10)
+    pairs = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValidationException.field("/queryTexts", "Member must be a list of objects")
+        text, key = item.get("text"), item.get("metadataKey")
+        if not isinstance(text, str) or not 1 <= len(text) <= 1024:
+            raise ValidationException.field(
+                "/queryTexts/text", "Member must have length between 1 and 1024, inclusive"
+            )
+        if not isinstance(key, str) or not 1 <= len(key) <= 63:
+            raise ValidationException.field(
+                "/queryTexts/metadataKey", "Member must have length between 1 and 63, inclusive"
+            )
+        pairs.append((key, text))
+    if len({key for key, _ in pairs}) < len(pairs):
+        raise ValidationException("Each entry of queryTexts must target a distinct metadata key")
+    return pairs
+
+
+def _query_mode(config: dict[str, Any], requested: str | None, text_search: bool) -> str:
+    """The mode a query runs in. As in S3 Vectors, an ENHANCED index cannot be queried in
+    CLASSIC mode, and full-text or hybrid search needs ENHANCED."""
+    configured = config.get("indexMode", "CLASSIC")
+    if requested == "CLASSIC" and configured == "ENHANCED":
+        raise ValidationException("CLASSIC query mode cannot be used with an ENHANCED index")
+    mode = requested or configured
+    if text_search and mode != "ENHANCED":
+        raise ValidationException(
+            "Full-text and hybrid search (queryTexts) require ENHANCED mode: set the index's "
+            "mode with UpdateIndexMode, or queryMode='ENHANCED'"
+        )
+    return mode
+
+
+def text_fields(config: dict[str, Any]) -> tuple[TextField, ...]:
+    configs = config["metadataConfiguration"].get("textSearchConfigurations", [])
+    return tuple(TextField(c["metadataKey"], c["language"]) for c in configs)
+
+
+def _text_field(config: dict[str, Any], key: str) -> TextField:
+    for field in text_fields(config):
+        if field.key == key:
+            return field
+    raise ValidationException(
+        f"The metadata key '{key}' has no text search configuration: add one with "
+        "UpdateMetadataConfiguration to search it"
+    )
+
+
+def _hit(hit: Hit, distance: bool, metadata: bool, scores: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": hit.key}
+    if distance and hit.distance is not None:
+        item["distance"] = hit.distance
+    if metadata:
+        item["metadata"] = hit.metadata
+    if scores:
+        block: dict[str, Any] = {
+            "bm25Scores": [{"metadataKey": k, "score": s} for k, s in hit.bm25]
+        }
+        if hit.fused is not None:
+            block["fused"] = hit.fused
+        if hit.vector_distance is not None:
+            block["vectorDistance"] = hit.vector_distance
+        item["scores"] = block
+    return item
 
 
 def _record(view: IndexView, row: int, data: bool, metadata: bool) -> dict[str, Any]:

@@ -72,6 +72,14 @@ class ObjectStore:
         with _translated(key):
             return bytes(obstore.get_range(self._inner, key, start=start, end=end))
 
+    def get_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[memoryview]:
+        """Several byte ranges of one object, fetched together (nearby ranges coalesce)."""
+        if not starts:
+            return []
+        with _translated(key):
+            found = obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
+        return [memoryview(b) for b in found]
+
     def put(self, key: str, data: bytes | memoryview) -> None:
         with _translated(key):
             obstore.put(self._inner, key, data)

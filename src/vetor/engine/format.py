@@ -135,10 +135,11 @@ class RunRef:
     rows: int
     tombstones: int
     size: int
+    text: tuple[str, ...] = ()  # text fields indexed next to a segment (TextField ids)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRef:
-        return cls(**data)
+        return cls(**{**data, "text": tuple(data.get("text", ()))})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from ..errors import ConflictException
 from ..settings import Settings
 from ..store import ObjectNotFound, ObjectStore
+from ..text import analyzer
 from .format import (
     Manifest,
     Rows,
@@ -38,6 +39,17 @@ from .format import (
     write_table,
 )
 from .rwlock import ReadWriteLock
+from .textindex import (
+    MappedRun,
+    MemoryRunText,
+    PostingsCache,
+    RunText,
+    StoredRunText,
+    TextField,
+    bm25,
+    rrf,
+    write_run_text,
+)
 from .view import IndexView
 
 
@@ -69,8 +81,17 @@ class CompactionPlan:
 @dataclass
 class Hit:
     key: str
-    distance: float
+    distance: float | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    bm25: list[tuple[str, float]] = field(default_factory=list)  # (metadata key, score)
+    fused: float | None = None  # RRF score of a hybrid search
+    vector_distance: float | None = None  # set when a hybrid hit came from the vector side
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    field: TextField
+    text: str
 
 
 class IndexEngine:
@@ -83,6 +104,7 @@ class IndexEngine:
         dimension: int,
         metric: str,
         settings: Settings,
+        text_fields: tuple[TextField, ...] = (),
     ) -> None:
         self.store = store
         self.prefix = prefix.rstrip("/") + "/"
@@ -104,6 +126,11 @@ class IndexEngine:
         self._backlog: list[Rows] = []  # our committed writes, not yet in the view
         self._backlog_rows = 0
         self._backlog_target: tuple[int, int] | None = None  # (version, seq) once applied
+        self.text_fields = text_fields
+        self._run_texts: dict[tuple[str, str], RunText] = {}  # (run path, field id); immutable
+        self._placed: dict[tuple[str, str], tuple[int, np.ndarray]] = {}  # → (generation, rows)
+        self._text_lock = threading.Lock()
+        self._postings = PostingsCache(settings.text_cache_bytes)
 
     # --- manifests --------------------------------------------------------------------------
 
@@ -372,10 +399,125 @@ class IndexEngine:
     def query(
         self, vector: np.ndarray, k: int, where: Callable[[IndexView], np.ndarray] | None = None
     ) -> list[Hit]:
+        return self.search(vector, (), k, where)
+
+    def search(
+        self,
+        vector: np.ndarray | None,
+        texts: tuple[TextQuery, ...],
+        k: int,
+        where: Callable[[IndexView], np.ndarray] | None = None,
+        depth: int = 0,
+    ) -> list[Hit]:
+        """Top ``k`` by vector distance, by BM25 (summed over the text queries), or both fused
+        by RRF over the best ``max(k, depth)`` of each side."""
         with self.snapshot() as view:
             mask = None if where is None else where(view)
-            rows, distances = view.search(vector, k, mask)
-            return [Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)]
+            if not texts:
+                assert vector is not None
+                rows, distances = view.search(vector, k, mask)
+                return [
+                    Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)
+                ]
+            manifest = self._manifest  # never older than the view
+            per_field = [self._bm25(view, manifest, q, mask) for q in texts]
+            rows, scores = _sum_scores(per_field)
+            if vector is None:
+                chosen, _ = _top(view, rows, scores, k)
+                return self._text_hits(view, chosen, texts, per_field, None, {}, {})
+            depth = max(k, depth)
+            vector_rows, distances = view.search(vector, depth, mask)
+            text_rows, _ = _top(view, rows, scores, depth)
+            fused = rrf([vector_rows, text_rows])
+            candidates = np.fromiter(fused, np.int64, len(fused))
+            chosen, _ = _top(view, candidates, np.array([fused[r] for r in candidates]), k)
+            near = dict(zip(vector_rows.tolist(), distances.tolist()))
+            return self._text_hits(view, chosen, texts, per_field, vector, fused, near)
+
+    def _text_hits(
+        self,
+        view: IndexView,
+        chosen: np.ndarray,
+        texts: tuple[TextQuery, ...],
+        per_field: list[dict[int, float]],
+        vector: np.ndarray | None,
+        fused: dict[int, float],
+        near: dict[int, float],
+    ) -> list[Hit]:
+        distances = view.distances(vector, chosen) if vector is not None else None
+        hits = []
+        for i, row in enumerate(chosen.tolist()):
+            matched = [(q.field.key, s[row]) for q, s in zip(texts, per_field) if row in s]
+            hits.append(
+                Hit(
+                    view.key(row),
+                    None if distances is None else float(distances[i]),
+                    view.metadata(row),
+                    bm25=matched,
+                    fused=fused.get(row),
+                    vector_distance=near.get(row),
+                )
+            )
+        return hits
+
+    def _bm25(
+        self, view: IndexView, manifest: Manifest, query: TextQuery, mask: np.ndarray | None
+    ) -> dict[int, float]:
+        """BM25 scores of one text query over the view's live rows: {view row: score}."""
+        field = query.field
+        runs = [
+            MappedRun(self._run_text(run, field), self._rows_in_view(view, run, field))
+            for run in manifest.runs
+        ]
+        terms = analyzer(field.language)(query.text)
+        rows, scores = bm25(runs, terms, view.live(), view.n)
+        if mask is not None:
+            keep = mask[rows]
+            rows, scores = rows[keep], scores[keep]
+        return dict(zip(rows.tolist(), scores.tolist()))
+
+    def _run_text(self, run: RunRef, field: TextField) -> RunText:
+        """A run's text index for a field: stored next to a segment, else built in memory."""
+        key = (run.path, field.id)
+        text = self._run_texts.get(key)
+        if text is not None:
+            return text
+        if field.id in run.text:
+            text = StoredRunText(self.store, self.prefix, _run_dir(run), field, self._postings)
+        else:
+            table = self._load_tables([run])[0]
+            text = MemoryRunText(
+                table.column("key").to_pylist(),
+                table.column("seq").to_numpy(),
+                field.texts(table.column("metadata").to_pylist()),
+                field,
+            )
+        with self._text_lock:
+            if len(self._run_texts) > 4 * len(self._manifest.runs) + 16:
+                current = {r.path for r in self._manifest.runs}
+                for stale in [k for k in self._run_texts if k[0] not in current]:
+                    self._run_texts.pop(stale, None)
+                    self._placed.pop(stale, None)
+            return self._run_texts.setdefault(key, text)
+
+    def _rows_in_view(self, view: IndexView, run: RunRef, field: TextField) -> np.ndarray:
+        """Where the run's rows are in the view (-1: superseded); cached while rows keep
+        their numbers, once the view holds all of the run."""
+        key = (run.path, field.id)
+        cached = self._placed.get(key)
+        if cached is not None and cached[0] == view.generation:
+            return cached[1]
+        text = self._run_text(run, field)
+        rows = view.place(text.keys, text.seqs)
+        if run.max_seq <= view.applied_seq:
+            self._placed[key] = (view.generation, rows)
+        return rows
+
+    def text_status(self, field: TextField) -> str:
+        """ACTIVE once every segment has its stored index for the field, else BUILDING."""
+        runs = self.latest_manifest().runs
+        missing = any(r.kind == "segment" and field.id not in r.text for r in runs)
+        return "BUILDING" if missing else "ACTIVE"
 
     # --- compaction and garbage collection --------------------------------------------------
 
@@ -425,6 +567,7 @@ class IndexEngine:
                 len(merged),
                 int(pc.sum(merged.column("deleted")).as_py() or 0),
                 len(data),
+                text=self._write_text(path, merged, self.text_fields),
             )
             segment = (ref,)
         written_at = time.monotonic()
@@ -454,11 +597,70 @@ class IndexEngine:
                 base = self.latest_manifest()
         return False
 
+    def _write_text(
+        self, path: str, table: pa.Table, fields: tuple[TextField, ...]
+    ) -> tuple[str, ...]:
+        """Store a segment's text indexes (before any manifest names them)."""
+        if not fields:
+            return ()
+        keys = table.column("key").to_pylist()
+        seqs = table.column("seq").to_numpy()
+        metadata = table.column("metadata").to_pylist()
+        directory = path.rsplit("/", 1)[0]
+        for f in fields:
+            write_run_text(self.store, self.prefix, directory, f, keys, seqs, f.texts(metadata))
+        return tuple(f.id for f in fields)
+
+    def _unindexed_text(self, manifest: Manifest) -> list[tuple[RunRef, tuple[TextField, ...]]]:
+        """Segments lacking the stored index of a configured text field."""
+        todo = []
+        for run in manifest.runs:
+            missing = tuple(f for f in self.text_fields if f.id not in run.text)
+            if run.kind == "segment" and missing:
+                todo.append((run, missing))
+        return todo
+
+    def index_text(self) -> bool:
+        """Backfill: give one segment that lacks them its text indexes; True if one was done.
+
+        Each segment is committed on its own, so the objects written are named by a manifest
+        long before GC's grace period could take them.
+        """
+        todo = self._unindexed_text(self.latest_manifest())
+        if not todo:
+            return False
+        run, fields = todo[0]
+        added = self._write_text(run.path, self._load_tables([run])[0], fields)
+        with self._commit_lock:
+            for _ in range(self.settings.commit_retries):
+                base = self.latest_manifest()
+                current = [r for r in base.runs if r.path == run.path]
+                if not current:
+                    return True  # compacted away meanwhile: its successor has its own indexes
+                runs = tuple(
+                    replace(r, text=tuple(dict.fromkeys(r.text + added)))
+                    if r.path == run.path
+                    else r
+                    for r in base.runs
+                )
+                manifest = self._next(base, runs, base.next_seq)
+                if self._try_commit(manifest):
+                    self._advance(manifest, 0.0)
+                    with self._view_lock.write():  # the content is unchanged: keep the view
+                        self._apply_backlog()
+                        if self._view.applied_seq == base.next_seq - 1:
+                            self._view.version = manifest.version
+                    return True
+        raise ConflictException("Too many concurrent commits on this index; retry")
+
     def _maybe_compact_in_background(self) -> None:
-        if self.plan_compaction(self._manifest) is None:
+        manifest = self._manifest
+        if self.plan_compaction(manifest) is None and not self._unindexed_text(manifest):
             return
         if not self.settings.background_compaction:
             self.compact()
+            while self.index_text():
+                pass
             self.collect_garbage()
             return
         with self._state_lock:
@@ -467,9 +669,16 @@ class IndexEngine:
             self._background = threading.Thread(target=self._compact_loop, daemon=True)
             self._background.start()
 
+    def start_background(self) -> None:
+        """Start compaction and text backfill now if either has work (e.g. a new text field)."""
+        self.latest_manifest()
+        self._maybe_compact_in_background()
+
     def _compact_loop(self) -> None:
         try:
             while self.compact():
+                pass
+            while self.index_text():
                 pass
             self.collect_garbage()
         except Exception:  # background work is best effort; the next write retries it
@@ -521,7 +730,7 @@ class IndexEngine:
                 runs = Manifest.decode(self.store.get(manifest_key)).runs
             except ObjectNotFound:
                 runs = ()
-            paths = self._run_paths_cache[manifest_key] = frozenset(r.path for r in runs)
+            paths = self._run_paths_cache[manifest_key] = frozenset(_objects_of(runs))
         return paths
 
     def stats(self) -> dict[str, Any]:
@@ -533,6 +742,38 @@ class IndexEngine:
             "writeBatches": sum(r.kind == "wal" for r in manifest.runs),
             "rows": sum(r.rows - r.tombstones for r in manifest.runs),
         }
+
+
+def _sum_scores(per_field: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    total: dict[int, float] = {}
+    for scores in per_field:
+        for row, score in scores.items():
+            total[row] = total.get(row, 0.0) + score
+    return np.fromiter(total, np.int64, len(total)), np.fromiter(total.values(), np.float64)
+
+
+def _top(
+    view: IndexView, rows: np.ndarray, scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best rows by score, descending; ties broken by key so pages are stable."""
+    if len(rows) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = scores >= kth  # ties at the boundary stay in, to be ordered by key
+        rows, scores = rows[keep], scores[keep]
+    order = sorted(range(len(rows)), key=lambda i: (-scores[i], view.key(rows[i])))[:k]
+    return rows[order], scores[order]
+
+
+def _run_dir(run: RunRef) -> str:
+    return run.path.rsplit("/", 1)[0]
+
+
+def _objects_of(runs: tuple[RunRef, ...]) -> Iterator[str]:
+    """Every object the runs consist of: their data, and their segments' text indexes."""
+    for run in runs:
+        yield run.path
+        for field_id in run.text:
+            yield from TextField.from_id(field_id).paths(_run_dir(run))
 
 
 def _find(runs: tuple[RunRef, ...], wanted: tuple[RunRef, ...]) -> int | None:

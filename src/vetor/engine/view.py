@@ -8,6 +8,7 @@ behind ``search`` later without changing callers.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from typing import Any
 
@@ -18,6 +19,7 @@ from . import filters
 from .format import Rows
 
 _MIN_CAPACITY = 1024
+_generations = itertools.count(1)
 
 
 class IndexView:
@@ -27,9 +29,12 @@ class IndexView:
         self.version = 0  # manifest version this view reflects
         self.applied_seq = 0  # every write with seq <= this is reflected
         self.n = 0  # rows used, live or dead
+        # Changes whenever rows are renumbered: row numbers cached elsewhere are then stale.
+        self.generation = next(_generations)
         self._vectors = np.empty((0, dimension), dtype=np.float32)
         self._norms = np.empty(0, dtype=np.float32)  # L2 norm of each row
         self._live = np.empty(0, dtype=bool)
+        self._seqs = np.empty(0, dtype=np.uint64)  # the write that stored each row
         self._hash = np.empty(0, dtype=np.uint32)  # crc32 of the key, for list segments
         self._keys: list[str] = []
         # Raw JSON until first needed (parsing on every write would tax ingest), then dicts.
@@ -62,6 +67,7 @@ class IndexView:
         self._vectors[start : start + count] = vectors
         self._norms[start : start + count] = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
         self._live[start : start + count] = True
+        self._seqs[start : start + count] = rows.seqs
         self._hash[start : start + count] = [zlib.crc32(k.encode()) for k in rows.keys]
         self._keys.extend(rows.keys)
         self._metadata.extend(rows.metadata)
@@ -76,12 +82,14 @@ class IndexView:
         self._vectors = _grow(self._vectors, capacity)
         self._norms = _grow(self._norms, capacity)
         self._live = _grow(self._live, capacity)
+        self._seqs = _grow(self._seqs, capacity)
         self._hash = _grow(self._hash, capacity)
 
     def _drop_dead_rows(self) -> None:
         keep = np.flatnonzero(self._live[: self.n])
         self._vectors = self._vectors[keep]
         self._norms = self._norms[keep]
+        self._seqs = self._seqs[keep]
         self._hash = self._hash[keep]
         self._live = np.ones(len(keep), dtype=bool)
         self._keys = [self._keys[i] for i in keep]
@@ -89,6 +97,7 @@ class IndexView:
         self._row_of = dict(zip(self._keys, range(len(keep))))
         self._columns = {}
         self.n = len(keep)
+        self.generation = next(_generations)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -97,6 +106,18 @@ class IndexView:
 
     def row(self, key: str) -> int | None:
         return self._row_of.get(key)
+
+    def live(self) -> np.ndarray:
+        """Which rows ``[0, n)`` are live (read-only use)."""
+        return self._live[: self.n]
+
+    def place(self, keys: list[str], seqs: np.ndarray) -> np.ndarray:
+        """The live row holding each (key, seq), or -1 where that write was superseded."""
+        row_of = self._row_of
+        rows = np.fromiter((row_of.get(k, -1) for k in keys), np.int64, len(keys))
+        found = rows >= 0
+        found[found] = self._seqs[rows[found]] == seqs[found]
+        return np.where(found, rows, -1)
 
     def key(self, row: int) -> str:
         return self._keys[row]

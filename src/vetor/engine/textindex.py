@@ -1,0 +1,334 @@
+"""Full-text search: a BM25 inverted index per run, stored for ranged reads, scored globally.
+
+Each segment carries, per searchable metadata key, three objects next to its data::
+
+    segments/<id>/text-<field>.terms.arrow   term, offset, df         (read whole, once)
+    segments/<id>/text-<field>.rows.arrow    key, seq, length, has_text per segment row
+    segments/<id>/text-<field>.postings      doc ids (uint32) by term, then tfs (uint16)
+
+so a query reads the dictionary once and then fetches only its own terms' postings: two
+ranges per term (ids, tfs), all fetched in one parallel request. Write batches (and segments
+still being backfilled) are analysed in memory on first use; both kinds answer the same
+``RunText`` questions.
+
+Scores are computed across all runs with global statistics over the *live* rows only (a row
+overwritten or deleted by a later run does not count), so they equal BM25 over the live index
+(Lucene's formula, as bm25s: ``idf = ln(1 + (N - df + .5) / (df + .5))``,
+``tf / (tf + k1 (1 - b + b dl / avgdl))``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from ..store import ObjectStore
+from ..text import analyzer
+from .format import read_table, write_table
+
+K1 = 1.5
+B = 0.75
+
+
+@dataclass(frozen=True)
+class TextField:
+    """A searchable metadata key and the language its analyzer speaks."""
+
+    key: str
+    language: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.language}:{self.key}"
+
+    @classmethod
+    def from_id(cls, field_id: str) -> TextField:
+        language, key = field_id.split(":", 1)
+        return cls(key, language)
+
+    @property
+    def file_stem(self) -> str:
+        """Object names must not depend on what a key contains: a digest names the field."""
+        return "text-" + hashlib.sha256(self.id.encode()).hexdigest()[:16]
+
+    def paths(self, segment_dir: str) -> tuple[str, str, str]:
+        stem = f"{segment_dir}/{self.file_stem}"
+        return f"{stem}.terms.arrow", f"{stem}.rows.arrow", f"{stem}.postings"
+
+    def texts(self, metadata: Iterable[bytes | dict[str, Any] | None]) -> list[str | None]:
+        """The field's text in each row: a string, or a list's strings joined; else None."""
+        out: list[str | None] = []
+        for value in metadata:
+            if isinstance(value, bytes | memoryview):
+                value = orjson.loads(value)
+            text = value.get(self.key) if value else None
+            if isinstance(text, list):
+                parts = [t for t in text if isinstance(t, str)]
+                text = " ".join(parts) if parts else None
+            out.append(text if isinstance(text, str) else None)
+        return out
+
+
+class RunText:
+    """One run's inverted index for one field: rows, and postings by term."""
+
+    keys: list[str]
+    seqs: np.ndarray  # uint64 per row
+    lengths: np.ndarray  # float64 token count per row
+    has_text: np.ndarray  # bool per row: the row has the field (counts as a document)
+
+    def postings(self, terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(row ids, term frequencies) of each term present in the run."""
+        raise NotImplementedError
+
+
+@dataclass
+class _Built:
+    terms: list[str]
+    offsets: np.ndarray  # start of each term's postings, in entries
+    doc_ids: np.ndarray  # uint32, grouped by term
+    tfs: np.ndarray  # uint16
+    lengths: np.ndarray
+    has_text: np.ndarray
+
+
+def _invert(texts: list[str | None], language: str) -> _Built:
+    """Analyse the texts and build term → (docs, tfs), vectorised past the analysis."""
+    analyze = analyzer(language)
+    vocabulary: dict[str, int] = {}
+    term_ids: list[int] = []
+    lengths = np.zeros(len(texts), np.float64)
+    for row, text in enumerate(texts):
+        if text:
+            ids = [vocabulary.setdefault(t, len(vocabulary)) for t in analyze(text)]
+            term_ids.extend(ids)
+            lengths[row] = len(ids)
+    docs = np.repeat(np.arange(len(texts), dtype=np.int64), lengths.astype(np.int64))
+    pairs = np.asarray(term_ids, np.int64) * max(1, len(texts)) + docs
+    unique, counts = np.unique(pairs, return_counts=True)  # sorted by (term, doc)
+    term_of = unique // max(1, len(texts))
+    offsets = np.searchsorted(term_of, np.arange(len(vocabulary) + 1))
+    return _Built(
+        terms=list(vocabulary),
+        offsets=offsets,
+        doc_ids=(unique % max(1, len(texts))).astype(np.uint32),
+        tfs=np.minimum(counts, 65535).astype(np.uint16),
+        lengths=lengths,
+        has_text=np.array([t is not None for t in texts], dtype=bool),
+    )
+
+
+class MemoryRunText(RunText):
+    """Built on the fly from a run's rows (write batches, segments not yet indexed)."""
+
+    def __init__(
+        self, keys: list[str], seqs: np.ndarray, texts: list[str | None], field: TextField
+    ):
+        built = _invert(texts, field.language)
+        self.keys, self.seqs = keys, seqs
+        self.lengths, self.has_text = built.lengths, built.has_text
+        self._built = built
+        self._term_index = {t: i for i, t in enumerate(built.terms)}
+
+    def postings(self, terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        b, found = self._built, {}
+        for term in terms:
+            i = self._term_index.get(term)
+            if i is not None:
+                start, end = b.offsets[i], b.offsets[i + 1]
+                found[term] = (b.doc_ids[start:end].astype(np.int64), b.tfs[start:end])
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        b = self._built
+        return b.doc_ids.nbytes + b.tfs.nbytes + 64 * len(b.terms) + 80 * len(self.keys)
+
+
+def write_run_text(
+    store: ObjectStore,
+    prefix: str,
+    segment_dir: str,
+    field: TextField,
+    keys: list[str],
+    seqs: np.ndarray,
+    texts: list[str | None],
+) -> None:
+    """Build and store a segment's index for one field (before the manifest names it)."""
+    built = _invert(texts, field.language)
+    # All doc ids (grouped by term), then all tfs: a term is two ranges of one object.
+    blob = built.doc_ids.tobytes() + built.tfs.tobytes()
+    terms_path, rows_path, postings_path = field.paths(segment_dir)
+    terms = pa.table(
+        {
+            "term": pa.array(built.terms, pa.string()),
+            "offset": pa.array(built.offsets[:-1], pa.uint64()),  # in entries
+            "df": pa.array(np.diff(built.offsets), pa.uint32()),
+        }
+    )
+    rows = pa.table(
+        {
+            "key": pa.array(keys, pa.string()),
+            "seq": pa.array(seqs, pa.uint64()),
+            "length": pa.array(built.lengths.astype(np.uint32), pa.uint32()),
+            "has_text": pa.array(built.has_text, pa.bool_()),
+        }
+    )
+    store.put(prefix + postings_path, blob)
+    store.put(prefix + terms_path, write_table(terms))
+    store.put(prefix + rows_path, write_table(rows))
+
+
+class PostingsCache:
+    """LRU over fetched postings, bounded in bytes, shared by an engine's stored indexes."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._items: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple[str, str], item: tuple[np.ndarray, np.ndarray]) -> None:
+        size = item[0].nbytes + item[1].nbytes
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = item
+            self.used += size
+            while self.used > self.budget and len(self._items) > 1:
+                _, (ids, tfs) = self._items.popitem(last=False)
+                self.used -= ids.nbytes + tfs.nbytes
+
+
+class StoredRunText(RunText):
+    """A segment's stored index: dictionary and rows read once, postings by ranged reads."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        segment_dir: str,
+        field: TextField,
+        cache: PostingsCache,
+    ):
+        terms_path, rows_path, self._postings_key = field.paths(segment_dir)
+        self._postings_key = prefix + self._postings_key
+        self._store, self._cache = store, cache
+        terms_blob, rows_blob = store.get_many([prefix + terms_path, prefix + rows_path])
+        terms = read_table(terms_blob)  # type: ignore[arg-type]
+        self._term_index = {t: i for i, t in enumerate(terms.column("term").to_pylist())}
+        self._offsets = terms.column("offset").to_numpy()
+        self._dfs = terms.column("df").to_numpy()
+        self._tfs_at = 4 * int(self._dfs.sum())  # where the tfs section starts
+        rows = read_table(rows_blob)  # type: ignore[arg-type]
+        self.keys = rows.column("key").to_pylist()
+        self.seqs = rows.column("seq").to_numpy()
+        self.lengths = rows.column("length").to_numpy().astype(np.float64)
+        self.has_text = rows.column("has_text").to_numpy(zero_copy_only=False)
+
+    def postings(self, terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        missing: list[tuple[str, int]] = []
+        for term in terms:
+            i = self._term_index.get(term)
+            if i is None:
+                continue
+            cached = self._cache.get((self._postings_key, term))
+            if cached is None:
+                missing.append((term, i))
+            else:
+                found[term] = cached
+        if missing:
+            starts, ends = [], []
+            for _, i in missing:
+                offset, df = int(self._offsets[i]), int(self._dfs[i])
+                starts += [4 * offset, self._tfs_at + 2 * offset]
+                ends += [4 * (offset + df), self._tfs_at + 2 * (offset + df)]
+            blobs = self._store.get_ranges(self._postings_key, starts, ends)
+            for j, (term, _) in enumerate(missing):
+                ids = np.frombuffer(blobs[2 * j], np.uint32).astype(np.int64)
+                tfs = np.frombuffer(blobs[2 * j + 1], np.uint16).copy()
+                found[term] = (ids, tfs)
+                self._cache.put((self._postings_key, term), (ids, tfs))
+        return found
+
+
+@dataclass
+class MappedRun:
+    """A run's text index with its rows placed in the view: ``rows[i]`` is the view row of run
+    row ``i``, or -1 when a later write superseded it (or it was a delete)."""
+
+    text: RunText
+    rows: np.ndarray
+
+
+def bm25(
+    runs: list[MappedRun], terms: list[str], live: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """BM25 over the live rows of all runs: (view rows with a score > 0, their scores).
+
+    ``live`` has the view's row count; statistics count live documents only.
+    """
+    documents, total_length = 0, 0.0
+    for run in runs:
+        alive = _alive(run.rows, live) & run.text.has_text
+        documents += int(alive.sum())
+        total_length += float(run.text.lengths[alive].sum())
+    if documents == 0 or not terms:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    average_length = total_length / documents
+    weights: dict[str, int] = {}
+    for term in terms:
+        weights[term] = weights.get(term, 0) + 1  # a repeated query term counts again
+    hits: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in weights}
+    for run in runs:
+        for term, (ids, tfs) in run.text.postings(list(weights)).items():
+            rows = run.rows[ids]
+            keep = _alive(rows, live)
+            lengths = run.text.lengths[ids[keep]]
+            hits[term].append((rows[keep], tfs[keep].astype(np.float64), lengths))
+    scores = np.zeros(n, np.float64)
+    for term, parts in hits.items():
+        if not parts:
+            continue
+        rows = np.concatenate([p[0] for p in parts])
+        if len(rows) == 0:
+            continue
+        tf = np.concatenate([p[1] for p in parts])
+        length = np.concatenate([p[2] for p in parts])
+        df = len(rows)
+        idf = np.log(1.0 + (documents - df + 0.5) / (df + 0.5))
+        norm = K1 * ((1.0 - B) + B * length / average_length)
+        scores[rows] += weights[term] * idf * tf / (tf + norm)  # rows are distinct per term
+    found = np.flatnonzero(scores > 0)
+    return found, scores[found]
+
+
+def _alive(rows: np.ndarray, live: np.ndarray) -> np.ndarray:
+    ok = rows >= 0
+    ok[ok] = live[rows[ok]]
+    return ok
+
+
+def rrf(rankings: list[np.ndarray], k: int = 60) -> dict[int, float]:
+    """Reciprocal Rank Fusion: each ranking adds ``1 / (k + rank)`` (rank from 1)."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking.tolist(), start=1):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
+    return fused
