@@ -319,3 +319,102 @@ def test_tags_on_buckets_and_indexes(api: Api, bucket: str) -> None:
         api.tag_resource(resourceArn=index_arn, tags={f"u{i}": "v" for i in range(20)})
     with expect("ValidationException", "Invalid resource ARN"):
         api.tag_resource(resourceArn="arn:aws:s3:::not-a-vector-bucket", tags={"a": "b"})
+
+
+# --- full-text and hybrid search ----------------------------------------------------------------
+
+DOCS = {
+    "d1": "The thread pool runs jobs on worker threads",
+    "d2": "A process pool forks worker processes",
+    "d3": "Queues pass messages between threads safely",
+    "d4": "Error E1234: the disk quota was exceeded",
+}
+
+
+def test_full_text_and_hybrid_search(api: Api, bucket: str) -> None:
+    searchable = {"metadataKey": "body", "language": "en"}
+    arn = make_index(
+        api,
+        bucket,
+        metadataConfiguration={
+            "nonFilterableMetadataKeys": ["body"],
+            "textSearchConfigurations": [searchable],
+        },
+    )
+    index = api.get_index(indexArn=arn)["index"]
+    assert index["metadataConfiguration"]["textSearchConfigurations"] == [
+        {**searchable, "status": "ACTIVE"}
+    ]
+    records = [
+        {"key": k, "data": {"float32": [1.0, i + 1.0, 0.5]}, "metadata": {"body": t, "n": i}}
+        for i, (k, t) in enumerate(DOCS.items())
+    ]
+    api.put_vectors(indexArn=arn, vectors=records)
+    text = [{"metadataKey": "body", "text": "worker threads"}]
+    with expect("ValidationException", "require ENHANCED mode"):
+        api.query_vectors(indexArn=arn, topK=2, queryTexts=text)
+    found = api.query_vectors(
+        indexArn=arn, topK=3, queryTexts=text, queryMode="ENHANCED", returnScores=True
+    )
+    assert [v["key"] for v in found["vectors"]] == ["d1", "d2", "d3"]
+    first = found["vectors"][0]["scores"]
+    assert set(first) == {"bm25Scores"} and first["bm25Scores"][0]["metadataKey"] == "body"
+    assert first["bm25Scores"][0]["score"] > found["vectors"][1]["scores"]["bm25Scores"][0]["score"]
+    exact = api.query_vectors(
+        indexArn=arn,
+        topK=1,
+        queryMode="ENHANCED",
+        queryTexts=[{"metadataKey": "body", "text": "E1234"}],
+    )
+    assert [v["key"] for v in exact["vectors"]] == ["d4"]  # the exact term a dense model misses
+
+    api.update_index_mode(indexArn=arn, indexMode="ENHANCED")
+    hybrid = api.query_vectors(
+        indexArn=arn,
+        topK=4,
+        queryVector={"float32": [1.0, 4.0, 0.5]},
+        queryTexts=text,
+        filter={"n": {"$lt": 3}},
+        returnScores=True,
+        returnDistance=True,
+        returnMetadata=True,
+    )["vectors"]
+    assert {v["key"] for v in hybrid} == {"d1", "d2", "d3"}  # the filter holds on both sides
+    for item in hybrid:
+        assert set(item["scores"]) >= {"fused", "vectorDistance"}
+        assert item["distance"] == pytest.approx(item["scores"]["vectorDistance"], abs=1e-6)
+        assert item["metadata"]["body"] == DOCS[item["key"]]
+    fused = [v["scores"]["fused"] for v in hybrid]
+    assert fused == sorted(fused, reverse=True)
+    with expect("ValidationException", "CLASSIC query mode cannot be used with an ENHANCED index"):
+        api.query_vectors(indexArn=arn, topK=1, queryTexts=text, queryMode="CLASSIC")
+    with expect("ValidationException", "'title' has no text search configuration"):
+        api.query_vectors(indexArn=arn, topK=1, queryTexts=[{"metadataKey": "title", "text": "x"}])
+    with expect("ValidationException", "distinct metadata key"):
+        api.query_vectors(indexArn=arn, topK=1, queryTexts=text + text)
+
+    api.update_metadata_configuration(
+        indexArn=arn,
+        add={"textSearchConfigurations": [{"metadataKey": "title", "language": "pt"}]},
+        delete={"textSearchConfigurations": [{"metadataKey": "body"}]},
+    )
+    configs = api.get_index(indexArn=arn)["index"]["metadataConfiguration"]
+    assert configs["textSearchConfigurations"] == [
+        {"metadataKey": "title", "language": "pt", "status": "ACTIVE"}
+    ]
+    with expect("ValidationException", "'body' has no text search configuration"):
+        api.query_vectors(indexArn=arn, topK=1, queryTexts=text)
+
+
+def test_starts_with_needs_enhanced_mode(api: Api, bucket: str) -> None:
+    arn = make_index(api, bucket)
+    api.put_vectors(
+        indexArn=arn,
+        vectors=[{"key": "a", "data": {"float32": [1.0, 0.0, 0.0]}, "metadata": {"lang": "pt-BR"}}],
+    )
+    query = {"topK": 1, "queryVector": {"float32": [1.0, 0.0, 0.0]}}
+    starts = {"lang": {"$startsWith": "pt"}}
+    with expect("ValidationException", "ENHANCED"):
+        api.query_vectors(indexArn=arn, **query, filter=starts)
+    found = api.query_vectors(indexArn=arn, **query, filter=starts, queryMode="ENHANCED")
+    assert [v["key"] for v in found["vectors"]] == ["a"]
