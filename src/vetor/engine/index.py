@@ -44,9 +44,9 @@ from .textindex import (
     MemoryRunText,
     PostingsCache,
     RunText,
+    Scorer,
     StoredRunText,
     TextField,
-    bm25,
     rrf,
     write_run_text,
 )
@@ -130,6 +130,7 @@ class IndexEngine:
         self._run_texts: dict[tuple[str, str], RunText] = {}  # (run path, field id); immutable
         self._placed: dict[tuple[str, str], tuple[int, np.ndarray]] = {}  # → (generation, rows)
         self._text_lock = threading.Lock()
+        self._scorers: dict[tuple[str, int, int, int], Scorer] = {}  # by field and state
         self._postings = PostingsCache(settings.text_cache_bytes)
 
     # --- manifests --------------------------------------------------------------------------
@@ -421,7 +422,7 @@ class IndexEngine:
                 ]
             manifest = self._manifest  # never older than the view
             per_field = [self._bm25(view, manifest, q, mask) for q in texts]
-            rows, scores = _sum_scores(per_field)
+            rows, scores = _sum_scores(per_field, view.n)
             if vector is None:
                 chosen, _ = _top(view, rows, scores, k)
                 return self._text_hits(view, chosen, texts, per_field, None, {}, {})
@@ -439,42 +440,50 @@ class IndexEngine:
         view: IndexView,
         chosen: np.ndarray,
         texts: tuple[TextQuery, ...],
-        per_field: list[dict[int, float]],
+        per_field: list[tuple[np.ndarray, np.ndarray]],
         vector: np.ndarray | None,
         fused: dict[int, float],
         near: dict[int, float],
     ) -> list[Hit]:
         distances = view.distances(vector, chosen) if vector is not None else None
-        hits = []
-        for i, row in enumerate(chosen.tolist()):
-            matched = [(q.field.key, s[row]) for q, s in zip(texts, per_field) if row in s]
-            hits.append(
-                Hit(
-                    view.key(row),
-                    None if distances is None else float(distances[i]),
-                    view.metadata(row),
-                    bm25=matched,
-                    fused=fused.get(row),
-                    vector_distance=near.get(row),
-                )
+        matched: list[list[tuple[str, float]]] = [[] for _ in chosen]
+        for query, (rows, scores) in zip(texts, per_field):  # rows are sorted
+            at = np.minimum(np.searchsorted(rows, chosen), max(len(rows) - 1, 0))
+            for i in np.flatnonzero(rows[at] == chosen) if len(rows) else ():
+                matched[i].append((query.field.key, float(scores[at[i]])))
+        return [
+            Hit(
+                view.key(row),
+                None if distances is None else float(distances[i]),
+                view.metadata(row),
+                bm25=matched[i],
+                fused=fused.get(row),
+                vector_distance=near.get(row),
             )
-        return hits
+            for i, row in enumerate(chosen.tolist())
+        ]
 
     def _bm25(
         self, view: IndexView, manifest: Manifest, query: TextQuery, mask: np.ndarray | None
-    ) -> dict[int, float]:
-        """BM25 scores of one text query over the view's live rows: {view row: score}."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 of one text query over the view's live rows: (sorted view rows, scores)."""
         field = query.field
-        runs = [
-            MappedRun(self._run_text(run, field), self._rows_in_view(view, run, field))
-            for run in manifest.runs
-        ]
-        terms = analyzer(field.language)(query.text)
-        rows, scores = bm25(runs, terms, view.live(), view.n)
+        state = (field.id, view.generation, view.version, view.n)
+        scorer = self._scorers.get(state)
+        if scorer is None:  # once per index state: its statistics scan every row
+            runs = [
+                MappedRun(self._run_text(run, field), self._rows_in_view(view, run, field))
+                for run in manifest.runs
+            ]
+            scorer = Scorer(runs, view.live().copy())
+            with self._text_lock:
+                self._scorers = {s: v for s, v in self._scorers.items() if s[0] != field.id}
+                self._scorers[state] = scorer
+        rows, scores = scorer.score(analyzer(field.language)(query.text))
         if mask is not None:
             keep = mask[rows]
             rows, scores = rows[keep], scores[keep]
-        return dict(zip(rows.tolist(), scores.tolist()))
+        return rows, scores
 
     def _run_text(self, run: RunRef, field: TextField) -> RunText:
         """A run's text index for a field: stored next to a segment, else built in memory."""
@@ -744,12 +753,16 @@ class IndexEngine:
         }
 
 
-def _sum_scores(per_field: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray]:
-    total: dict[int, float] = {}
-    for scores in per_field:
-        for row, score in scores.items():
-            total[row] = total.get(row, 0.0) + score
-    return np.fromiter(total, np.int64, len(total)), np.fromiter(total.values(), np.float64)
+def _sum_scores(
+    per_field: list[tuple[np.ndarray, np.ndarray]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(per_field) == 1:
+        return per_field[0]
+    total = np.zeros(n, np.float64)
+    for rows, scores in per_field:
+        total[rows] += scores
+    rows = np.flatnonzero(total > 0)
+    return rows, total[rows]
 
 
 def _top(

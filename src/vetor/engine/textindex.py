@@ -277,46 +277,74 @@ class MappedRun:
     rows: np.ndarray
 
 
-def bm25(
-    runs: list[MappedRun], terms: list[str], live: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """BM25 over the live rows of all runs: (view rows with a score > 0, their scores).
+class Scorer:
+    """BM25 for one field at one state of the index (its live rows fixed).
 
-    ``live`` has the view's row count; statistics count live documents only.
+    Holds the corpus statistics and, per term seen, the live postings with their term-frequency
+    component, so a term that recurs across queries costs one scatter-add.
     """
-    documents, total_length = 0, 0.0
-    for run in runs:
-        alive = _alive(run.rows, live) & run.text.has_text
-        documents += int(alive.sum())
-        total_length += float(run.text.lengths[alive].sum())
-    if documents == 0 or not terms:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
-    average_length = total_length / documents
-    weights: dict[str, int] = {}
-    for term in terms:
-        weights[term] = weights.get(term, 0) + 1  # a repeated query term counts again
-    hits: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in weights}
-    for run in runs:
-        for term, (ids, tfs) in run.text.postings(list(weights)).items():
-            rows = run.rows[ids]
-            keep = _alive(rows, live)
-            lengths = run.text.lengths[ids[keep]]
-            hits[term].append((rows[keep], tfs[keep].astype(np.float64), lengths))
-    scores = np.zeros(n, np.float64)
-    for term, parts in hits.items():
-        if not parts:
-            continue
-        rows = np.concatenate([p[0] for p in parts])
-        if len(rows) == 0:
-            continue
-        tf = np.concatenate([p[1] for p in parts])
-        length = np.concatenate([p[2] for p in parts])
-        df = len(rows)
-        idf = np.log(1.0 + (documents - df + 0.5) / (df + 0.5))
-        norm = K1 * ((1.0 - B) + B * length / average_length)
-        scores[rows] += weights[term] * idf * tf / (tf + norm)  # rows are distinct per term
-    found = np.flatnonzero(scores > 0)
-    return found, scores[found]
+
+    def __init__(self, runs: list[MappedRun], live: np.ndarray, max_terms: int = 50_000) -> None:
+        self.runs, self.live, self.max_terms = runs, live, max_terms
+        documents, total_length = 0, 0.0
+        for run in runs:
+            alive = _alive(run.rows, live) & run.text.has_text
+            documents += int(alive.sum())
+            total_length += float(run.text.lengths[alive].sum())
+        self.documents = documents
+        self.average_length = total_length / documents if documents else 0.0
+        self._terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def score(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(view rows with a score > 0, sorted; their BM25 scores)."""
+        if self.documents == 0 or not terms:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        weights: dict[str, int] = {}
+        for term in terms:
+            weights[term] = weights.get(term, 0) + 1  # a repeated query term counts again
+        postings = self._postings(list(weights))
+        if not postings:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        if len(postings) == 1:  # no need for a score per row of the index
+            ((term, (rows, tfc)),) = postings.items()
+            order = np.argsort(rows)
+            return rows[order], (weights[term] * self._idf(len(rows))) * tfc[order]
+        scores = np.zeros(len(self.live), np.float64)
+        for term, (rows, tfc) in postings.items():
+            scores[rows] += (weights[term] * self._idf(len(rows))) * tfc  # rows distinct per term
+        found = np.flatnonzero(scores > 0)
+        return found, scores[found]
+
+    def _idf(self, df: int) -> float:
+        return float(np.log(1.0 + (self.documents - df + 0.5) / (df + 0.5)))
+
+    def _postings(self, terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Live postings of each term present: (view rows, tf / (tf + k1 norm(length)))."""
+        known = {t: self._terms[t] for t in terms if t in self._terms}
+        missing = [t for t in terms if t not in known]
+        if not missing:
+            return known
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for run in self.runs:
+            for term, (ids, tfs) in run.text.postings(missing).items():
+                rows = run.rows[ids]
+                keep = _alive(rows, self.live)
+                lengths = run.text.lengths[ids[keep]]
+                parts.setdefault(term, []).append((rows[keep], tfs[keep], lengths))
+        for term, pieces in parts.items():
+            rows = np.concatenate([p[0] for p in pieces])
+            if not len(rows):
+                continue
+            tf = np.concatenate([p[1] for p in pieces]).astype(np.float64)
+            length = np.concatenate([p[2] for p in pieces])
+            norm = K1 * ((1.0 - B) + B * length / self.average_length)
+            known[term] = (rows, tf / (tf + norm))
+        with self._lock:
+            if len(self._terms) > self.max_terms:
+                self._terms.clear()
+            self._terms.update({t: known[t] for t in missing if t in known})
+        return known
 
 
 def _alive(rows: np.ndarray, live: np.ndarray) -> np.ndarray:
