@@ -8,6 +8,7 @@ needs and turns the store's errors into vetor's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import uuid
@@ -153,10 +154,15 @@ class ObjectStore:
                     return None
                 raise
 
-        if len(keys) <= 1:
+        if len(keys) <= 1 or self._local_root is not None:  # local reads don't wait on a network
             return [fetch(k) for k in keys]
-        with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-            return list(pool.map(fetch, keys))
+        return list(_pool().map(fetch, keys))
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Shared by all stores: a pool per call would cost more than a small request."""
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="vetor-store")
 
 
 class _AlreadyExists(Exception):

@@ -139,10 +139,14 @@ class IndexEngine:
         return self.prefix + relative
 
     def latest_manifest(self) -> Manifest:
-        """The newest manifest in the store (one LIST round trip when nothing changed)."""
+        """The newest manifest in the store (one round trip when nothing changed)."""
         current = self._manifest
         known = current.version
         seen_at = time.monotonic()
+        fresh = known > 0 and seen_at - self._manifest_seen_at < self._fresh_for()
+        if fresh and self._nothing_after(current):
+            self._advance(current, seen_at)
+            return current
         after = self._key("manifests/" + manifest_name(known - 1)) if known > 0 else None
         listed = list(self.store.list(self._key("manifests/"), after))
         if not listed:
@@ -162,7 +166,26 @@ class IndexEngine:
         self._advance(manifest, seen_at)
         return manifest
 
+    def _fresh_for(self) -> float:
+        """How long a manifest known to be latest stays safe to build on (or probe past).
+
+        GC deletes a manifest only once its successor is older than the grace period, so
+        within a quarter of it (capped at 30 s) the chain after a known-latest version cannot
+        have holes.
+        """
+        return min(30.0, self.settings.gc_grace_seconds / 4)
+
+    def _nothing_after(self, current: Manifest) -> bool:
+        """Probe instead of LIST (whose cost grows with the manifests GC still keeps): True if
+        ``current`` is still latest — version + 1 is absent while ``current`` itself still
+        exists (a deleted index or bucket removes it). False: ask LIST."""
+        names = [current.version + 1, current.version]
+        keys = [self._key("manifests/" + manifest_name(v)) for v in names]
+        found = self.store.get_many(keys, missing_ok=True)
+        return found[0] is None and found[1] is not None
+
     def _advance(self, manifest: Manifest, seen_at: float) -> None:
+
         with self._state_lock:
             if manifest.version > self._manifest.version:
                 self._manifest, self._manifest_seen_at = manifest, seen_at
@@ -199,8 +222,7 @@ class IndexEngine:
         known to be latest longer ago than that. Bases older than a quarter of the grace
         period (capped at 30 s) are refreshed first.
         """
-        max_age = min(30.0, self.settings.gc_grace_seconds / 4)
-        if time.monotonic() - self._manifest_seen_at < max_age:
+        if time.monotonic() - self._manifest_seen_at < self._fresh_for():
             return self._manifest
         return self.latest_manifest()
 
