@@ -452,8 +452,14 @@ class IndexEngine:
             vector_rows, distances = view.search(vector, depth, mask)
             text_rows, _ = _top(view, rows, scores, depth)
             fused = rrf([vector_rows, text_rows])
-            candidates = np.fromiter(fused, np.int64, len(fused))
-            chosen, _ = _top(view, candidates, np.array([fused[r] for r in candidates]), k)
+            # Ties (one side's rank r against the other's) go to the vector side's hit: the
+            # dense ranking is usually the stronger one, then the key decides.
+            vector_rank = {row: rank for rank, row in enumerate(vector_rows.tolist())}
+            order = sorted(
+                fused,
+                key=lambda r: (-fused[r], vector_rank.get(r, len(vector_rank)), view.key(r)),
+            )
+            chosen = np.array(order[:k], np.int64)
             near = dict(zip(vector_rows.tolist(), distances.tolist()))
             return self._text_hits(view, chosen, texts, per_field, vector, fused, near)
 
