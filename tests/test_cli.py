@@ -266,3 +266,67 @@ def test_quickstart_console_script_twice(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert "Next steps" in done.stdout
+
+
+PASSAGES = {
+    "pool": "A thread pool runs many small jobs on a fixed set of worker threads.",
+    "quota": "Error E1234 means the disk quota of the account was exceeded.",
+    "coffee": "Espresso is brewed by forcing hot water through finely ground coffee.",
+}
+
+
+def test_full_text_and_hybrid_query(data: str, tmp_path: Path) -> None:
+    from vetor.embed import get_embedder
+
+    model = get_embedder("local")
+    vetor(data, "buckets", "create", "docs")
+    args = ["--dimension", "384", "--searchable", "body:en", "--mode", "ENHANCED"]
+    vetor(data, "indexes", "create", "docs", "notes", *args)
+    vectors = model.embed_documents(list(PASSAGES.values()))
+    records = [
+        {"key": k, "data": v.tolist(), "metadata": {"body": t}}
+        for (k, t), v in zip(PASSAGES.items(), vectors)
+    ]
+    path = tmp_path / "notes.json"
+    path.write_text(json.dumps(records))
+    vetor(data, "vectors", "put", "docs", "notes", str(path))
+    index = vetor(data, "indexes", "get", "docs", "notes")["index"]
+    assert index["metadataConfiguration"]["textSearchConfigurations"][0]["status"] == "ACTIVE"
+
+    found = vetor(data, "vectors", "query", "docs", "notes", "--text", "E1234", "--key", "body")
+    assert [v["key"] for v in found["vectors"]] == ["quota"]  # only that passage has the term
+    assert found["vectors"][0]["scores"]["bm25Scores"][0]["metadataKey"] == "body"
+    hybrid = vetor(
+        data,
+        "vectors",
+        "query",
+        "docs",
+        "notes",
+        "--text",
+        "how is coffee made",
+        "--key",
+        "body",
+        "--vector-from-text",
+        "--top-k",
+        "3",
+    )["vectors"]
+    assert hybrid[0]["key"] == "coffee" and "fused" in hybrid[0]["scores"]
+    assert len(hybrid) == 3  # the vector side adds what the words alone miss
+    table = runner.invoke(
+        app,
+        [
+            "vectors",
+            "query",
+            "docs",
+            "notes",
+            "--text",
+            "worker threads",
+            "--key",
+            "body",
+            "--data",
+            data,
+        ],
+    )
+    assert table.exit_code == 0 and "score" in table.stdout and "pool" in table.stdout
+    result = vetor(data, "vectors", "query", "docs", "notes", "--text", "x", code=2)
+    assert "--key" in result.output

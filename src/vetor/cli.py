@@ -30,6 +30,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .errors import ConflictException, VetorError
 from .service import VectorService, connect
+from .settings import Settings
 from .store import check_store, open_store
 
 # Consoles resolve sys.stdout / sys.stderr lazily, so test runners that swap them still work.
@@ -297,10 +298,24 @@ def index_create(
         list[str] | None,
         typer.Option("--non-filterable", help="Metadata key stored but not filterable."),
     ] = None,
+    searchable: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--searchable",
+            help="Metadata key made full-text searchable, as KEY or KEY:LANGUAGE (en, pt, …).",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="Index mode, CLASSIC or ENHANCED (default: the bucket's).")
+    ] = None,
     data: DataOpt = DEFAULT_DATA,
     output: OutputOpt = Output.table,
 ) -> None:
     """Create a float32 index in a bucket."""
+    texts = [_text_search_config(item) for item in searchable or []]
+    config: dict[str, Any] = {"nonFilterableMetadataKeys": non_filterable or []}
+    if texts:
+        config["textSearchConfigurations"] = texts
     with _service(data) as s3v:
         response = s3v.create_index(
             vectorBucketName=bucket,
@@ -308,8 +323,10 @@ def index_create(
             dataType="float32",
             dimension=dimension,
             distanceMetric=metric.value,
-            metadataConfiguration={"nonFilterableMetadataKeys": non_filterable or []},
+            metadataConfiguration=config,
         )
+        if mode is not None:
+            s3v.update_index_mode(vectorBucketName=bucket, indexName=index, indexMode=mode)
     _emit(response, output, _message(f"Created index {response['indexArn']}"))
 
 
@@ -501,35 +518,81 @@ def vectors_query(
     vector_file: Annotated[
         Path | None, typer.Option(help="File holding the query vector as a JSON list.")
     ] = None,
-    top_k: Annotated[int, typer.Option(help="How many nearest vectors.", min=1)] = 10,
+    text: Annotated[
+        str | None, typer.Option(help="Full-text (BM25) query on the --key metadata key.")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="The searchable metadata key --text searches.")
+    ] = None,
+    vector_from_text: Annotated[
+        bool, typer.Option(help="Also embed --text for a hybrid (vector + BM25) query.")
+    ] = False,
+    provider: Annotated[
+        str | None,
+        typer.Option(help="Embedding provider for --vector-from-text (default: the index's)."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Its model (default: the provider's).")] = None,
+    top_k: Annotated[int, typer.Option(help="How many results.", min=1)] = 10,
     filter_json: Annotated[
         str | None, typer.Option("--filter", help="Metadata filter as a JSON object.")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="Query mode, CLASSIC or ENHANCED (default: the index's).")
     ] = None,
     metadata: Annotated[bool, typer.Option(help="Include the metadata.")] = True,
     data: DataOpt = DEFAULT_DATA,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Find the nearest vectors, optionally filtered by metadata."""
-    query = _query_vector(vector, vector_file)
+    """Find the nearest vectors, the best full-text matches, or both (hybrid), optionally
+    filtered by metadata."""
+    if text is not None and key is None:
+        raise typer.BadParameter("--text needs --key, the metadata key to search")
+    request: dict[str, Any] = {}
+    if vector is not None or vector_file is not None or text is None:
+        request["queryVector"] = {"float32": _query_vector(vector, vector_file)}
+    if text is not None:
+        request["queryTexts"] = [{"metadataKey": key, "text": text}]
+        request["returnScores"] = True
+        request["queryMode"] = mode or "ENHANCED"
+    elif mode is not None:
+        request["queryMode"] = mode
     where = _parse_json(filter_json, "--filter") if filter_json is not None else None
     if where is not None and not isinstance(where, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="'--filter'")
     with _service(data) as s3v:
+        if text is not None and vector_from_text and "queryVector" not in request:
+            vector_of_text = _embed_query(s3v, bucket, index, text, provider, model)
+            request["queryVector"] = {"float32": vector_of_text}
         response = s3v.query_vectors(
             vectorBucketName=bucket,
             indexName=index,
             topK=top_k,
-            queryVector={"float32": query},
             filter=where,
             returnMetadata=metadata,
             returnDistance=True,
+            **request,
         )
     _emit(response, output, lambda r: _results_table(r["vectors"], metadata))
 
 
+def _text_search_config(item: str) -> dict[str, str]:
+    key, _, language = item.partition(":")
+    return {"metadataKey": key, "language": language or "en"}
+
+
+def _embed_query(
+    client: Any, bucket: str, index: str, text: str, provider: str | None, model: str | None
+) -> list[float]:
+    """The query text's vector, by the model ``vetor embed`` would pick for this index."""
+    from .embed.cli import index_embedder
+
+    embedder = index_embedder(client, bucket, index, provider, model, None, Settings.from_env())
+    return embedder.embed_queries([text])[0].tolist()
+
+
 def _query_vector(vector: str | None, vector_file: Path | None) -> list[Any]:
     if (vector is None) == (vector_file is None):
-        raise typer.BadParameter("give exactly one of --vector and --vector-file")
+        raise typer.BadParameter("give one of --vector, --vector-file or --text")
     if vector_file is not None:
         try:
             vector = vector_file.read_text()
@@ -550,8 +613,22 @@ def _vector_table(vectors: list[dict[str, Any]], values: bool, metadata: bool) -
 
 
 def _results_table(vectors: list[dict[str, Any]], metadata: bool) -> Table:
-    rows = ({**v, "distance": f"{v['distance']:.4f}"} for v in vectors)
-    return _table(rows, ["key", "distance"] + (["metadata"] if metadata else []))
+    scored = any("scores" in v for v in vectors)
+    rows = ({**v, "distance": _number(v.get("distance")), "score": _score(v)} for v in vectors)
+    columns = ["key", "distance"] + (["score"] if scored else [])
+    return _table(rows, columns + (["metadata"] if metadata else []))
+
+
+def _score(result: dict[str, Any]) -> str:
+    """RRF score of a hybrid result, else the summed BM25 score."""
+    scores = result.get("scores", {})
+    if "fused" in scores:
+        return f"{scores['fused']:.5f}"
+    return _number(sum(s["score"] for s in scores.get("bm25Scores", [])))
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 # --- maintenance ------------------------------------------------------------------------------
@@ -692,3 +769,9 @@ def serve(
 def version() -> None:
     """Print vetor's version."""
     typer.echo(f"vetor {__version__}")
+
+
+# Last: the embed commands reuse this module's options and helpers.
+from .embed.cli import embed_app  # noqa: E402
+
+app.add_typer(embed_app, name="embed")

@@ -48,11 +48,27 @@ class Settings:
     view_backlog_rows: int = 200_000  # own writes kept for the in-memory view until a read
     commit_retries: int = 1000  # lost commit races before giving up (each one is progress)
 
+    # --- full-text and hybrid search ----------------------------------------------------
+    text_cache_bytes: int = 256 << 20  # postings fetched from segments, kept in memory (LRU)
+    hybrid_candidates: int = 100  # best hits of each side fused by RRF (at least topK)
+
     # --- object store -------------------------------------------------------------------
     store_max_retries: int = 8
     store_retry_timeout_seconds: float = 120.0
     store_request_timeout_seconds: float = 60.0
     single_writer: bool = False  # allow a store that fails the conditional-create check
+
+    # --- embeddings (vetor embed, /v1/embeddings) ------------------------------------------
+    embed_provider: str = "local"  # local, e5-multilingual, openai, vertex, bedrock
+    embed_model: str = ""  # empty: the provider's default model
+    embed_batch_size: int = 32  # texts per model call
+    embed_max_workers: int = 4  # threads reading sources (and calling remote providers)
+    embed_chunk_size: int = 1000  # characters per chunk of a long text; 0: one file, one vector
+    embed_chunk_overlap: int = 100  # characters shared by consecutive chunks
+    # Models `vetor serve` offers on /v1/embeddings: comma-separated provider[:model] specs.
+    embed_serve_models: str = "local,e5-multilingual"
+    embed_serve_max_batch: int = 64  # texts of concurrent requests folded into one model call
+    embed_serve_batch_wait_ms: float = 2.0  # how long a model call waits for more requests
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -28,6 +28,7 @@ from ..errors import ValidationException, VetorError
 from ..service import VectorService
 from . import codec, protocol
 from .auth import Keyring, verify_request
+from .embeddings import embedding_routes
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # S3 Vectors' request size limit
 
@@ -215,6 +216,7 @@ def create_app(service: VectorService, keyring: Keyring | None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *embedding_routes(keyring),  # OpenAI-compatible, ahead of the catch-all
         Route("/{path:path}", gateway.handle, methods=methods),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
