@@ -49,7 +49,8 @@ class Settings:
     commit_retries: int = 1000  # lost commit races before giving up (each one is progress)
 
     # --- full-text and hybrid search ----------------------------------------------------
-    text_cache_bytes: int = 256 << 20  # postings fetched from segments, kept in memory (LRU)
+    # Postings fetched from segments (LRU), and again the scored postings of recent terms.
+    text_cache_bytes: int = 256 << 20
     hybrid_candidates: int = 100  # best hits of each side fused by RRF (at least topK)
 
     # --- object store -------------------------------------------------------------------

@@ -503,7 +503,7 @@ class IndexEngine:
                 MappedRun(self._run_text(run, field), self._rows_in_view(view, run, field))
                 for run in manifest.runs
             ]
-            scorer = Scorer(runs, view.live().copy())
+            scorer = Scorer(runs, view.live().copy(), self.settings.text_cache_bytes)
             with self._text_lock:
                 self._scorers = {s: v for s, v in self._scorers.items() if s[0] != field.id}
                 self._scorers[state] = scorer

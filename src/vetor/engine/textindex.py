@@ -284,8 +284,9 @@ class Scorer:
     component, so a term that recurs across queries costs one scatter-add.
     """
 
-    def __init__(self, runs: list[MappedRun], live: np.ndarray, max_terms: int = 50_000) -> None:
-        self.runs, self.live, self.max_terms = runs, live, max_terms
+    def __init__(self, runs: list[MappedRun], live: np.ndarray, budget_bytes: int) -> None:
+        self.runs, self.live, self.budget = runs, live, budget_bytes
+        self._used = 0
         documents, total_length = 0, 0.0
         for run in runs:
             alive = _alive(run.rows, live) & run.text.has_text
@@ -341,9 +342,13 @@ class Scorer:
             norm = K1 * ((1.0 - B) + B * length / self.average_length)
             known[term] = (rows, tf / (tf + norm))
         with self._lock:
-            if len(self._terms) > self.max_terms:
-                self._terms.clear()
-            self._terms.update({t: known[t] for t in missing if t in known})
+            for term in missing:
+                if term in known and term not in self._terms:
+                    rows, tfc = known[term]
+                    if self._used + rows.nbytes + tfc.nbytes > self.budget:
+                        break  # full: later terms are computed per query
+                    self._terms[term] = known[term]
+                    self._used += rows.nbytes + tfc.nbytes
         return known
 
 
