@@ -216,7 +216,12 @@ class PostingsCache:
 
 
 class StoredRunText(RunText):
-    """A segment's stored index: dictionary and rows read once, postings by ranged reads."""
+    """A segment's stored index: dictionary and rows read once, postings by ranged reads.
+
+    A cold process answers at once from ranged reads; meanwhile, when the postings object
+    fits half the cache budget, a background thread reads it whole, and later queries slice
+    it in memory (no request per term).
+    """
 
     def __init__(
         self,
@@ -240,13 +245,30 @@ class StoredRunText(RunText):
         self.seqs = rows.column("seq").to_numpy()
         self.lengths = rows.column("length").to_numpy().astype(np.float64)
         self.has_text = rows.column("has_text").to_numpy(zero_copy_only=False)
+        self._whole: tuple[np.ndarray, np.ndarray] | None = None  # all ids, all tfs
+        if 6 * int(self._dfs.sum()) <= cache.budget // 2:
+            threading.Thread(target=self._load_whole, daemon=True).start()
+
+    def _load_whole(self) -> None:
+        try:
+            blob = self._store.get(self._postings_key)
+        except Exception:  # best effort: ranged reads keep working
+            return
+        total = self._tfs_at // 4
+        ids = np.frombuffer(blob, np.uint32, total)
+        self._whole = (ids, np.frombuffer(blob, np.uint16, total, offset=4 * total))
 
     def postings(self, terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         missing: list[tuple[str, int]] = []
+        whole = self._whole
         for term in terms:
             i = self._term_index.get(term)
             if i is None:
+                continue
+            if whole is not None:
+                start, end = int(self._offsets[i]), int(self._offsets[i]) + int(self._dfs[i])
+                found[term] = (whole[0][start:end].astype(np.int64), whole[1][start:end])
                 continue
             cached = self._cache.get((self._postings_key, term))
             if cached is None:
@@ -314,7 +336,7 @@ class Scorer:
         scores = np.zeros(len(self.live), np.float64)
         for term, (rows, tfc) in postings.items():
             scores[rows] += (weights[term] * self._idf(len(rows))) * tfc  # rows distinct per term
-        found = np.flatnonzero(scores > 0)
+        found = np.flatnonzero(scores > 0)  # (a bool mask: nonzero of floats is much slower)
         return found, scores[found]
 
     def _idf(self, df: int) -> float:
