@@ -31,6 +31,7 @@ from .engine.textindex import TextField
 from .errors import ConflictException, NotFoundException, ValidationException
 from .settings import Settings
 from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
+from .text import LANGUAGES
 from .tokens import TokenSigner, fingerprint
 
 T = TypeVar("T")
@@ -808,7 +809,7 @@ def _text_configs(items: Any) -> list[dict[str, Any]]:
                 "Member must have length between 1 and 63, inclusive",
             )
         language = validation.one_of(
-            "/textSearchConfigurations/language", item.get("language", "en"), validation.LANGUAGES
+            "/textSearchConfigurations/language", item.get("language", "en"), LANGUAGES
         )
         result.append({"metadataKey": key, "language": language, "status": "ACTIVE"})
     return result

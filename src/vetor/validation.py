@@ -28,7 +28,6 @@ INDEX_ARN = re.compile(
 TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 METRICS = ("cosine", "euclidean")
 INDEX_MODES = ("CLASSIC", "ENHANCED")
-LANGUAGES = ("en", "fr", "es", "pt", "it", "de", "nl", "zh", "ja", "ko")
 
 
 def bucket_name(name: Any) -> str:

@@ -625,14 +625,19 @@ class IndexEngine:
                 if self._try_commit(manifest):
                     if segment and time.monotonic() - written_at > self._rewrite_after():
                         self.store.put(self._key(path), data)  # see _keep_alive
-                    self._advance(manifest, 0.0)
-                    with self._view_lock.write():  # the content is unchanged: keep the view
-                        self._apply_backlog()
-                        if self._view.applied_seq == base.next_seq - 1:
-                            self._view.version = manifest.version
+                    self._adopt_same_content(base, manifest)
                     return True
                 base = self.latest_manifest()
         return False
+
+    def _adopt_same_content(self, base: Manifest, manifest: Manifest) -> None:
+        """After a commit that changed the layout but not the content (compaction, text
+        backfill): the view stays valid and just takes the new version."""
+        self._advance(manifest, 0.0)
+        with self._view_lock.write():
+            self._apply_backlog()
+            if self._view.applied_seq == base.next_seq - 1:
+                self._view.version = manifest.version
 
     def _write_text(
         self, path: str, table: pa.Table, fields: tuple[TextField, ...]
@@ -682,11 +687,7 @@ class IndexEngine:
                 )
                 manifest = self._next(base, runs, base.next_seq)
                 if self._try_commit(manifest):
-                    self._advance(manifest, 0.0)
-                    with self._view_lock.write():  # the content is unchanged: keep the view
-                        self._apply_backlog()
-                        if self._view.applied_seq == base.next_seq - 1:
-                            self._view.version = manifest.version
+                    self._adopt_same_content(base, manifest)
                     return True
         raise ConflictException("Too many concurrent commits on this index; retry")
 
