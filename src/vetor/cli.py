@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -350,10 +351,12 @@ def index_list(
 def index_get(
     bucket: Bucket, index: Index, data: DataOpt = DEFAULT_DATA, output: OutputOpt = Output.table
 ) -> None:
-    """Show an index's configuration."""
+    """Show an index's configuration (and, on a store, its indexing progress)."""
     with _service(data) as s3v:
         response = s3v.get_index(vectorBucketName=bucket, indexName=index)
-    _emit(response, output, lambda r: _fields(r["index"]))
+        if isinstance(s3v, VectorService):  # a vetor extension: not in the S3 Vectors API
+            response["indexing"] = s3v.index_stats(vectorBucketName=bucket, indexName=index)
+    _emit(response, output, lambda r: _fields({**r["index"], **r.get("indexing", {})}))
 
 
 @indexes_app.command("delete")
@@ -649,6 +652,21 @@ def compact(
 
 
 @app.command()
+def warm(
+    bucket: Bucket, index: Index, data: DataOpt = DEFAULT_DATA, output: OutputOpt = Output.table
+) -> None:
+    """Load an index (rows and ANN indexes) and report what it holds in memory and how long
+    loading took. A server preloads with ``vetor serve --warm BUCKET/INDEX``."""
+    with _service(data) as s3v:
+        if not isinstance(s3v, VectorService):
+            raise typer.BadParameter("warm runs on a store (--data); use vetor serve --warm")
+        started = time.perf_counter()
+        response = s3v.warm(vectorBucketName=bucket, indexName=index)
+        response["seconds"] = round(time.perf_counter() - started, 3)
+    _emit(response, output, _fields)
+
+
+@app.command()
 def doctor(
     uri: Annotated[str, typer.Argument(help="Store to check: directory, memory:// or s3://.")],
     output: OutputOpt = Output.table,
@@ -751,6 +769,10 @@ def serve(
     ] = None,
     no_auth: Annotated[bool, typer.Option(help="Accept unsigned requests (no SigV4).")] = False,
     access_log: Annotated[bool, typer.Option(help="Log one JSON line per request.")] = True,
+    warm: Annotated[
+        list[str] | None,
+        typer.Option(help="BUCKET/INDEX to load before accepting requests (repeatable)."),
+    ] = None,
 ) -> None:
     """Serve the S3 Vectors API over HTTP (boto3, the AWS CLI, LangChain, ...)."""
     from .server.run import choose_keys, is_loopback
@@ -762,7 +784,10 @@ def serve(
     if keys is None and not is_loopback(host):
         err.print(f"WARNING: {host} is not a loopback address and authentication is off.")
     err.print(f"Point clients at it: export AWS_ENDPOINT_URL_S3VECTORS=http://{host}:{port}")
-    run_server(data=data, host=host, port=port, workers=workers, keys=keys, access_log=access_log)
+    run_server(
+        data=data, host=host, port=port, workers=workers, keys=keys, access_log=access_log,
+        warm=tuple(warm or ()),
+    )  # fmt: skip
 
 
 @app.command()

@@ -741,6 +741,18 @@ class VectorService:
 
         return self._with_engine(bucket, index, run)
 
+    def index_stats(self, **address: Any) -> dict[str, Any]:
+        """Layout and indexing progress of an index (a vetor extension): rows in segments with
+        an ANN index, in segments small enough to stay exact, and in write batches pending."""
+        bucket, index = self._index_of(**address)
+        return self._with_engine(bucket, index, lambda config, engine: engine.stats())
+
+    def warm(self, **address: Any) -> dict[str, Any]:
+        """Load an index into this process now (a vetor extension): its rows and every
+        segment's ANN index, so the first query does not pay for it."""
+        bucket, index = self._index_of(**address)
+        return self._with_engine(bucket, index, lambda config, engine: engine.warm())
+
     def close(self) -> None:
         """Wait for background compaction to finish."""
         with self._lock:

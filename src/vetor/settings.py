@@ -48,6 +48,12 @@ class Settings:
     view_backlog_rows: int = 200_000  # own writes kept for the in-memory view until a read
     commit_retries: int = 1000  # lost commit races before giving up (each one is progress)
 
+    # --- approximate nearest-neighbour search (IVF partitions per segment) ----------------
+    ann_min_rows: int = 20_000  # smaller segments stay exact (a scan is as fast as a probe)
+    ann_list_rows: int = 1000  # rows per partition: k-means makes rows / this many centroids
+    ann_nprobe: int = 24  # partitions probed per segment (more when a filter is selective)
+    ann_rerank: int = 8  # candidates re-ranked exactly per result wanted
+
     # --- full-text and hybrid search ----------------------------------------------------
     # Postings fetched from segments (LRU), and again the scored postings of recent terms.
     text_cache_bytes: int = 256 << 20

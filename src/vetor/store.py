@@ -116,6 +116,15 @@ class ObjectStore:
             return False
         return True
 
+    def exists_many(self, keys: list[str]) -> list[bool]:
+        """Whether each object exists: in parallel, and a plain ``stat`` on a directory store
+        (its objects are files created by rename, so a file seen is a complete object)."""
+        if self._local_root is not None:
+            return [(self._local_root / key).is_file() for key in keys]
+        if len(keys) <= 1:
+            return [self.exists(k) for k in keys]
+        return list(_pool().map(self.exists, keys))
+
     def delete(self, key: str) -> None:
         """Delete an object; deleting a missing object is not an error."""
         try:

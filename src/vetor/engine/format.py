@@ -136,6 +136,7 @@ class RunRef:
     tombstones: int
     size: int
     text: tuple[str, ...] = ()  # text fields indexed next to a segment (TextField ids)
+    ann: str = ""  # the segment's ANN index ("ivf-sq8": ivf.head + ivf.lists), or none
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRef:

@@ -27,6 +27,8 @@ from ..errors import ConflictException
 from ..settings import Settings
 from ..store import ObjectNotFound, ObjectStore
 from ..text import analyzer
+from . import ivf
+from .ann import AnnSearch
 from .format import (
     Manifest,
     Rows,
@@ -132,6 +134,7 @@ class IndexEngine:
         self._text_lock = threading.Lock()
         self._scorers: dict[tuple[str, int, int, int], Scorer] = {}  # by field and state
         self._postings = PostingsCache(settings.text_cache_bytes)
+        self._ann = AnnSearch(store, self.prefix, settings)
 
     # --- manifests --------------------------------------------------------------------------
 
@@ -181,8 +184,8 @@ class IndexEngine:
         exists (a deleted index or bucket removes it). False: ask LIST."""
         names = [current.version + 1, current.version]
         keys = [self._key("manifests/" + manifest_name(v)) for v in names]
-        found = self.store.get_many(keys, missing_ok=True)
-        return found[0] is None and found[1] is not None
+        after, itself = self.store.exists_many(keys)
+        return not after and itself
 
     def _advance(self, manifest: Manifest, seen_at: float) -> None:
 
@@ -438,7 +441,7 @@ class IndexEngine:
             mask = None if where is None else where(view)
             if not texts:
                 assert vector is not None
-                rows, distances = view.search(vector, k, mask)
+                rows, distances = self._nearest(view, vector, k, mask)
                 return [
                     Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)
                 ]
@@ -449,7 +452,7 @@ class IndexEngine:
                 chosen, _ = _top(view, rows, scores, k)
                 return self._text_hits(view, chosen, texts, per_field, None, {}, {})
             depth = max(k, depth)
-            vector_rows, distances = view.search(vector, depth, mask)
+            vector_rows, distances = self._nearest(view, vector, depth, mask)
             text_rows, _ = _top(view, rows, scores, depth)
             fused = rrf([vector_rows, text_rows])
             # Ties (one side's rank r against the other's) go to the vector side's hit: the
@@ -462,6 +465,32 @@ class IndexEngine:
             chosen = np.array(order[:k], np.int64)
             near = dict(zip(vector_rows.tolist(), distances.tolist()))
             return self._text_hits(view, chosen, texts, per_field, vector, fused, near)
+
+    def _nearest(
+        self, view: IndexView, vector: np.ndarray, k: int, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by distance: the loaded ANN indexes plus an exact scan of everything else."""
+        segments = [_run_dir(r) for r in self._manifest.runs if r.ann]
+        searchers, missing = self._ann.ready(view, segments)
+        if missing:
+            self._ann.load_in_background(missing, self.snapshot)
+        return self._ann.search(view, searchers, vector, k, mask)
+
+    def warm(self) -> dict[str, int]:
+        """Load the view and every segment's ANN index now (instead of at first use)."""
+        with self.snapshot() as view:
+            segments = [_run_dir(r) for r in self._manifest.runs if r.ann]
+            _, missing = self._ann.ready(view, segments)
+            for segment in missing:
+                self._ann.load(view, segment)
+            return {"rows": len(view), "annIndexes": len(segments), **self.resident()}
+
+    def resident(self) -> dict[str, int]:
+        """Bytes this process holds in memory for the index (vectors, ANN codes, texts)."""
+        return {
+            "residentVectorBytes": self._view.nbytes,
+            "residentAnnBytes": self._ann.resident_bytes(),
+        }
 
     def _text_hits(
         self,
@@ -605,6 +634,7 @@ class IndexEngine:
                 int(pc.sum(merged.column("deleted")).as_py() or 0),
                 len(data),
                 text=self._write_text(path, merged, self.text_fields),
+                ann=self._write_ann(path, merged, plan.runs),
             )
             segment = (ref,)
         written_at = time.monotonic()
@@ -652,6 +682,33 @@ class IndexEngine:
         for f in fields:
             write_run_text(self.store, self.prefix, directory, f, keys, seqs, f.texts(metadata))
         return tuple(f.id for f in fields)
+
+    def _write_ann(self, path: str, table: pa.Table, inputs: tuple[RunRef, ...]) -> str:
+        """Store a segment's IVF index if it is big enough (before any manifest names it).
+
+        A merge whose largest input segment already had an index, holds at least half the rows
+        and has at least 70 % of the partitions wanted reuses its centroids: only assignment and
+        quantization are redone, no k-means.
+        """
+        live = np.flatnonzero(~table.column("deleted").to_numpy(zero_copy_only=False))
+        if len(live) < self.settings.ann_min_rows:
+            return ""
+        rows = rows_of(table.take(pa.array(live)), self.dimension)
+        centroids = None
+        indexed = [r for r in inputs if r.ann]
+        if indexed:
+            largest = max(indexed, key=lambda r: r.rows)
+            if 2 * largest.rows >= len(live):
+                centroids = ivf.read_head(self.store, self.prefix, _run_dir(largest)).centroids
+        wanted = len(live) / self.settings.ann_list_rows
+        if centroids is None or len(centroids) < 0.7 * wanted:  # partitions would grow too big
+            centroids = ivf.train(rows.vectors, self.metric, self.settings.ann_list_rows)
+        parts = ivf.build(rows.vectors, self.metric, np.ascontiguousarray(centroids))
+        head, lists = ivf.encode(parts, live, rows.keys, rows.seqs)
+        head_path, lists_path = ivf.paths(_run_dir_of(path))
+        self.store.put(self._key(lists_path), lists)
+        self.store.put(self._key(head_path), head)
+        return "ivf-sq8"
 
     def _unindexed_text(self, manifest: Manifest) -> list[tuple[RunRef, tuple[TextField, ...]]]:
         """Segments lacking the stored index of a configured text field."""
@@ -779,6 +836,13 @@ class IndexEngine:
             "segments": sum(r.kind == "segment" for r in manifest.runs),
             "writeBatches": sum(r.kind == "wal" for r in manifest.runs),
             "rows": sum(r.rows - r.tombstones for r in manifest.runs),
+            # Rows in segments with an ANN index; in segments small enough to stay exact;
+            # and in write batches not yet folded into segments by the background compaction.
+            "indexedRows": sum(r.rows - r.tombstones for r in manifest.runs if r.ann),
+            "exactRows": sum(
+                r.rows - r.tombstones for r in manifest.runs if r.kind == "segment" and not r.ann
+            ),
+            "pendingRows": sum(r.rows - r.tombstones for r in manifest.runs if r.kind == "wal"),
         }
 
 
@@ -807,7 +871,11 @@ def _top(
 
 
 def _run_dir(run: RunRef) -> str:
-    return run.path.rsplit("/", 1)[0]
+    return _run_dir_of(run.path)
+
+
+def _run_dir_of(path: str) -> str:
+    return path.rsplit("/", 1)[0]
 
 
 def _objects_of(runs: tuple[RunRef, ...]) -> Iterator[str]:
@@ -816,6 +884,8 @@ def _objects_of(runs: tuple[RunRef, ...]) -> Iterator[str]:
         yield run.path
         for field_id in run.text:
             yield from TextField.from_id(field_id).paths(_run_dir(run))
+        if run.ann:
+            yield from ivf.paths(_run_dir(run))
 
 
 def _find(runs: tuple[RunRef, ...], wanted: tuple[RunRef, ...]) -> int | None:

@@ -3,7 +3,7 @@
 A view is a throw-away cache of the fold of an index's runs: rows are appended as runs are
 applied (an overwrite appends a new row and marks the old one dead), so applying a new write
 batch costs only its own size. Exact search is a vectorised scan; an ANN index plugs in
-behind ``search`` later without changing callers.
+behind it (ann.py) and re-ranks its candidates here.
 """
 
 from __future__ import annotations
@@ -104,6 +104,12 @@ class IndexView:
     def __len__(self) -> int:
         return len(self._row_of)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the row arrays (vectors, norms, flags); keys and metadata come on top."""
+        arrays = (self._vectors, self._norms, self._live, self._seqs, self._hash)
+        return sum(a.nbytes for a in arrays)
+
     def row(self, key: str) -> int | None:
         return self._row_of.get(key)
 
@@ -157,21 +163,29 @@ class IndexView:
         if count == 0 or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         if count < self.n // 4:  # selective: score only the candidates
-            rows = np.flatnonzero(allowed)
-            scores = self._approx_distances(query, rows)
-        else:  # score everything in one pass, then exclude what is not allowed
-            rows = np.arange(self.n)
-            scores = self._approx_distances(query, None)
-            scores[~allowed] = np.inf
-        k = min(k, count)
-        # Shortlist a few extra by the fast formula, then rank by the exact distance.
+            return self.nearest(query, np.flatnonzero(allowed), k)
+        scores = self._approx_distances(query, None)  # everything in one pass, then exclude
+        scores[~allowed] = np.inf
+        return self._shortlist(query, np.arange(self.n), scores, min(k, count))
+
+    def nearest(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k among the given rows: (rows, distances) ascending."""
+        return self._shortlist(query, rows, self._approx_distances(query, rows), k)
+
+    def _shortlist(
+        self, query: np.ndarray, rows: np.ndarray, scores: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # A few extra by the fast formula, then ranked by the exact distance.
         take = min(len(scores), k + 16)
         best = np.argpartition(scores, take - 1)[:take] if take < len(scores) else np.arange(take)
         best = best[np.isfinite(scores[best])]
-        chosen = rows[best]
-        exact = self.distances(query, chosen)
-        order = np.lexsort((chosen, exact))[:k]
-        return chosen[order], exact[order]
+        return self.rerank(query, rows[best], k)
+
+    def rerank(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest of some candidate rows by exact distance (ties: lower row first)."""
+        exact = self.distances(query, rows)
+        order = np.lexsort((rows, exact))[:k]
+        return rows[order], exact[order]
 
     def _approx_distances(self, query: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
         vectors = self._vectors[: self.n] if rows is None else self._vectors[rows]

@@ -189,8 +189,11 @@ def _log_access(
     access_log.info(orjson.dumps(record).decode())
 
 
-def create_app(service: VectorService, keyring: Keyring | None) -> Starlette:
-    """The S3 Vectors endpoint; ``keyring=None`` turns authentication off."""
+def create_app(
+    service: VectorService, keyring: Keyring | None, warm: tuple[str, ...] = ()
+) -> Starlette:
+    """The S3 Vectors endpoint; ``keyring=None`` turns authentication off. ``warm`` names
+    indexes (``bucket/index``) loaded before the server accepts requests."""
     gateway = Gateway(service, keyring)
 
     async def health(request: Request) -> Response:
@@ -208,6 +211,12 @@ def create_app(service: VectorService, keyring: Keyring | None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for name in warm:
+            bucket, _, index = name.partition("/")
+            loaded = await run_in_threadpool(
+                lambda b=bucket, i=index: service.warm(vectorBucketName=b, indexName=i)
+            )
+            logging.getLogger("vetor").info(f"warm {name}: {orjson.dumps(loaded).decode()}")
         yield
         await run_in_threadpool(service.close)  # let background compaction finish
 

@@ -28,6 +28,7 @@ DEFAULT_PORT = 9700
 _KEYS_ENV = "VETOR_SERVE_KEYS"  # JSON {access key id: secret}, handed to worker processes
 _NO_AUTH_ENV = "VETOR_SERVE_NO_AUTH"
 _ACCESS_LOG_ENV = "VETOR_SERVE_ACCESS_LOG"
+_WARM_ENV = "VETOR_SERVE_WARM"  # comma-separated bucket/index names to load at start
 
 
 def credentials_path() -> Path:
@@ -92,7 +93,8 @@ def app_from_env() -> Starlette:
     if keyring is None and os.environ.get(_NO_AUTH_ENV) != "1":
         raise RuntimeError("vetor serve: no access keys configured")
     _configure_logging(os.environ.get(_ACCESS_LOG_ENV) != "0")
-    return create_app(connect(os.environ.get("VETOR_DATA", "./vetor-data")), keyring)
+    warm = tuple(n for n in os.environ.get(_WARM_ENV, "").split(",") if n)
+    return create_app(connect(os.environ.get("VETOR_DATA", "./vetor-data")), keyring, warm)
 
 
 def _configure_logging(access_log: bool) -> None:
@@ -115,8 +117,10 @@ def serve(
     workers: int = 1,
     keys: dict[str, str] | None,
     access_log: bool = True,
+    warm: tuple[str, ...] = (),
 ) -> None:
     os.environ["VETOR_DATA"] = data
+    os.environ[_WARM_ENV] = ",".join(warm)
     if keys is None:
         os.environ[_NO_AUTH_ENV] = "1"
         os.environ.pop(_KEYS_ENV, None)

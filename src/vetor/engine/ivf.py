@@ -1,0 +1,278 @@
+"""Clustered (IVF) approximate nearest-neighbour index of one segment, laid out for object storage.
+
+Two objects next to the segment's ``data.arrow``::
+
+    segments/<id>/ivf.head    header, centroids, where each partition's block starts  (small)
+    segments/<id>/ivf.lists   one block per partition: the rows assigned to that centroid
+
+A partition block holds everything a probe needs to score and name its rows: seqs (u64),
+positions in ``data.arrow`` (u32), key offsets (u32, n + 1), 8-bit scalar-quantized codes
+(one byte per dimension) and the keys' UTF-8 bytes. A cold query therefore reads the head
+once and then only the blocks of the partitions it probes, each with one ranged read, all in
+parallel; exact re-ranking of the best candidates uses full-precision vectors.
+
+The numeric kernels (k-means, assignment, quantization, the code scan) are faiss'. The layout,
+the reuse of centroids across merges and the planning are vetor's. See docs/FORMAT.md §3.2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+import orjson
+
+from ..store import ObjectStore
+
+MAGIC = b"VTRIVF01"
+HEAD = "ivf.head"
+LISTS = "ivf.lists"
+
+
+def paths(segment_dir: str) -> tuple[str, str]:
+    return f"{segment_dir}/{HEAD}", f"{segment_dir}/{LISTS}"
+
+
+def _faiss_metric(metric: str) -> int:
+    return faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+
+
+def prepared(vectors: np.ndarray, metric: str) -> np.ndarray:
+    """What the index stores and is queried with: unit vectors for cosine."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if metric == "cosine":
+        x = x.copy()
+        faiss.normalize_L2(x)
+    return x
+
+
+@dataclass
+class Partitions:
+    """A segment's IVF index, decoded: centroids, the quantizer, and each row's partition."""
+
+    metric: str
+    centroids: np.ndarray  # float32 (nlist, d)
+    trained: np.ndarray  # float32: the scalar quantizer's per-dimension ranges
+    assignment: np.ndarray  # int64 (n,): partition of each indexed row
+    codes: np.ndarray  # uint8 (n, d)
+
+    @property
+    def nlist(self) -> int:
+        return len(self.centroids)
+
+
+def train(vectors: np.ndarray, metric: str, list_rows: int, seed: int = 1234) -> np.ndarray:
+    """Centroids for about ``list_rows`` rows per partition (k-means on a sample)."""
+    x = prepared(vectors, metric)
+    nlist = max(1, round(len(x) / list_rows))
+    kmeans = faiss.Kmeans(
+        x.shape[1], nlist, niter=12, seed=seed, spherical=metric == "cosine",
+        max_points_per_centroid=64, verbose=False,
+    )  # fmt: skip
+    kmeans.train(x)
+    return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+
+
+def build(vectors: np.ndarray, metric: str, centroids: np.ndarray) -> Partitions:
+    """Assign and quantize every row against given centroids."""
+    x = prepared(vectors, metric)
+    quantizer = faiss.IndexFlat(x.shape[1], _faiss_metric(metric))
+    quantizer.add(centroids)
+    _, assignment = quantizer.search(x, 1)
+    sq = faiss.ScalarQuantizer(x.shape[1], faiss.ScalarQuantizer.QT_8bit)
+    sample = x[:: max(1, len(x) // 100_000)]
+    sq.train(sample)
+    codes = sq.compute_codes(x)
+    trained = faiss.vector_to_array(sq.trained).astype(np.float32)
+    return Partitions(metric, centroids, trained, assignment[:, 0].astype(np.int64), codes)
+
+
+# --- the two objects ------------------------------------------------------------------------
+
+
+def encode(
+    parts: Partitions, positions: np.ndarray, keys: list[str], seqs: np.ndarray
+) -> tuple[bytes, bytes]:
+    """(head, lists) objects. ``positions``/``keys``/``seqs`` describe the indexed rows."""
+    order = np.argsort(parts.assignment, kind="stable")
+    counts = np.bincount(parts.assignment, minlength=parts.nlist)
+    blocks: list[bytes] = []
+    starts = [0]
+    first = 0
+    encoded = [k.encode() for k in keys]
+    for count in counts.tolist():
+        rows = order[first : first + count]
+        first += count
+        block = _block(seqs[rows], positions[rows], parts.codes[rows], [encoded[i] for i in rows])
+        blocks.append(block)
+        starts.append(starts[-1] + len(block))
+    header = {
+        "format": 1,
+        "metric": parts.metric,
+        "dimension": int(parts.centroids.shape[1]),
+        "nlist": parts.nlist,
+        "rows": len(keys),
+        "quantizer": "sq8",
+    }
+    arrays = [
+        parts.centroids.astype("<f4"),
+        np.asarray(starts, "<u8"),
+        counts.astype("<u4"),
+        parts.trained.astype("<f4"),
+    ]
+    return _pack(header, arrays), b"".join(blocks)
+
+
+def _block(seqs: np.ndarray, positions: np.ndarray, codes: np.ndarray, keys: list[bytes]) -> bytes:
+    offsets = np.zeros(len(keys) + 1, "<u4")
+    np.cumsum([len(k) for k in keys], out=offsets[1:])
+    parts = [
+        seqs.astype("<u8").tobytes(),
+        positions.astype("<u4").tobytes(),
+        offsets.tobytes(),
+    ]
+    size = sum(len(p) for p in parts)
+    parts.append(b"\0" * (-size % 8))
+    parts.append(np.ascontiguousarray(codes, np.uint8).tobytes())
+    parts.append(b"".join(keys))
+    size = sum(len(p) for p in parts)
+    parts.append(b"\0" * (-size % 8))
+    return b"".join(parts)
+
+
+def _pack(header: dict[str, object], arrays: list[np.ndarray]) -> bytes:
+    body = orjson.dumps(header)
+    body += b" " * (-len(body) % 8)
+    return MAGIC + np.uint64(len(body)).tobytes() + body + b"".join(a.tobytes() for a in arrays)
+
+
+@dataclass
+class Head:
+    metric: str
+    dimension: int
+    rows: int
+    centroids: np.ndarray
+    starts: np.ndarray  # byte offset of each partition's block in ivf.lists (nlist + 1)
+    counts: np.ndarray
+    trained: np.ndarray
+
+    @property
+    def nlist(self) -> int:
+        return len(self.counts)
+
+    @property
+    def nbytes(self) -> int:
+        return self.centroids.nbytes + self.starts.nbytes + self.counts.nbytes
+
+
+def decode_head(data: bytes | memoryview) -> Head:
+    data = memoryview(data)
+    if bytes(data[:8]) != MAGIC:
+        raise ValueError("not a vetor IVF head object")
+    length = int(np.frombuffer(data[8:16], "<u8")[0])
+    header = orjson.loads(bytes(data[16 : 16 + length]))
+    d, nlist = header["dimension"], header["nlist"]
+    at = 16 + length
+    centroids = np.frombuffer(data, "<f4", nlist * d, at).reshape(nlist, d)
+    at += centroids.nbytes
+    starts = np.frombuffer(data, "<u8", nlist + 1, at)
+    at += starts.nbytes
+    counts = np.frombuffer(data, "<u4", nlist, at)
+    at += counts.nbytes
+    trained = np.frombuffer(data, "<f4", (len(data) - at) // 4, at)
+    return Head(header["metric"], d, header["rows"], centroids, starts, counts, trained)
+
+
+@dataclass
+class Block:
+    """One partition's rows as stored."""
+
+    seqs: np.ndarray
+    positions: np.ndarray
+    codes: np.ndarray  # uint8 (m, d)
+    key_offsets: np.ndarray
+    key_bytes: memoryview
+
+    def keys(self) -> list[str]:
+        raw, offsets = bytes(self.key_bytes), self.key_offsets.tolist()
+        return [raw[a:b].decode() for a, b in zip(offsets, offsets[1:])]
+
+
+def decode_block(data: bytes | memoryview, count: int, dimension: int) -> Block:
+    data = memoryview(data)
+    seqs = np.frombuffer(data, "<u8", count, 0)
+    positions = np.frombuffer(data, "<u4", count, 8 * count)
+    offsets = np.frombuffer(data, "<u4", count + 1, 12 * count)
+    at = 12 * count + 4 * (count + 1)
+    at += -at % 8
+    codes = np.frombuffer(data, np.uint8, count * dimension, at).reshape(count, dimension)
+    at += count * dimension
+    return Block(seqs, positions, codes, offsets, data[at : at + int(offsets[-1])])
+
+
+def read_head(store: ObjectStore, prefix: str, segment_dir: str) -> Head:
+    return decode_head(store.get(prefix + paths(segment_dir)[0]))
+
+
+def read_blocks(
+    store: ObjectStore, prefix: str, segment_dir: str, head: Head, lists: list[int]
+) -> list[Block]:
+    """The blocks of some partitions, one ranged read each, in parallel."""
+    key = prefix + paths(segment_dir)[1]
+    starts = [int(head.starts[i]) for i in lists]
+    ends = [int(head.starts[i + 1]) for i in lists]
+    found = store.get_ranges(key, starts, ends)
+    return [
+        decode_block(data, int(head.counts[i]), head.dimension) for i, data in zip(lists, found)
+    ]
+
+
+# --- searching ------------------------------------------------------------------------------
+
+
+class Searcher:
+    """A faiss IVF-SQ8 index over some rows of a segment, with caller-chosen ids (view rows)."""
+
+    def __init__(self, head: Head) -> None:
+        metric = _faiss_metric(head.metric)
+        self.head = head
+        self._quantizer = faiss.IndexFlat(head.dimension, metric)
+        self._quantizer.add(np.ascontiguousarray(head.centroids))
+        self.index = faiss.IndexIVFScalarQuantizer(
+            self._quantizer, head.dimension, head.nlist, faiss.ScalarQuantizer.QT_8bit,
+            metric, False,
+        )  # fmt: skip
+        faiss.copy_array_to_vector(np.ascontiguousarray(head.trained), self.index.sq.trained)
+        self.index.is_trained = True
+        self.ids = np.empty(0, np.int64)  # every id added (view rows)
+
+    def add(self, partition: int, ids: np.ndarray, codes: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        ids = np.ascontiguousarray(ids, np.int64)
+        codes = np.ascontiguousarray(codes, np.uint8)
+        self.index.invlists.add_entries(
+            partition, len(ids), faiss.swig_ptr(ids), faiss.swig_ptr(codes)
+        )
+        self.index.ntotal += len(ids)
+
+    def finish(self, ids: np.ndarray) -> None:
+        self.ids = ids
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.index.ntotal) * (self.head.dimension + 8) + self.head.nbytes
+
+    def search(
+        self, query: np.ndarray, k: int, nprobe: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, approximate scores) of the best ``k``; ``allowed``: a packed bitmap of ids."""
+        params = faiss.SearchParametersIVF()
+        params.nprobe = min(nprobe, self.head.nlist)
+        if allowed is not None:
+            selector = faiss.IDSelectorBitmap(len(allowed) * 8, faiss.swig_ptr(allowed))
+            params.sel = selector
+        distances, ids = self.index.search(query.reshape(1, -1), k, params=params)
+        found = ids[0] >= 0
+        return ids[0][found], distances[0][found]
