@@ -29,6 +29,10 @@ Filtered search (vetor): a filter on a random integer ``g`` in [0, 1000) at 50 %
 and 0.1 % selectivity: recall@10 against exact search over the matching rows, and the number
 of results (k whenever k match).
 
+Cold (vetor): the index is uploaded to a moto S3 server in another process whose second port
+adds ``--cold-ms`` (20) per request (``bench/slow_s3.py``); a fresh ``vetor.connect`` on it
+answers one query: its latency and the number of object-store requests it made.
+
 Run: ``python3 bench/bench_ann.py --scale 200k`` (then ``--scale 1m``); results: a table on
 stdout and ``bench/results/ann.json`` (one entry per scale; other scales' entries are kept).
 """
@@ -120,7 +124,7 @@ def exact(
 
 
 def truth(base: np.ndarray, queries: np.ndarray, name: str) -> np.ndarray:
-    path = corpus.CACHE / f"ann-truth-{name}-{len(base)}.npy"
+    path = corpus.CACHE / f"ann-truth-{name}-{len(base)}-{len(queries)}.npy"
     if path.exists():
         return np.load(path)
     t = time.perf_counter()
@@ -352,7 +356,7 @@ class Chroma(Engine):
         self.dir = work / "chroma"
         client = chromadb.PersistentClient(path=str(self.dir))
         self.collection = client.create_collection(
-            "t",
+            "bench",
             configuration={
                 "hnsw": {"space": "cosine", "ef_construction": 100, "max_neighbors": 16}
             },
@@ -386,20 +390,20 @@ class Milvus(Engine):
         schema = client.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
-        params = client.prepare_index_params()
-        params.add_index(
-            "vector",
-            index_type="HNSW",
-            metric_type="COSINE",
-            params={"M": 16, "efConstruction": 100},
-        )
-        client.create_collection("t", schema=schema, index_params=params)
+        client.create_collection("t", schema=schema)
         for start in range(0, len(base), 5000):
             end = min(start + 5000, len(base))
             rows = [
                 {"id": i, "vector": v} for i, v in zip(range(start, end), base[start:end].tolist())
             ]
             client.insert("t", rows)
+        client.flush("t")  # then index the sealed data, as Milvus' docs do for bulk loads
+        params = client.prepare_index_params()
+        params.add_index(
+            "vector", index_type="HNSW", metric_type="COSINE",
+            params={"M": 16, "efConstruction": 100},
+        )  # fmt: skip
+        client.create_index("t", params)
         client.load_collection("t")
         self.client, self.ef = client, 64
         return {}
@@ -499,7 +503,75 @@ def filtered(engine: Vetor, base: np.ndarray, queries: np.ndarray) -> dict[str, 
     return out
 
 
-def run_scale(scale: str, names: list[str], queries_n: int, target: float) -> dict[str, Any]:
+def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -> dict[str, Any]:
+    """First query of a fresh ``vetor.connect`` on an S3 server with ``delay_ms`` per request.
+
+    The index written on the local directory is uploaded (garbage collected first) to a moto
+    S3 server in another process (bench/slow_s3.py); its second port delays every request.
+    """
+    import socket
+    import subprocess
+    import urllib.request
+
+    import boto3
+
+    engine.engine.wait_for_background()
+    engine.engine.collect_garbage(grace_seconds=0)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    fast, slow = ports
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench/slow_s3.py"), str(fast), str(slow), str(delay_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
+        os.environ.update(credentials)
+        s3 = boto3.client(
+            "s3", endpoint_url=f"http://127.0.0.1:{fast}", region_name="us-east-1",
+            aws_access_key_id="bench", aws_secret_access_key="bench-secret",
+        )  # fmt: skip
+        s3.create_bucket(Bucket="cold")
+        files = [p for p in engine.dir.rglob("*") if p.is_file()]
+        for path in files:
+            s3.upload_file(str(path), "cold", f"data/{path.relative_to(engine.dir)}")
+        uri = f"s3://cold/data?endpoint=http://127.0.0.1:{slow}&region=us-east-1&allow_http=true"
+        counter = f"http://127.0.0.1:{slow}/__requests"
+        runs = []
+        for trial in range(trials):
+            service = vetor.connect(uri)
+            urllib.request.urlopen(counter).read()
+            q = queries[trial]
+            t = time.perf_counter()
+            service.query_vectors(
+                vectorBucketName=BUCKET,
+                indexName=INDEX,
+                queryVector={"float32": q.tolist()},
+                topK=K,
+            )
+            first = time.perf_counter() - t
+            requests = int(urllib.request.urlopen(counter).read())
+            runs.append({"first_query_ms": round(1000 * first, 1), "requests": requests})
+            log(f"vetor cold query {trial + 1}: {runs[-1]}")
+        return {
+            "delay_ms_per_request": delay_ms,
+            "objects": len(files),
+            "store_bytes": sum(p.stat().st_size for p in files),
+            "first_query_ms_p50": float(np.median([r["first_query_ms"] for r in runs])),
+            "trials": runs,
+        }
+    finally:
+        server.kill()
+
+
+def run_scale(
+    scale: str, names: list[str], queries_n: int, target: float, cold_ms: float
+) -> dict[str, Any]:
     base, queries = dataset(SCALES[scale], queries_n)
     expected = truth(base, queries, "v1")
     log(f"{scale}: {len(base):,} x {base.shape[1]} base vectors, {len(queries)} queries")
@@ -515,7 +587,12 @@ def run_scale(scale: str, names: list[str], queries_n: int, target: float) -> di
         for engine in engines(names):
             before = rss()
             t = time.perf_counter()
-            info = engine.build(base, work)
+            try:
+                info = engine.build(base, work)
+            except Exception as error:  # a peer that breaks is reported, not fatal
+                log(f"{engine.name}: build failed: {error!r}")
+                results[engine.name] = {"error": repr(error)}
+                continue
             build_s = time.perf_counter() - t
             tuned = tune(engine, queries[sample], expected[sample], target)
             results[engine.name] = {
@@ -536,6 +613,8 @@ def run_scale(scale: str, names: list[str], queries_n: int, target: float) -> di
         for engine in built:
             if isinstance(engine, Vetor):
                 results[engine.name]["filtered"] = filtered(engine, base, queries[:200])
+                if cold_ms >= 0:
+                    results[engine.name]["cold"] = cold(engine, queries, cold_ms)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
@@ -573,6 +652,14 @@ def table(scale: str, results: dict[str, Any]) -> str:
         ]
         lines.append("vetor filtered: " + "; ".join(parts))
     v = results.get("vetor")
+    if v and "cold" in v:
+        c = v["cold"]
+        lines.append(
+            f"vetor cold first query (fresh process state, S3 on loopback"
+            f" +{c['delay_ms_per_request']:.0f} ms per request):"
+            f" p50 {c['first_query_ms_p50']:.0f} ms, "
+            f"{c['trials'][0]['requests']} requests"
+        )
     if v:
         lines.append(
             f"vetor ingest {v['ingest_per_s']:,.0f} vec/s; indexed (all rows in IVF segments) at "
@@ -590,9 +677,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--target", type=float, default=0.95, help="recall@10 to tune for")
+    parser.add_argument(
+        "--cold-ms", type=float, default=20, help="S3 latency of the cold test (-1: skip it)"
+    )
     parser.add_argument("--json", default=str(REPO / "bench/results/ann.json"))
     args = parser.parse_args(argv)
-    results = run_scale(args.scale, args.engines.split(","), args.queries, args.target)
+    engine_names = args.engines.split(",")
+    results = run_scale(args.scale, engine_names, args.queries, args.target, args.cold_ms)
     print(table(args.scale, results))
     path = Path(args.json)
     report = json.loads(path.read_text()) if path.exists() else {}

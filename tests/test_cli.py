@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -330,3 +331,27 @@ def test_full_text_and_hybrid_query(data: str, tmp_path: Path) -> None:
     assert table.exit_code == 0 and "score" in table.stdout and "pool" in table.stdout
     result = vetor(data, "vectors", "query", "docs", "notes", "--text", "x", code=2)
     assert "--key" in result.output
+
+
+def test_indexing_progress_and_warm(
+    data: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`indexes get` counts indexed, exact and pending rows; `warm` loads the ANN index."""
+    monkeypatch.setenv("VETOR_ANN_MIN_ROWS", "600")
+    monkeypatch.setenv("VETOR_ANN_LIST_ROWS", "50")
+    monkeypatch.setenv("VETOR_BACKGROUND_COMPACTION", "false")
+    make_index(data, 8)
+    rows = np.random.default_rng(0).normal(size=(1300, 8)).round(4).tolist()
+    path = tmp_path / "vectors.jsonl"
+    path.write_text("\n".join(json.dumps({"key": str(i), "data": r}) for i, r in enumerate(rows)))
+    vetor(data, "vectors", "put", "films", "plots", str(path), "--batch-size", "100")
+    progress = vetor(data, "indexes", "get", "films", "plots")["indexing"]
+    assert progress["rows"] == 1300
+    assert progress["pendingRows"] == 1300 - progress["indexedRows"] - progress["exactRows"]
+    assert progress["pendingRows"] > 0  # the write-batch tail waits for the next fold
+    vetor(data, "compact", "films", "plots", "--full")
+    progress = vetor(data, "indexes", "get", "films", "plots")["indexing"]
+    assert (progress["indexedRows"], progress["exactRows"], progress["pendingRows"]) == (1300, 0, 0)
+    loaded = vetor(data, "warm", "films", "plots")
+    assert loaded["rows"] == 1300 and loaded["annIndexes"] == 1
+    assert loaded["residentAnnBytes"] >= 1300 * 8 and loaded["seconds"] >= 0

@@ -390,3 +390,37 @@ def test_two_workers_log_and_stop_cleanly(tmp_path: Path) -> None:
         client.list_vector_buckets()
     logs = served.stop()
     assert logs.count('"operation":"ListVectorBuckets"') == 4
+
+
+def test_serve_warm_loads_indexes_before_accepting_requests(tmp_path: Path) -> None:
+    import numpy as np
+
+    import vetor
+
+    data = str(tmp_path / "store")
+    service = vetor.connect(data, ann_min_rows=500, ann_list_rows=50, background_compaction=False)
+    service.create_vector_bucket(vectorBucketName="docs")
+    service.create_index(
+        vectorBucketName="docs", indexName="pages", dataType="float32", dimension=4,
+        distanceMetric="euclidean",
+    )  # fmt: skip
+    rows = np.random.default_rng(2).normal(size=(800, 4)).tolist()
+    service.put_vectors(
+        vectorBucketName="docs", indexName="pages",
+        vectors=[{"key": f"k{i}", "data": {"float32": r}} for i, r in enumerate(rows[:400])],
+    )  # fmt: skip
+    service.put_vectors(
+        vectorBucketName="docs", indexName="pages",
+        vectors=[{"key": f"k{i}", "data": {"float32": r}} for i, r in enumerate(rows) if i >= 400],
+    )  # fmt: skip
+    service.compact(vectorBucketName="docs", indexName="pages", full=True)
+    server = Server(data, None, "--warm", "docs/pages")
+    try:
+        hits = server.client().query_vectors(
+            vectorBucketName="docs", indexName="pages", queryVector={"float32": rows[7]}, topK=1
+        )["vectors"]
+        assert hits[0]["key"] == "k7"
+    finally:
+        logs = server.stop()
+    warm_line = next(line for line in logs.splitlines() if line.startswith("warm docs/pages"))
+    assert json.loads(warm_line.split(": ", 1)[1])["annIndexes"] == 1

@@ -120,7 +120,8 @@ class ObjectStore:
         """Whether each object exists: in parallel, and a plain ``stat`` on a directory store
         (its objects are files created by rename, so a file seen is a complete object)."""
         if self._local_root is not None:
-            return [(self._local_root / key).is_file() for key in keys]
+            root = str(self._local_root)
+            return [os.path.isfile(os.path.join(root, key)) for key in keys]
         if len(keys) <= 1:
             return [self.exists(k) for k in keys]
         return list(_pool().map(self.exists, keys))
