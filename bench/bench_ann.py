@@ -17,9 +17,9 @@ process, after a collection) and bytes on store (files written; in-memory librar
 serialized size).
 
 - vetor: ``vetor.connect(dir)`` (embedded API, local directory store), ``put_vectors`` in
-  batches of 500 while a client thread sends 20 queries/s; the build time runs until the background
-  compaction has folded every write into IVF-indexed segments (``indexedRows`` = all). Knob:
-  ``ann_nprobe``.
+  batches of 500 (numpy rows as ``data.float32``) while a client thread sends 20 queries/s;
+  the build time runs until the background compaction has folded every write into segments
+  (IVF-indexed where big enough). Knob: ``ann_nprobe``.
 - numpy: exact brute force (the baseline). faiss HNSW (M=32, efConstruction 80; knob efSearch)
   and IVF-Flat (nlist 4·sqrt(n); knob nprobe). LanceDB IVF_PQ (num_sub_vectors d/8,
   refine_factor 10; knob nprobes) and IVF_HNSW_SQ (knob ef). Chroma (HNSW, cosine; knob
@@ -201,9 +201,9 @@ class Vetor(Engine):
         threading.Thread(target=client, daemon=True).start()
         for start in range(0, len(base), BATCH):
             end = min(start + BATCH, len(base))
-            body = [
-                {"key": str(i), "data": {"float32": row}, "metadata": {"g": int(groups[i])}}
-                for i, row in zip(range(start, end), base[start:end].tolist())
+            body = [  # numpy rows, as the embedded API takes them (like the peers)
+                {"key": str(i), "data": {"float32": base[i]}, "metadata": {"g": int(groups[i])}}
+                for i in range(start, end)
             ]
             service.put_vectors(vectorBucketName=BUCKET, indexName=INDEX, vectors=body)
             if (end // BATCH) % 200 == 0:

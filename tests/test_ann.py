@@ -262,3 +262,53 @@ def test_garbage_collection_keeps_exactly_the_index_objects(
     assert files == ["ivf.head", "ivf.lists"]
     runs = engine.latest_manifest().runs
     assert [r.ann for r in runs] == ["ivf-sq8"]
+
+
+def test_disk_cache_serves_a_new_process_without_the_segments_in_s3(
+    s3_env: dict[str, str], s3_endpoint: str, embeddings: np.ndarray, tmp_path: Any
+) -> None:
+    """``cache_dir``: segment parts fetched once from S3 stay on local disk, so a later
+    process answers from them (here: even with the segment objects gone from the bucket);
+    manifests always come from the store. The LRU keeps the directory within its budget."""
+    import boto3
+    from conftest import S3_CREDENTIALS, new_s3_uri
+
+    uri = new_s3_uri(s3_endpoint)
+    base, queries = split(embeddings, 10)
+    keys = [f"p{i}" for i in range(len(base))]
+    writer = new_index(uri)
+    put(writer, keys, base, batch=500)
+    writer.compact(vectorBucketName="docs", indexName="ann", full=True)
+    writer.close()
+    engine_of(writer).collect_garbage(grace_seconds=0)
+    cache = tmp_path / "cache"
+    first = vetor.connect(uri, **ANN, cache_dir=str(cache))
+    assert engine_of(first).warm()["annIndexes"] == 1
+    answers = [query(first, q) for q in queries]
+    cached = list(cache.glob("*.obj"))
+    assert len(cached) == 3  # data.arrow, ivf.head, ivf.lists
+
+    bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )  # fmt: skip
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    segments = [o["Key"] for o in listed if "/segments/" in o["Key"]]
+    assert len(segments) == 3
+    for key in segments:
+        s3.delete_object(Bucket=bucket, Key=key)
+
+    second = vetor.connect(uri, **ANN, cache_dir=str(cache))
+    assert engine_of(second).warm()["annIndexes"] == 1
+    assert [query(second, q) for q in queries] == answers
+    without = vetor.connect(uri, **ANN)  # no cache: the segments are really gone
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the store reports
+        query(without, queries[0])
+
+    small = max(f.stat().st_size for f in cached) + 1
+    third = vetor.connect(uri, **ANN, cache_dir=str(tmp_path / "small"), cache_disk_bytes=small)
+    third_store = third.store
+    third_store.get_many([k.removeprefix(prefix + "/") for k in segments], missing_ok=True)
+    assert sum(f.stat().st_size for f in (tmp_path / "small").glob("*.obj")) <= small

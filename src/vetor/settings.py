@@ -54,6 +54,12 @@ class Settings:
     ann_nprobe: int = 24  # partitions probed per segment (more when a filter is selective)
     ann_rerank: int = 8  # candidates re-ranked exactly per result wanted
 
+    # --- caches -------------------------------------------------------------------------
+    # A local directory keeping copies of an S3 store's immutable objects (segments, write
+    # batches, their indexes), least recently used out; empty: none.
+    cache_dir: str = ""
+    cache_disk_bytes: int = 20 << 30
+
     # --- full-text and hybrid search ----------------------------------------------------
     # Postings fetched from segments (LRU), and again the scored postings of recent terms.
     text_cache_bytes: int = 256 << 20

@@ -24,6 +24,7 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, NotFoundError
 from obstore.store import LocalStore, MemoryStore, S3Store
 
+from .cache import DiskCache
 from .errors import StoreError
 from .settings import Settings
 
@@ -49,8 +50,10 @@ class ObjectStore:
         *,
         trusted_conditional_create: bool,
         local_root: Path | None = None,
+        cache: DiskCache | None = None,
     ) -> None:
         self._inner = inner
+        self._cache = cache  # local-disk copies of immutable objects (remote stores)
         self.uri = uri
         self._local_root = local_root  # set for directory stores, which keep empty folders
         # Local and memory stores implement create-if-absent atomically; S3-compatible
@@ -65,18 +68,27 @@ class ObjectStore:
 
     def _buffer(self, key: str) -> memoryview:
         """The object's bytes without a copy (large runs are read this way)."""
+        cache = self._cache if self._cache is not None and DiskCache.caches(key) else None
+        if cache is not None and (hit := cache.read(key)) is not None:
+            return hit
         with _translated(key):
-            return memoryview(obstore.get(self._inner, key).bytes())
+            data = memoryview(obstore.get(self._inner, key).bytes())
+        if cache is not None:
+            cache.write(key, data)
+        return data
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the object."""
-        with _translated(key):
-            return bytes(obstore.get_range(self._inner, key, start=start, end=end))
+        return bytes(self.get_ranges(key, [start], [end])[0])
 
     def get_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[memoryview]:
         """Several byte ranges of one object, fetched together (nearby ranges coalesce)."""
         if not starts:
             return []
+        if self._cache is not None and DiskCache.caches(key):
+            hit = self._cache.read_ranges(key, starts, ends)
+            if hit is not None:
+                return [memoryview(b) for b in hit]
         with _translated(key):
             found = obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
         return [memoryview(b) for b in found]
@@ -223,7 +235,12 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
             inner = _memory_stores.setdefault(name, MemoryStore())
         return ObjectStore(inner, text, trusted_conditional_create=True)
     if parsed.scheme == "s3":
-        return ObjectStore(_s3_store(parsed, settings), text, trusted_conditional_create=False)
+        cache = None
+        if settings.cache_dir:
+            cache = DiskCache(settings.cache_dir, settings.cache_disk_bytes, text)
+        return ObjectStore(
+            _s3_store(parsed, settings), text, trusted_conditional_create=False, cache=cache
+        )
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ class _Coverage:
     key: tuple[int, tuple[str, ...]]
     covered: np.ndarray  # bool, view rows [0, len)
     uncovered: np.ndarray  # rows below len that no index covers
+    gathered: tuple[np.ndarray, np.ndarray]  # their vectors and norms, contiguous
 
 
 class AnnSearch:
@@ -95,7 +96,7 @@ class AnnSearch:
     def load(self, view: IndexView, segment: str) -> ivf.Searcher:
         """Read a segment's index and map its rows onto the view (call with the view held)."""
         head = ivf.read_head(self.store, self.prefix, segment)
-        blocks = ivf.read_blocks(self.store, self.prefix, segment, head, list(range(head.nlist)))
+        blocks = ivf.read_all_blocks(self.store, self.prefix, segment, head)
         searcher = ivf.Searcher(head)
         added = []
         for partition, block in enumerate(blocks):
@@ -135,9 +136,9 @@ class AnnSearch:
             return view.search(query, k, mask)
         selectivity = count / max(n, 1)
         nprobe = s.ann_nprobe if mask is None else int(np.ceil(s.ann_nprobe / selectivity))
-        probed_rows = sum(
-            min(nprobe, x.head.nlist) * x.head.rows / x.head.nlist for _, x in searchers
-        )
+        largest = max(x.head.nlist for _, x in searchers)
+        share = sum(x.head.nlist for _, x in searchers) / largest
+        probed_rows = nprobe * s.ann_list_rows * share  # what the probes below would scan
         if mask is not None and count <= probed_rows:  # exact over the matches is cheaper
             return view.search(query, k, mask)
         coverage = self._covered(view, searchers)
@@ -148,14 +149,16 @@ class AnnSearch:
             bitmap = None
             if mask is not None or self._has_dead(view, segment, searcher):
                 bitmap = np.packbits(allowed, bitorder="little")
-            ids, _ = searcher.search(prepared, wanted, nprobe, bitmap)
+            # Smaller segments: the same fraction of their partitions (at least two).
+            probes = max(2, int(np.ceil(nprobe * searcher.head.nlist / largest)))
+            ids, _ = searcher.search(prepared, wanted, probes, bitmap)
             candidates.append(ids)
-        rest = coverage.uncovered
-        if n > len(coverage.covered):
-            rest = np.concatenate([rest, np.arange(len(coverage.covered), n)])
-        rest = rest[allowed[rest]]
-        if len(rest):
-            candidates.append(view.nearest(query, rest, wanted)[0])
+        if len(coverage.uncovered):  # scanned from a contiguous copy, dead rows excluded
+            found = view.nearest(query, coverage.uncovered, wanted, coverage.gathered, allowed)
+            candidates.append(found[0])
+        if n > len(coverage.covered):  # rows appended since: a range of the view
+            found = view.nearest(query, np.arange(len(coverage.covered), n), wanted, None, allowed)
+            candidates.append(found[0])
         rows = np.unique(np.concatenate(candidates))
         found, distances = view.rerank(query, rows, k)
         if len(found) < min(k, count):  # the probes missed matches: be exact instead
@@ -169,7 +172,8 @@ class AnnSearch:
             covered = np.zeros(view.n, bool)
             for _, searcher in searchers:
                 covered[searcher.ids] = True
-            coverage = _Coverage(key, covered, np.flatnonzero(~covered))
+            uncovered = np.flatnonzero(~covered)
+            coverage = _Coverage(key, covered, uncovered, view.gather(uncovered))
             self._coverage = coverage
         return coverage
 

@@ -215,6 +215,17 @@ def read_head(store: ObjectStore, prefix: str, segment_dir: str) -> Head:
     return decode_head(store.get(prefix + paths(segment_dir)[0]))
 
 
+def read_all_blocks(store: ObjectStore, prefix: str, segment_dir: str, head: Head) -> list[Block]:
+    """Every partition's block: the whole object in one read."""
+    data = store.get_many([prefix + paths(segment_dir)[1]])[0]
+    assert data is not None
+    starts = head.starts.tolist()
+    return [
+        decode_block(data[starts[i] : starts[i + 1]], int(head.counts[i]), head.dimension)
+        for i in range(head.nlist)
+    ]
+
+
 def read_blocks(
     store: ObjectStore, prefix: str, segment_dir: str, head: Head, lists: list[int]
 ) -> list[Block]:

@@ -168,9 +168,24 @@ class IndexView:
         scores[~allowed] = np.inf
         return self._shortlist(query, np.arange(self.n), scores, min(k, count))
 
-    def nearest(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-k among the given rows: (rows, distances) ascending."""
-        return self._shortlist(query, rows, self._approx_distances(query, rows), k)
+    def nearest(
+        self,
+        query: np.ndarray,
+        rows: np.ndarray,
+        k: int,
+        gathered: tuple[np.ndarray, np.ndarray] | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k among the given rows (those ``allowed``, if given): (rows, distances)
+        ascending. ``gathered``: the rows' vectors and norms, from ``gather``."""
+        scores = self._approx_distances(query, rows, gathered)
+        if allowed is not None:
+            scores[~allowed[rows]] = np.inf
+        return self._shortlist(query, rows, scores, k)
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of some rows' vectors and norms, for repeated scans of the same rows."""
+        return self._vectors[rows], self._norms[rows]
 
     def _shortlist(
         self, query: np.ndarray, rows: np.ndarray, scores: np.ndarray, k: int
@@ -187,9 +202,23 @@ class IndexView:
         order = np.lexsort((rows, exact))[:k]
         return rows[order], exact[order]
 
-    def _approx_distances(self, query: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-        vectors = self._vectors[: self.n] if rows is None else self._vectors[rows]
-        norms = self._norms[: self.n] if rows is None else self._norms[rows]
+    def _approx_distances(
+        self,
+        query: np.ndarray,
+        rows: np.ndarray | None,
+        gathered: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        if gathered is not None:
+            vectors, norms = gathered
+        elif rows is None:
+            vectors, norms = self._vectors[: self.n], self._norms[: self.n]
+        elif len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # a range: no copy
+            vectors, norms = (
+                self._vectors[rows[0] : rows[-1] + 1],
+                self._norms[rows[0] : rows[-1] + 1],
+            )
+        else:
+            vectors, norms = self._vectors[rows], self._norms[rows]
         dots = vectors @ query
         if self.metric == "cosine":
             return 1.0 - dots / (norms * np.linalg.norm(query))

@@ -1,0 +1,114 @@
+"""A local-disk cache of immutable objects (runs and their indexes), least recently used out.
+
+Objects under ``wal/`` and ``segments/`` are written once and never changed (GC only deletes
+them), so a copy on local disk is valid for as long as it exists: no invalidation is needed.
+Manifests are never cached, so every read still sees the latest version in the store.
+
+Several processes may share one directory: files appear by atomic rename, a read refreshes the
+file's modification time (the LRU order every process sees), and a file evicted by another
+process is simply fetched again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+IMMUTABLE = ("/wal/", "/segments/")
+
+
+class DiskCache:
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int, namespace: str) -> None:
+        self.root = Path(directory).expanduser()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self._namespace = namespace  # the store's URI: one directory may serve several stores
+        self._lock = threading.Lock()
+        self._sizes: OrderedDict[str, int] = OrderedDict()  # file name → bytes, oldest first
+        entries = []
+        for path in self.root.glob("*.obj"):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                entries.append((stat.st_mtime, path.name, stat.st_size))
+        for _, name, size in sorted(entries):
+            self._sizes[name] = size
+        self._total = sum(self._sizes.values())
+
+    @staticmethod
+    def caches(key: str) -> bool:
+        return any(part in "/" + key for part in IMMUTABLE)
+
+    def _name(self, key: str) -> str:
+        return hashlib.sha256(f"{self._namespace}\0{key}".encode()).hexdigest()[:40] + ".obj"
+
+    def read(self, key: str) -> memoryview | None:
+        name = self._name(key)
+        path = self.root / name
+        try:
+            data = path.read_bytes()
+            os.utime(path)
+        except OSError:  # not cached, or evicted meanwhile (by us or another process)
+            with self._lock:
+                self._forget(name)
+            return None
+        with self._lock:
+            if name in self._sizes:
+                self._sizes.move_to_end(name)
+            else:
+                self._add(name, len(data))
+        return memoryview(data)
+
+    def read_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[bytes] | None:
+        """Byte ranges of a cached object (no whole-file read), or None if it is not cached."""
+        name = self._name(key)
+        try:
+            with open(self.root / name, "rb") as file:
+                found = []
+                for start, end in zip(starts, ends):
+                    file.seek(start)
+                    found.append(file.read(end - start))
+        except OSError:
+            return None
+        with self._lock:
+            if name in self._sizes:
+                self._sizes.move_to_end(name)
+        return found
+
+    def write(self, key: str, data: bytes | memoryview) -> None:
+        if len(data) > self.max_bytes:
+            return
+        name = self._name(key)
+        temporary = self.root / f".{name}.{os.getpid()}.{threading.get_ident()}"
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, self.root / name)
+        except OSError:  # a full or read-only disk: the cache is only an optimisation
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            return
+        with self._lock:
+            self._forget(name)
+            self._add(name, len(data))
+            self._evict()
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total
+
+    def _add(self, name: str, size: int) -> None:
+        self._sizes[name] = size
+        self._total += size
+
+    def _forget(self, name: str) -> None:
+        self._total -= self._sizes.pop(name, 0)
+
+    def _evict(self) -> None:
+        while self._total > self.max_bytes and self._sizes:
+            name, size = self._sizes.popitem(last=False)
+            self._total -= size
+            with contextlib.suppress(OSError):
+                (self.root / name).unlink()
