@@ -38,7 +38,7 @@ class _Coverage:
     key: tuple[int, tuple[str, ...]]
     covered: np.ndarray  # bool, view rows [0, len)
     uncovered: np.ndarray  # rows below len that no index covers
-    gathered: tuple[np.ndarray, np.ndarray]  # their vectors and norms, contiguous
+    gathered: tuple[np.ndarray, np.ndarray] | None  # their vectors and norms, contiguous
 
 
 class AnnSearch:
@@ -173,7 +173,10 @@ class AnnSearch:
             for _, searcher in searchers:
                 covered[searcher.ids] = True
             uncovered = np.flatnonzero(~covered)
-            coverage = _Coverage(key, covered, uncovered, view.gather(uncovered))
+            # A contiguous copy makes the scan of a few scattered rows fast; not worth the
+            # memory when most rows are uncovered (indexes still loading).
+            gathered = view.gather(uncovered) if len(uncovered) <= view.n // 4 else None
+            coverage = _Coverage(key, covered, uncovered, gathered)
             self._coverage = coverage
         return coverage
 

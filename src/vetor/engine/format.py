@@ -89,19 +89,21 @@ def read_table(data: bytes | memoryview, seq: int | None = None) -> pa.Table:
 
 def rows_of(table: pa.Table, dimension: int) -> Rows:
     table = table.combine_chunks()
-    column = table.column("vector")
-    vectors = (
-        column.chunk(0).flatten().to_numpy(zero_copy_only=False)
-        if column.num_chunks
-        else np.empty(0, np.float32)
-    )
     return Rows(
         keys=table.column("key").to_pylist(),
         seqs=table.column("seq").to_numpy().astype(np.uint64),  # writable copy
         deleted=table.column("deleted").to_numpy(zero_copy_only=False).astype(bool),
-        vectors=vectors.reshape(len(table), dimension),
+        vectors=vector_matrix(table, dimension),
         metadata=table.column("metadata").to_pylist(),
     )
+
+
+def vector_matrix(table: pa.Table, dimension: int) -> np.ndarray:
+    """The vector column as an (n, dimension) float32 array, without a copy when the
+    table is one chunk."""
+    chunks = table.column("vector")
+    column = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
+    return column.flatten().to_numpy(zero_copy_only=False).reshape(len(table), dimension)
 
 
 def merge_tables(tables: list[pa.Table], drop_tombstones: bool) -> pa.Table:

@@ -38,6 +38,7 @@ from .format import (
     merge_tables,
     read_table,
     rows_of,
+    vector_matrix,
     write_table,
 )
 from .rwlock import ReadWriteLock
@@ -693,7 +694,8 @@ class IndexEngine:
         live = np.flatnonzero(~table.column("deleted").to_numpy(zero_copy_only=False))
         if len(live) < self.settings.ann_min_rows:
             return ""
-        rows = rows_of(table.take(pa.array(live)), self.dimension)
+        vectors = vector_matrix(table, self.dimension)  # no copy: segments are large
+        x = ivf.prepared(vectors if len(live) == len(table) else vectors[live], self.metric)
         centroids = None
         indexed = [r for r in inputs if r.ann]
         if indexed:
@@ -702,9 +704,12 @@ class IndexEngine:
                 centroids = ivf.read_head(self.store, self.prefix, _run_dir(largest)).centroids
         wanted = len(live) / self.settings.ann_list_rows
         if centroids is None or len(centroids) < 0.7 * wanted:  # partitions would grow too big
-            centroids = ivf.train(rows.vectors, self.metric, self.settings.ann_list_rows)
-        parts = ivf.build(rows.vectors, self.metric, np.ascontiguousarray(centroids))
-        head, lists = ivf.encode(parts, live, rows.keys, rows.seqs)
+            centroids = ivf.train(x, self.metric, self.settings.ann_list_rows)
+        parts = ivf.build(x, self.metric, np.ascontiguousarray(centroids))
+        del x
+        keys = table.column("key").take(pa.array(live)).to_pylist()
+        seqs = table.column("seq").to_numpy()[live]
+        head, lists = ivf.encode(parts, live, keys, seqs)
         head_path, lists_path = ivf.paths(_run_dir_of(path))
         self.store.put(self._key(lists_path), lists)
         self.store.put(self._key(head_path), head)

@@ -39,11 +39,11 @@ def _faiss_metric(metric: str) -> int:
 
 
 def prepared(vectors: np.ndarray, metric: str) -> np.ndarray:
-    """What the index stores and is queried with: unit vectors for cosine."""
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if metric == "cosine":
-        x = x.copy()
-        faiss.normalize_L2(x)
+    """What the index stores and is queried with: unit vectors for cosine (a new array)."""
+    if metric != "cosine":
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    x = np.array(vectors, dtype=np.float32)
+    faiss.normalize_L2(x)
     return x
 
 
@@ -62,9 +62,9 @@ class Partitions:
         return len(self.centroids)
 
 
-def train(vectors: np.ndarray, metric: str, list_rows: int, seed: int = 1234) -> np.ndarray:
-    """Centroids for about ``list_rows`` rows per partition (k-means on a sample)."""
-    x = prepared(vectors, metric)
+def train(x: np.ndarray, metric: str, list_rows: int, seed: int = 1234) -> np.ndarray:
+    """Centroids for about ``list_rows`` rows per partition (k-means on a sample of the
+    ``prepared`` vectors)."""
     nlist = max(1, round(len(x) / list_rows))
     kmeans = faiss.Kmeans(
         x.shape[1], nlist, niter=12, seed=seed, spherical=metric == "cosine",
@@ -74,9 +74,8 @@ def train(vectors: np.ndarray, metric: str, list_rows: int, seed: int = 1234) ->
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
 
 
-def build(vectors: np.ndarray, metric: str, centroids: np.ndarray) -> Partitions:
-    """Assign and quantize every row against given centroids."""
-    x = prepared(vectors, metric)
+def build(x: np.ndarray, metric: str, centroids: np.ndarray) -> Partitions:
+    """Assign and quantize every (``prepared``) row against given centroids."""
     quantizer = faiss.IndexFlat(x.shape[1], _faiss_metric(metric))
     quantizer.add(centroids)
     _, assignment = quantizer.search(x, 1)
