@@ -67,8 +67,8 @@ def train(x: np.ndarray, metric: str, list_rows: int, seed: int = 1234) -> np.nd
     ``prepared`` vectors)."""
     nlist = max(1, round(len(x) / list_rows))
     kmeans = faiss.Kmeans(
-        x.shape[1], nlist, niter=12, seed=seed, spherical=metric == "cosine",
-        max_points_per_centroid=64, verbose=False,
+        x.shape[1], nlist, niter=10, seed=seed, spherical=metric == "cosine",
+        max_points_per_centroid=32, verbose=False,
     )  # fmt: skip
     kmeans.train(x)
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
@@ -76,15 +76,27 @@ def train(x: np.ndarray, metric: str, list_rows: int, seed: int = 1234) -> np.nd
 
 def build(x: np.ndarray, metric: str, centroids: np.ndarray) -> Partitions:
     """Assign and quantize every (``prepared``) row against given centroids."""
-    quantizer = faiss.IndexFlat(x.shape[1], _faiss_metric(metric))
-    quantizer.add(centroids)
-    _, assignment = quantizer.search(x, 1)
+    _, assignment = _assigner(centroids, metric).search(x, 1)
     sq = faiss.ScalarQuantizer(x.shape[1], faiss.ScalarQuantizer.QT_8bit)
     sample = x[:: max(1, len(x) // 100_000)]
     sq.train(sample)
     codes = sq.compute_codes(x)
     trained = faiss.vector_to_array(sq.trained).astype(np.float32)
     return Partitions(metric, centroids, trained, assignment[:, 0].astype(np.int64), codes)
+
+
+def _assigner(centroids: np.ndarray, metric: str) -> faiss.Index:
+    """Finds each row's nearest centroid: exactly among few centroids, through an HNSW graph
+    over many (assignment is then O(log nlist) per row; a rare near-tie may go to the second
+    nearest partition, which probing tolerates)."""
+    d = centroids.shape[1]
+    if len(centroids) <= 1024:
+        index = faiss.IndexFlat(d, _faiss_metric(metric))
+    else:
+        index = faiss.IndexHNSWFlat(d, 32, _faiss_metric(metric))
+        index.hnsw.efSearch = 64
+    index.add(centroids)
+    return index
 
 
 # --- the two objects ------------------------------------------------------------------------
