@@ -30,6 +30,10 @@ from ..store import ObjectStore
 from . import ivf
 from .view import IndexView
 
+# An exact scan of scattered matching rows (gather, then a float32 dot product) costs about
+# this many times a probed 8-bit code (measured at 1M x 384: ~0.6 us against ~0.08 us).
+EXACT_ROW_COST = 8
+
 
 @dataclass
 class _Coverage:
@@ -139,7 +143,7 @@ class AnnSearch:
         largest = max(x.head.nlist for _, x in searchers)
         share = sum(x.head.nlist for _, x in searchers) / largest
         probed_rows = nprobe * s.ann_list_rows * share  # what the probes below would scan
-        if mask is not None and count <= probed_rows:  # exact over the matches is cheaper
+        if mask is not None and count * EXACT_ROW_COST <= probed_rows:  # exact is cheaper
             return view.search(query, k, mask)
         coverage = self._covered(view, searchers)
         wanted = max(k * s.ann_rerank, k + 16)
