@@ -149,10 +149,13 @@ class AnnSearch:
         wanted = max(k * s.ann_rerank, k + 16)
         prepared = ivf.prepared(query.reshape(1, -1), view.metric)[0]
         candidates = []
+        packed = None  # the allowed rows as a bitmap, packed once if some index needs it
         for segment, searcher in searchers:
             bitmap = None
             if mask is not None or self._has_dead(view, segment, searcher):
-                bitmap = np.packbits(allowed, bitorder="little")
+                if packed is None:
+                    packed = np.packbits(allowed, bitorder="little")
+                bitmap = packed
             # Smaller segments: the same fraction of their partitions (at least two).
             probes = max(2, int(np.ceil(nprobe * searcher.head.nlist / largest)))
             ids, _ = searcher.search(prepared, wanted, probes, bitmap)
