@@ -226,17 +226,26 @@ def test_filtered_search_returns_k_with_high_recall(tmp_path: Any, embeddings: n
     assert query(service, queries[0], {"g": {"$gt": 1000}}) == []
 
 
+def indexed_on_s3(
+    endpoint: str, embeddings: np.ndarray, held_out: int
+) -> tuple[str, vetor.VectorService, np.ndarray, np.ndarray]:
+    """A fresh S3 store holding the fixture as one IVF-indexed segment: (uri, service,
+    indexed vectors, held-out queries)."""
+    from conftest import new_s3_uri
+
+    uri = new_s3_uri(endpoint)
+    base, queries = split(embeddings, held_out)
+    service = new_index(uri)
+    put(service, [f"p{i}" for i in range(len(base))], base, batch=500)
+    service.compact(vectorBucketName="docs", indexName="ann", full=True)
+    return uri, service, base, queries
+
+
 def test_cold_process_on_s3_answers_like_the_warm_one(
     s3_env: dict[str, str], s3_endpoint: str, embeddings: np.ndarray
 ) -> None:
-    from conftest import new_s3_uri
-
-    uri = new_s3_uri(s3_endpoint)
-    base, queries = split(embeddings, 40)
+    uri, warm_service, base, queries = indexed_on_s3(s3_endpoint, embeddings, 40)
     keys = [f"p{i}" for i in range(len(base))]
-    warm_service = new_index(uri)
-    put(warm_service, keys, base, batch=500)
-    warm_service.compact(vectorBucketName="docs", indexName="ann", full=True)
     engine_of(warm_service).warm()
     warm = [query(warm_service, q) for q in queries]
 
@@ -271,14 +280,9 @@ def test_disk_cache_serves_a_new_process_without_the_segments_in_s3(
     process answers from them (here: even with the segment objects gone from the bucket);
     manifests always come from the store. The LRU keeps the directory within its budget."""
     import boto3
-    from conftest import S3_CREDENTIALS, new_s3_uri
+    from conftest import S3_CREDENTIALS
 
-    uri = new_s3_uri(s3_endpoint)
-    base, queries = split(embeddings, 10)
-    keys = [f"p{i}" for i in range(len(base))]
-    writer = new_index(uri)
-    put(writer, keys, base, batch=500)
-    writer.compact(vectorBucketName="docs", indexName="ann", full=True)
+    uri, writer, _, queries = indexed_on_s3(s3_endpoint, embeddings, 10)
     writer.close()
     engine_of(writer).collect_garbage(grace_seconds=0)
     cache = tmp_path / "cache"

@@ -64,15 +64,19 @@ class AnnSearch:
     ) -> tuple[list[tuple[str, ivf.Searcher]], list[str]]:
         """Loaded indexes usable with this view, and the segments whose index is not loaded."""
         with self._lock:
-            if self._generation != view.generation:
-                self._searchers, self._generation = {}, view.generation
-                self._coverage, self._dead = None, {}
+            self._forget_if_renumbered(view)
             missing = [s for s in segments if s not in self._searchers]
             if not missing and len(self._searchers) > len(segments):  # replaced ones: drop
                 wanted = set(segments)
                 self._searchers = {s: v for s, v in self._searchers.items() if s in wanted}
                 self._dead = {s: v for s, v in self._dead.items() if s in wanted}
             return list(self._searchers.items()), missing
+
+    def _forget_if_renumbered(self, view: IndexView) -> None:
+        """Loaded indexes name view rows: a view with new row numbers needs them reloaded."""
+        if self._generation != view.generation:
+            self._searchers, self._generation = {}, view.generation
+            self._coverage, self._dead = None, {}
 
     def load_in_background(self, segments: list[str], snapshot: Callable[[], object]) -> None:
         with self._lock:
@@ -108,11 +112,9 @@ class AnnSearch:
             keep = rows >= 0
             searcher.add(partition, rows[keep], block.codes[keep])
             added.append(rows[keep])
-        searcher.finish(np.concatenate(added) if added else np.empty(0, np.int64))
+        searcher.ids = np.concatenate(added) if added else np.empty(0, np.int64)
         with self._lock:
-            if self._generation != view.generation:
-                self._searchers, self._generation = {}, view.generation
-                self._coverage, self._dead = None, {}
+            self._forget_if_renumbered(view)
             self._searchers[segment] = searcher
         return searcher
 

@@ -471,8 +471,7 @@ class IndexEngine:
         self, view: IndexView, vector: np.ndarray, k: int, mask: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by distance: the loaded ANN indexes plus an exact scan of everything else."""
-        segments = [_run_dir(r) for r in self._manifest.runs if r.ann]
-        searchers, missing = self._ann.ready(view, segments)
+        searchers, missing = self._ann.ready(view, self._ann_segments())
         if missing:
             self._ann.load_in_background(missing, self.snapshot)
         return self._ann.search(view, searchers, vector, k, mask)
@@ -480,11 +479,15 @@ class IndexEngine:
     def warm(self) -> dict[str, int]:
         """Load the view and every segment's ANN index now (instead of at first use)."""
         with self.snapshot() as view:
-            segments = [_run_dir(r) for r in self._manifest.runs if r.ann]
+            segments = self._ann_segments()
             _, missing = self._ann.ready(view, segments)
             for segment in missing:
                 self._ann.load(view, segment)
             return {"rows": len(view), "annIndexes": len(segments), **self.resident()}
+
+    def _ann_segments(self) -> list[str]:
+        """Directories of the current manifest's segments that have an ANN index."""
+        return [_run_dir(r) for r in self._manifest.runs if r.ann]
 
     def resident(self) -> dict[str, int]:
         """Bytes this process holds in memory for the index (vectors, ANN codes, texts)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 import orjson
+import pyarrow as pa
 
 from ..store import ObjectStore
 
@@ -108,14 +109,20 @@ def encode(
     """(head, lists) objects. ``positions``/``keys``/``seqs`` describe the indexed rows."""
     order = np.argsort(parts.assignment, kind="stable")
     counts = np.bincount(parts.assignment, minlength=parts.nlist)
+    # Keys in partition order as one Arrow array: each block's keys are a slice of its
+    # offsets and bytes, with no per-key Python work.
+    ordered = pa.array(keys, pa.string()).take(pa.array(order))
+    key_offsets = np.frombuffer(ordered.buffers()[1], "<i4", len(ordered) + 1)
+    key_bytes = memoryview(ordered.buffers()[2] or b"")
     blocks: list[bytes] = []
     starts = [0]
     first = 0
-    encoded = [k.encode() for k in keys]
     for count in counts.tolist():
-        rows = order[first : first + count]
-        first += count
-        block = _block(seqs[rows], positions[rows], parts.codes[rows], [encoded[i] for i in rows])
+        rows, end = order[first : first + count], first + count
+        offsets = key_offsets[first : end + 1]
+        names = key_bytes[offsets[0] : offsets[-1]]
+        block = _block(seqs[rows], positions[rows], parts.codes[rows], offsets - offsets[0], names)
+        first = end
         blocks.append(block)
         starts.append(starts[-1] + len(block))
     header = {
@@ -135,18 +142,22 @@ def encode(
     return _pack(header, arrays), b"".join(blocks)
 
 
-def _block(seqs: np.ndarray, positions: np.ndarray, codes: np.ndarray, keys: list[bytes]) -> bytes:
-    offsets = np.zeros(len(keys) + 1, "<u4")
-    np.cumsum([len(k) for k in keys], out=offsets[1:])
+def _block(
+    seqs: np.ndarray,
+    positions: np.ndarray,
+    codes: np.ndarray,
+    key_offsets: np.ndarray,
+    key_bytes: memoryview,
+) -> bytes:
     parts = [
         seqs.astype("<u8").tobytes(),
         positions.astype("<u4").tobytes(),
-        offsets.tobytes(),
+        key_offsets.astype("<u4").tobytes(),
     ]
     size = sum(len(p) for p in parts)
     parts.append(b"\0" * (-size % 8))
     parts.append(np.ascontiguousarray(codes, np.uint8).tobytes())
-    parts.append(b"".join(keys))
+    parts.append(bytes(key_bytes))
     size = sum(len(p) for p in parts)
     parts.append(b"\0" * (-size % 8))
     return b"".join(parts)
@@ -206,8 +217,10 @@ class Block:
     key_bytes: memoryview
 
     def keys(self) -> list[str]:
-        raw, offsets = bytes(self.key_bytes), self.key_offsets.tolist()
-        return [raw[a:b].decode() for a, b in zip(offsets, offsets[1:])]
+        offsets = pa.py_buffer(self.key_offsets.astype("<i4"))
+        names = pa.py_buffer(self.key_bytes)
+        count = len(self.key_offsets) - 1
+        return pa.StringArray.from_buffers(count, offsets, names).to_pylist()
 
 
 def decode_block(data: bytes | memoryview, count: int, dimension: int) -> Block:
@@ -234,19 +247,6 @@ def read_all_blocks(store: ObjectStore, prefix: str, segment_dir: str, head: Hea
     return [
         decode_block(data[starts[i] : starts[i + 1]], int(head.counts[i]), head.dimension)
         for i in range(head.nlist)
-    ]
-
-
-def read_blocks(
-    store: ObjectStore, prefix: str, segment_dir: str, head: Head, lists: list[int]
-) -> list[Block]:
-    """The blocks of some partitions, one ranged read each, in parallel."""
-    key = prefix + paths(segment_dir)[1]
-    starts = [int(head.starts[i]) for i in lists]
-    ends = [int(head.starts[i + 1]) for i in lists]
-    found = store.get_ranges(key, starts, ends)
-    return [
-        decode_block(data, int(head.counts[i]), head.dimension) for i, data in zip(lists, found)
     ]
 
 
@@ -278,9 +278,6 @@ class Searcher:
             partition, len(ids), faiss.swig_ptr(ids), faiss.swig_ptr(codes)
         )
         self.index.ntotal += len(ids)
-
-    def finish(self, ids: np.ndarray) -> None:
-        self.ids = ids
 
     @property
     def nbytes(self) -> int:
