@@ -49,7 +49,9 @@ from .textindex import (
     RunText,
     Scorer,
     StoredRunText,
+    TermPostings,
     TextField,
+    summed_scores,
     rrf,
     write_run_text,
 )
@@ -447,11 +449,13 @@ class IndexEngine:
                     Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)
                 ]
             manifest = self._manifest  # never older than the view
-            per_field = [self._bm25(view, manifest, q, mask) for q in texts]
-            rows, scores = _sum_scores(per_field, view.n)
+            per_field = [self._bm25(view, manifest, q) for q in texts]
+            every = [p for postings in per_field for p in postings]
+            rows, scores = summed_scores(every, view.n, mask)
             if vector is None:
-                chosen, _ = _top(view, rows, scores, k)
-                return self._text_hits(view, chosen, texts, per_field, None, {}, {})
+                chosen, best = _top(view, rows, scores, k)
+                by_field = [best] if len(texts) == 1 else _field_scores(per_field, chosen)
+                return self._text_hits(view, chosen, texts, by_field, None, {}, {})
             depth = max(k, depth)
             vector_rows, distances = self._nearest(view, vector, depth, mask)
             text_rows, _ = _top(view, rows, scores, depth)
@@ -465,7 +469,8 @@ class IndexEngine:
             )
             chosen = np.array(order[:k], np.int64)
             near = dict(zip(vector_rows.tolist(), distances.tolist()))
-            return self._text_hits(view, chosen, texts, per_field, vector, fused, near)
+            by_field = _field_scores(per_field, chosen)
+            return self._text_hits(view, chosen, texts, by_field, vector, fused, near)
 
     def _nearest(
         self, view: IndexView, vector: np.ndarray, k: int, mask: np.ndarray | None
@@ -501,17 +506,16 @@ class IndexEngine:
         view: IndexView,
         chosen: np.ndarray,
         texts: tuple[TextQuery, ...],
-        per_field: list[tuple[np.ndarray, np.ndarray]],
+        by_field: list[np.ndarray],
         vector: np.ndarray | None,
         fused: dict[int, float],
         near: dict[int, float],
     ) -> list[Hit]:
         distances = view.distances(vector, chosen) if vector is not None else None
         matched: list[list[tuple[str, float]]] = [[] for _ in chosen]
-        for query, (rows, scores) in zip(texts, per_field):  # rows are sorted
-            at = np.minimum(np.searchsorted(rows, chosen), max(len(rows) - 1, 0))
-            for i in np.flatnonzero(rows[at] == chosen) if len(rows) else ():
-                matched[i].append((query.field.key, float(scores[at[i]])))
+        for query, scores in zip(texts, by_field):  # each field's BM25 of each chosen row
+            for i in np.flatnonzero(scores > 0):
+                matched[i].append((query.field.key, float(scores[i])))
         return [
             Hit(
                 view.key(row),
@@ -524,10 +528,8 @@ class IndexEngine:
             for i, row in enumerate(chosen.tolist())
         ]
 
-    def _bm25(
-        self, view: IndexView, manifest: Manifest, query: TextQuery, mask: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of one text query over the view's live rows: (sorted view rows, scores)."""
+    def _bm25(self, view: IndexView, manifest: Manifest, query: TextQuery) -> list[TermPostings]:
+        """The live postings of one text query's terms in its field, scored by BM25."""
         field = query.field
         state = (field.id, view.generation, view.version, view.n)
         scorer = self._scorers.get(state)
@@ -540,11 +542,7 @@ class IndexEngine:
             with self._text_lock:
                 self._scorers = {s: v for s, v in self._scorers.items() if s[0] != field.id}
                 self._scorers[state] = scorer
-        rows, scores = scorer.score(analyzer(field.language)(query.text))
-        if mask is not None:
-            keep = mask[rows]
-            rows, scores = rows[keep], scores[keep]
-        return rows, scores
+        return scorer.postings(analyzer(field.language)(query.text))
 
     def _run_text(self, run: RunRef, field: TextField) -> RunText:
         """A run's text index for a field: stored next to a segment, else built in memory."""
@@ -854,22 +852,19 @@ class IndexEngine:
         }
 
 
-def _sum_scores(
-    per_field: list[tuple[np.ndarray, np.ndarray]], n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    if len(per_field) == 1:
-        return per_field[0]
-    total = np.zeros(n, np.float64)
-    for rows, scores in per_field:
-        total[rows] += scores
-    rows = np.flatnonzero(total > 0)
-    return rows, total[rows]
+def _field_scores(per_field: list[list[TermPostings]], rows: np.ndarray) -> list[np.ndarray]:
+    """Each field's BM25 score of each of ``rows``."""
+    return [sum((p.score_of(rows) for p in terms), np.zeros(len(rows))) for terms in per_field]
 
 
 def _top(
     view: IndexView, rows: np.ndarray, scores: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best rows by score, descending; ties broken by key so pages are stable."""
+    if len(rows) > 8 * k:  # the k-th best of a few rows is a floor: one cheap pass drops most
+        head = scores[: 4 * k]
+        keep = scores >= np.partition(head, len(head) - k)[len(head) - k]
+        rows, scores = rows[keep], scores[keep]
     if len(rows) > k:
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]
         keep = scores >= kth  # ties at the boundary stay in, to be ordered by key

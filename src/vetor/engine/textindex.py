@@ -299,11 +299,42 @@ class MappedRun:
     rows: np.ndarray
 
 
+@dataclass(frozen=True)
+class TermPostings:
+    """One query term's live postings in one field: view rows (sorted) and the BM25 score each
+    row gets from the term; ``bound`` is the largest of them."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    bound: float
+
+    @classmethod
+    def of(cls, rows: np.ndarray, scores: np.ndarray) -> TermPostings:
+        return cls(rows, scores, float(scores.max()))
+
+    def scaled(self, weight: int) -> TermPostings:
+        if weight == 1:
+            return self
+        return TermPostings(self.rows, weight * self.scores, weight * self.bound)
+
+    def restricted(self, allowed: np.ndarray) -> TermPostings:
+        keep = allowed[self.rows]
+        return TermPostings.of(self.rows[keep], self.scores[keep]) if keep.any() else _NONE
+
+    def score_of(self, rows: np.ndarray) -> np.ndarray:
+        """The term's score for each of ``rows`` (0 where a row lacks the term)."""
+        at = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
+        return np.where(self.rows[at] == rows, self.scores[at], 0.0)
+
+
+_NONE = TermPostings(np.empty(0, np.int64), np.empty(0, np.float64), 0.0)
+
+
 class Scorer:
     """BM25 for one field at one state of the index (its live rows fixed).
 
-    Holds the corpus statistics and, per term seen, the live postings with their term-frequency
-    component, so a term that recurs across queries costs one scatter-add.
+    Holds the corpus statistics and, per term seen, its live postings with their scores, so a
+    term that recurs across queries costs nothing to prepare.
     """
 
     def __init__(self, runs: list[MappedRun], live: np.ndarray, budget_bytes: int) -> None:
@@ -316,34 +347,25 @@ class Scorer:
             total_length += float(run.text.lengths[alive].sum())
         self.documents = documents
         self.average_length = total_length / documents if documents else 0.0
-        self._terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._terms: dict[str, TermPostings] = {}
         self._lock = threading.Lock()
 
-    def score(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(view rows with a score > 0, sorted; their BM25 scores)."""
+    def postings(self, terms: list[str]) -> list[TermPostings]:
+        """The postings of each distinct query term present; a term repeated in the query
+        counts again (its scores multiplied)."""
         if self.documents == 0 or not terms:
-            return np.empty(0, np.int64), np.empty(0, np.float64)
+            return []
         weights: dict[str, int] = {}
         for term in terms:
-            weights[term] = weights.get(term, 0) + 1  # a repeated query term counts again
-        postings = self._postings(list(weights))
-        if not postings:
-            return np.empty(0, np.int64), np.empty(0, np.float64)
-        if len(postings) == 1:  # no need for a score per row of the index
-            ((term, (rows, tfc)),) = postings.items()
-            order = np.argsort(rows)
-            return rows[order], (weights[term] * self._idf(len(rows))) * tfc[order]
-        scores = np.zeros(len(self.live), np.float64)
-        for term, (rows, tfc) in postings.items():
-            scores[rows] += (weights[term] * self._idf(len(rows))) * tfc  # rows distinct per term
-        found = np.flatnonzero(scores > 0)  # (a bool mask: nonzero of floats is much slower)
-        return found, scores[found]
+            weights[term] = weights.get(term, 0) + 1
+        found = self._postings(list(weights))
+        return [found[t].scaled(w) for t, w in weights.items() if t in found]
 
     def _idf(self, df: int) -> float:
         return float(np.log(1.0 + (self.documents - df + 0.5) / (df + 0.5)))
 
-    def _postings(self, terms: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Live postings of each term present: (view rows, tf / (tf + k1 norm(length)))."""
+    def _postings(self, terms: list[str]) -> dict[str, TermPostings]:
+        """Live postings of each term present, scored: idf * tf / (tf + k1 norm(length))."""
         known = {t: self._terms[t] for t in terms if t in self._terms}
         missing = [t for t in terms if t not in known]
         if not missing:
@@ -359,19 +381,56 @@ class Scorer:
             rows = np.concatenate([p[0] for p in pieces])
             if not len(rows):
                 continue
-            tf = np.concatenate([p[1] for p in pieces]).astype(np.float64)
-            length = np.concatenate([p[2] for p in pieces])
+            order = np.argsort(rows)  # sorted rows: a lookup is a binary search
+            tf = np.concatenate([p[1] for p in pieces])[order].astype(np.float64)
+            length = np.concatenate([p[2] for p in pieces])[order]
             norm = K1 * ((1.0 - B) + B * length / self.average_length)
-            known[term] = (rows, tf / (tf + norm))
+            known[term] = TermPostings.of(rows[order], self._idf(len(rows)) * (tf / (tf + norm)))
         with self._lock:
             for term in missing:
                 if term in known and term not in self._terms:
-                    rows, tfc = known[term]
-                    if self._used + rows.nbytes + tfc.nbytes > self.budget:
+                    size = known[term].rows.nbytes + known[term].scores.nbytes
+                    if self._used + size > self.budget:
                         break  # full: later terms are computed per query
                     self._terms[term] = known[term]
-                    self._used += rows.nbytes + tfc.nbytes
+                    self._used += size
         return known
+
+
+def summed_scores(
+    postings: list[TermPostings], n: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every row holding a query term (of ``allowed`` ones) and its summed score, unsorted
+    but rarest term's rows first (they tend to score best: a cheap first guess at a top-k).
+
+    Sums in a zeroed per-thread array of the view's size, touching only the postings (no
+    pass over all ``n`` rows): a row is new where its running sum is still 0."""
+    if allowed is not None:
+        postings = [p.restricted(allowed) for p in postings]
+    postings = sorted((p for p in postings if len(p.rows)), key=lambda p: len(p.rows))
+    if not postings:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    scratch, seen = _scratch(n), []
+    try:
+        for p in postings:
+            seen.append(p.rows[scratch[p.rows] == 0])  # scores are > 0
+            scratch[p.rows] += p.scores
+        rows = np.concatenate(seen) if len(seen) > 1 else seen[0]
+        return rows, scratch[rows]
+    finally:
+        for part in seen:
+            scratch[part] = 0.0
+
+
+_scratches = threading.local()
+
+
+def _scratch(n: int) -> np.ndarray:
+    """A zeroed float array of at least ``n`` per thread, handed back zeroed by its user."""
+    array = getattr(_scratches, "array", None)
+    if array is None or len(array) < n:
+        array = _scratches.array = np.zeros(max(n, 1024), np.float64)
+    return array
 
 
 def _alive(rows: np.ndarray, live: np.ndarray) -> np.ndarray:
