@@ -267,6 +267,10 @@ class Searcher:
         )  # fmt: skip
         faiss.copy_array_to_vector(np.ascontiguousarray(head.trained), self.index.sq.trained)
         self.index.is_trained = True
+        # One query at a time: split its probed partitions over the cores (faiss' default
+        # splits a batch by queries, leaving a lone query on one core). Measured at 1M: p50
+        # 3.8 -> 2.3 ms on 2 cores, the same throughput with 2 concurrent clients.
+        self.index.parallel_mode = 1
         self.ids = np.empty(0, np.int64)  # every id added (view rows)
 
     def add(self, partition: int, ids: np.ndarray, codes: np.ndarray) -> None:
