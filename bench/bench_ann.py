@@ -279,6 +279,7 @@ class FaissIvf(Engine):
         self.index = faiss.IndexIVFFlat(quantizer, base.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
         self.index.train(base[:: max(1, len(base) // (64 * nlist))])
         self.index.add(base)
+        self.index.parallel_mode = 1  # a lone query's probes over the cores, as vetor does
         self.quantizer = quantizer
         return {"nlist": nlist}
 
