@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bm25s
@@ -227,6 +228,30 @@ def test_bm25_equals_reference_across_segments_deletes_and_overwrites(
     service.compact(**address, full=True)  # one segment, deletes purged
     for query in QUERIES[:3]:
         assert_same_scores(text_scores(service, address, query), reference(live, query))
+
+
+def test_concurrent_text_queries_answer_as_sequential_ones(tmp_path: Any, settings: dict) -> None:
+    # Scoring borrows index-sized scratch arrays, handed back zeroed: queries running at the
+    # same time must neither see each other's sums nor leave any behind.
+    service = vetor.connect(str(tmp_path), **settings)
+    address = make_index(
+        service, textSearchConfigurations=[{"metadataKey": "body", "language": "en"}]
+    )
+    put(service, address, {f"k{i}": text for i, text in enumerate(PASSAGES[:400])})
+
+    def top(query: str) -> list[tuple[str, float]]:
+        found = service.query_vectors(
+            **address, topK=5, queryTexts=[{"metadataKey": "body", "text": query}],
+            returnScores=True,
+        )  # fmt: skip
+        return [(v["key"], v["scores"]["bm25Scores"][0]["score"]) for v in found["vectors"]]
+
+    expected = {query: top(query) for query in QUERIES}
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            answers = list(pool.map(top, QUERIES * 8))
+            assert answers == [expected[q] for q in QUERIES * 8]
+    assert {q: top(q) for q in QUERIES} == expected
 
 
 def test_filters_apply_to_text_and_hybrid_search(tmp_path: Any, settings: dict) -> None:

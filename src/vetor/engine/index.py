@@ -51,8 +51,8 @@ from .textindex import (
     StoredRunText,
     TermPostings,
     TextField,
-    summed_scores,
     rrf,
+    summed_scores,
     write_run_text,
 )
 from .view import IndexView

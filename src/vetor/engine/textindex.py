@@ -19,10 +19,11 @@ overwritten or deleted by a later run does not count), so they equal BM25 over t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,32 +303,22 @@ class MappedRun:
 @dataclass(frozen=True)
 class TermPostings:
     """One query term's live postings in one field: view rows (sorted) and the BM25 score each
-    row gets from the term; ``bound`` is the largest of them."""
+    row gets from the term."""
 
     rows: np.ndarray
     scores: np.ndarray
-    bound: float
-
-    @classmethod
-    def of(cls, rows: np.ndarray, scores: np.ndarray) -> TermPostings:
-        return cls(rows, scores, float(scores.max()))
 
     def scaled(self, weight: int) -> TermPostings:
-        if weight == 1:
-            return self
-        return TermPostings(self.rows, weight * self.scores, weight * self.bound)
+        return self if weight == 1 else TermPostings(self.rows, weight * self.scores)
 
     def restricted(self, allowed: np.ndarray) -> TermPostings:
         keep = allowed[self.rows]
-        return TermPostings.of(self.rows[keep], self.scores[keep]) if keep.any() else _NONE
+        return TermPostings(self.rows[keep], self.scores[keep])
 
     def score_of(self, rows: np.ndarray) -> np.ndarray:
         """The term's score for each of ``rows`` (0 where a row lacks the term)."""
         at = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
         return np.where(self.rows[at] == rows, self.scores[at], 0.0)
-
-
-_NONE = TermPostings(np.empty(0, np.int64), np.empty(0, np.float64), 0.0)
 
 
 class Scorer:
@@ -385,7 +376,7 @@ class Scorer:
             tf = np.concatenate([p[1] for p in pieces])[order].astype(np.float64)
             length = np.concatenate([p[2] for p in pieces])[order]
             norm = K1 * ((1.0 - B) + B * length / self.average_length)
-            known[term] = TermPostings.of(rows[order], self._idf(len(rows)) * (tf / (tf + norm)))
+            known[term] = TermPostings(rows[order], self._idf(len(rows)) * (tf / (tf + norm)))
         with self._lock:
             for term in missing:
                 if term in known and term not in self._terms:
@@ -403,34 +394,44 @@ def summed_scores(
     """Every row holding a query term (of ``allowed`` ones) and its summed score, unsorted
     but rarest term's rows first (they tend to score best: a cheap first guess at a top-k).
 
-    Sums in a zeroed per-thread array of the view's size, touching only the postings (no
-    pass over all ``n`` rows): a row is new where its running sum is still 0."""
+    Sums in a zeroed array of the view's size, touching only the postings (no pass over all
+    ``n`` rows): a row is new where its running sum is still 0 (every score is > 0)."""
     if allowed is not None:
         postings = [p.restricted(allowed) for p in postings]
     postings = sorted((p for p in postings if len(p.rows)), key=lambda p: len(p.rows))
     if not postings:
         return np.empty(0, np.int64), np.empty(0, np.float64)
-    scratch, seen = _scratch(n), []
-    try:
-        for p in postings:
-            seen.append(p.rows[scratch[p.rows] == 0])  # scores are > 0
-            scratch[p.rows] += p.scores
-        rows = np.concatenate(seen) if len(seen) > 1 else seen[0]
-        return rows, scratch[rows]
-    finally:
-        for part in seen:
-            scratch[part] = 0.0
+    with _scratch(n) as scratch:
+        seen = []
+        try:
+            for p in postings:
+                seen.append(p.rows[scratch[p.rows] == 0])
+                scratch[p.rows] += p.scores
+            rows = np.concatenate(seen) if len(seen) > 1 else seen[0]
+            return rows, scratch[rows]
+        finally:
+            for part in seen:
+                scratch[part] = 0.0
 
 
-_scratches = threading.local()
+_spare: list[np.ndarray] = []
+_spare_lock = threading.Lock()
 
 
-def _scratch(n: int) -> np.ndarray:
-    """A zeroed float array of at least ``n`` per thread, handed back zeroed by its user."""
-    array = getattr(_scratches, "array", None)
+@contextlib.contextmanager
+def _scratch(n: int) -> Iterator[np.ndarray]:
+    """A zeroed float array of at least ``n``, to be handed back zeroed: one per concurrent
+    query is kept, so a query neither allocates nor has the kernel zero an index-sized
+    array."""
+    with _spare_lock:
+        array = _spare.pop() if _spare else None
     if array is None or len(array) < n:
-        array = _scratches.array = np.zeros(max(n, 1024), np.float64)
-    return array
+        array = np.zeros(max(n, 1024), np.float64)
+    try:
+        yield array
+    finally:
+        with _spare_lock:
+            _spare.append(array)
 
 
 def _alive(rows: np.ndarray, live: np.ndarray) -> np.ndarray:
