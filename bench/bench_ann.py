@@ -602,6 +602,8 @@ def run_scale(
             }  # fmt: skip
             log(f"{engine.name}: built in {build_s:.1f} s, {tuned['knob']}={tuned['value']}")
             built.append(engine)
+        os.sync()  # the builds' gigabytes written back before timing, not during it
+        time.sleep(5)
         measured = latencies(built, queries)
         for engine in built:
             times, found = measured[engine.name]

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import vetor
+from vetor.engine import ivf
 from vetor.engine.index import IndexEngine
 
 MODULES = (
@@ -202,6 +203,55 @@ def test_answers_stay_exact_across_indexing_compaction_deletes(
     engine.warm()
     assert engine.stats()["indexedRows"] == len(live)
     check("after a full compaction")
+
+
+def stored_index(engine: IndexEngine) -> dict[str, tuple[int, int, bytes]]:
+    """The one indexed segment's rows: key -> (seq, partition, code)."""
+    (run,) = [r for r in engine.latest_manifest().runs if r.ann]
+    directory = run.path.rsplit("/", 1)[0]
+    head = ivf.read_head(engine.store, engine.prefix, directory)
+    rows = {}
+    for partition, block in enumerate(
+        ivf.read_all_blocks(engine.store, engine.prefix, directory, head)
+    ):
+        for key, seq, code in zip(block.keys(), block.seqs.tolist(), block.codes):
+            rows[key] = (seq, partition, code.tobytes())
+    return rows
+
+
+def test_a_merge_keeps_the_larger_index_partitions_and_codes(
+    tmp_path: Any, embeddings: np.ndarray
+) -> None:
+    """Merging new writes into an indexed segment reuses its centroids, and the rows it held
+    keep their partitions and codes; only new, overwritten rows are assigned and coded."""
+    base, _ = split(embeddings)
+    keys = [f"p{i}" for i in range(len(base))]
+    service = new_index(str(tmp_path), background_compaction=False)
+    address = {"vectorBucketName": "docs", "indexName": "ann"}
+    put(service, keys[:2000], base[:2000])
+    service.compact(**address, full=True)
+    engine = engine_of(service)
+    before = stored_index(engine)
+    put(service, keys[2000:2400], base[2000:2400])  # new rows
+    moved = keys[:2000:13]
+    put(service, moved, base[2400 : 2400 + len(moved)])  # overwritten rows: new vectors
+    gone = keys[5:2000:17]
+    service.delete_vectors(**address, keys=gone)
+    service.compact(**address, full=True)
+    after = stored_index(engine)
+
+    live = set(keys[:2400]) - set(gone)  # (a deleted row may have been overwritten first)
+    assert after.keys() == live
+    kept = set(keys[:2000]) - set(moved) - set(gone)
+    assert all(after[k] == before[k] for k in kept)  # same seq, partition and code
+    assert all(after[k][0] > before[k][0] for k in set(moved) - set(gone))
+    counts = np.bincount([after[k][1] for k in live])
+    assert len(counts) <= len({p for _, p, _ in before.values()}) + 1  # the same centroids
+    live_vectors = dict(zip(keys[:2400], base[:2400])) | dict(zip(moved, base[2400:]))
+    for q in base[-20:]:  # every partition probed: exactly the brute-force answer
+        engine._ann.settings = vetor.Settings(**{**ANN, "ann_nprobe": 100_000})
+        expected = exact({k: live_vectors[k] for k in live}, q)
+        assert query(service, q) == expected
 
 
 def test_filtered_search_returns_k_with_high_recall(tmp_path: Any, embeddings: np.ndarray) -> None:

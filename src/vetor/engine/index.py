@@ -689,32 +689,46 @@ class IndexEngine:
         """Store a segment's IVF index if it is big enough (before any manifest names it).
 
         A merge whose largest input segment already had an index, holds at least half the rows
-        and has at least 70 % of the partitions wanted reuses its centroids: only assignment and
-        quantization are redone, no k-means.
+        and has at least 70 % of the partitions wanted keeps that index's centroids and
+        quantizer, and its rows keep their partitions and codes: no k-means, and only the
+        rows new to it are assigned and quantized.
         """
         live = np.flatnonzero(~table.column("deleted").to_numpy(zero_copy_only=False))
         if len(live) < self.settings.ann_min_rows:
             return ""
         vectors = vector_matrix(table, self.dimension)  # no copy: segments are large
-        x = ivf.prepared(vectors if len(live) == len(table) else vectors[live], self.metric)
-        centroids = None
-        indexed = [r for r in inputs if r.ann]
-        if indexed:
-            largest = max(indexed, key=lambda r: r.rows)
-            if 2 * largest.rows >= len(live):
-                centroids = ivf.read_head(self.store, self.prefix, _run_dir(largest)).centroids
-        wanted = len(live) / self.settings.ann_list_rows
-        if centroids is None or len(centroids) < 0.7 * wanted:  # partitions would grow too big
-            centroids = ivf.train(x, self.metric, self.settings.ann_list_rows)
-        parts = ivf.build(x, self.metric, np.ascontiguousarray(centroids))
-        del x
-        keys = table.column("key").take(pa.array(live)).to_pylist()
+        keys = table.column("key").take(pa.array(live))
         seqs = table.column("seq").to_numpy()[live]
-        head, lists = ivf.encode(parts, live, keys, seqs)
+        previous = self._reusable_index(inputs, len(live))
+        if previous is not None:
+            head, blocks = previous
+            parts = ivf.build_reusing(head, blocks, keys, seqs, lambda rows: vectors[live[rows]])
+            del blocks
+        else:
+            x = ivf.prepared(vectors if len(live) == len(table) else vectors[live], self.metric)
+            centroids = ivf.train(x, self.metric, self.settings.ann_list_rows)
+            parts = ivf.build(x, self.metric, centroids)
+            del x
+        head_bytes, lists = ivf.encode(parts, live, keys, seqs)
         head_path, lists_path = ivf.paths(_run_dir_of(path))
         self.store.put(self._key(lists_path), lists)
-        self.store.put(self._key(head_path), head)
+        self.store.put(self._key(head_path), head_bytes)
         return "ivf-sq8"
+
+    def _reusable_index(
+        self, inputs: tuple[RunRef, ...], rows: int
+    ) -> tuple[ivf.Head, list[ivf.Block]] | None:
+        """The largest input's stored index, if a merge of ``rows`` rows may keep it."""
+        indexed = [r for r in inputs if r.ann]
+        if not indexed:
+            return None
+        largest = max(indexed, key=lambda r: r.rows)
+        if 2 * largest.rows < rows:
+            return None
+        head = ivf.read_head(self.store, self.prefix, _run_dir(largest))
+        if head.nlist < 0.7 * rows / self.settings.ann_list_rows:
+            return None  # its partitions would grow too big
+        return head, ivf.read_all_blocks(self.store, self.prefix, _run_dir(largest), head)
 
     def _unindexed_text(self, manifest: Manifest) -> list[tuple[RunRef, tuple[TextField, ...]]]:
         """Segments lacking the stored index of a configured text field."""

@@ -17,6 +17,7 @@ the reuse of centroids across merges and the planning are vetor's. See docs/FORM
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import faiss
@@ -75,15 +76,58 @@ def train(x: np.ndarray, metric: str, list_rows: int, seed: int = 1234) -> np.nd
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
 
 
+VectorRows = Callable[[np.ndarray], np.ndarray]  # the vectors of some rows, by number
+
+
 def build(x: np.ndarray, metric: str, centroids: np.ndarray) -> Partitions:
     """Assign and quantize every (``prepared``) row against given centroids."""
-    _, assignment = _assigner(centroids, metric).search(x, 1)
     sq = faiss.ScalarQuantizer(x.shape[1], faiss.ScalarQuantizer.QT_8bit)
-    sample = x[:: max(1, len(x) // 100_000)]
-    sq.train(sample)
-    codes = sq.compute_codes(x)
+    sq.train(x[:: max(1, len(x) // 100_000)])
     trained = faiss.vector_to_array(sq.trained).astype(np.float32)
-    return Partitions(metric, centroids, trained, assignment[:, 0].astype(np.int64), codes)
+    assignment, codes = _assign(x, metric, centroids, trained)
+    return Partitions(metric, centroids, trained, assignment, codes)
+
+
+def build_reusing(
+    previous: Head, blocks: list[Block], keys: pa.Array, seqs: np.ndarray, vectors: VectorRows
+) -> Partitions:
+    """Partitions for the rows named by ``keys``/``seqs`` (their vectors: ``vectors``) that
+    keep an earlier index's centroids and quantizer: a row that index already holds (same
+    key and seq, so the same vector) keeps its partition and code; only the others are
+    assigned and quantized. A merge then costs about its new rows, not all of them."""
+    held = pa.table(
+        {
+            "key": pa.chunked_array([b.key_array() for b in blocks], pa.string()),
+            "seq": np.concatenate([b.seqs for b in blocks]),
+            "entry": np.arange(int(previous.counts.sum()), dtype=np.int64),
+        }
+    )
+    wanted = pa.table({"key": keys, "seq": seqs, "row": np.arange(len(seqs), dtype=np.int64)})
+    same = wanted.join(held, ["key", "seq"], join_type="inner")
+    rows, entries = same["row"].to_numpy(), same["entry"].to_numpy()
+    assignment = np.empty(len(seqs), np.int64)
+    codes = np.empty((len(seqs), previous.dimension), np.uint8)
+    assignment[rows] = np.repeat(np.arange(previous.nlist), previous.counts)[entries]
+    codes[rows] = np.concatenate([b.codes for b in blocks])[entries]
+    fresh = np.ones(len(seqs), bool)
+    fresh[rows] = False
+    new = np.flatnonzero(fresh)
+    if len(new):
+        x = prepared(vectors(new), previous.metric)
+        assignment[new], codes[new] = _assign(
+            x, previous.metric, previous.centroids, previous.trained
+        )
+    return Partitions(previous.metric, previous.centroids, previous.trained, assignment, codes)
+
+
+def _assign(
+    x: np.ndarray, metric: str, centroids: np.ndarray, trained: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each (``prepared``) row's partition and 8-bit code."""
+    _, nearest = _assigner(centroids, metric).search(x, 1)
+    sq = faiss.ScalarQuantizer(x.shape[1], faiss.ScalarQuantizer.QT_8bit)
+    faiss.copy_array_to_vector(np.ascontiguousarray(trained, np.float32), sq.trained)
+    return nearest[:, 0].astype(np.int64), sq.compute_codes(x)
 
 
 def _assigner(centroids: np.ndarray, metric: str) -> faiss.Index:
@@ -104,14 +148,14 @@ def _assigner(centroids: np.ndarray, metric: str) -> faiss.Index:
 
 
 def encode(
-    parts: Partitions, positions: np.ndarray, keys: list[str], seqs: np.ndarray
+    parts: Partitions, positions: np.ndarray, keys: pa.ChunkedArray, seqs: np.ndarray
 ) -> tuple[bytes, bytes]:
     """(head, lists) objects. ``positions``/``keys``/``seqs`` describe the indexed rows."""
     order = np.argsort(parts.assignment, kind="stable")
     counts = np.bincount(parts.assignment, minlength=parts.nlist)
     # Keys in partition order as one Arrow array: each block's keys are a slice of its
     # offsets and bytes, with no per-key Python work.
-    ordered = pa.array(keys, pa.string()).take(pa.array(order))
+    ordered = keys.cast(pa.string()).take(pa.array(order)).combine_chunks()
     key_offsets = np.frombuffer(ordered.buffers()[1], "<i4", len(ordered) + 1)
     key_bytes = memoryview(ordered.buffers()[2] or b"")
     blocks: list[bytes] = []
@@ -217,10 +261,12 @@ class Block:
     key_bytes: memoryview
 
     def keys(self) -> list[str]:
+        return self.key_array().to_pylist()
+
+    def key_array(self) -> pa.StringArray:
         offsets = pa.py_buffer(self.key_offsets.astype("<i4"))
-        names = pa.py_buffer(self.key_bytes)
         count = len(self.key_offsets) - 1
-        return pa.StringArray.from_buffers(count, offsets, names).to_pylist()
+        return pa.StringArray.from_buffers(count, offsets, pa.py_buffer(self.key_bytes))
 
 
 def decode_block(data: bytes | memoryview, count: int, dimension: int) -> Block:
