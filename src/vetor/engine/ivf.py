@@ -89,7 +89,11 @@ def build(x: np.ndarray, metric: str, centroids: np.ndarray) -> Partitions:
 
 
 def build_reusing(
-    previous: Head, blocks: list[Block], keys: pa.Array, seqs: np.ndarray, vectors: VectorRows
+    previous: Head,
+    blocks: list[Block],
+    keys: pa.ChunkedArray,
+    seqs: np.ndarray,
+    vectors: VectorRows,
 ) -> Partitions:
     """Partitions for the rows named by ``keys``/``seqs`` (their vectors: ``vectors``) that
     keep an earlier index's centroids and quantizer: a row that index already holds (same
