@@ -52,7 +52,7 @@ class Settings:
     ann_min_rows: int = 20_000  # smaller segments stay exact (a scan is as fast as a probe)
     ann_list_rows: int = 400  # rows per partition: k-means makes rows / this many centroids
     ann_nprobe: int = 24  # partitions probed per segment (more when a filter is selective)
-    ann_rerank: int = 8  # candidates re-ranked exactly per result wanted
+    ann_rerank: int = 8  # candidates re-ranked exactly per result wanted (the first 10)
 
     # --- caches -------------------------------------------------------------------------
     # A local directory keeping copies of an S3 store's immutable objects (segments, write

@@ -148,7 +148,9 @@ class AnnSearch:
         if mask is not None and count * EXACT_ROW_COST <= probed_rows:  # exact is cheaper
             return view.search(query, k, mask)
         coverage = self._covered(view, searchers)
-        wanted = max(k * s.ann_rerank, k + 16)
+        # ann_rerank candidates per result for the first 10, then one per result: the deep
+        # tail gains nothing (recall@100 at 200k: 0.816 with 2x, 4x or 8x, at 3.1/4.0/6.3 ms).
+        wanted = k + max((s.ann_rerank - 1) * min(k, 10), 16)
         prepared = ivf.prepared(query.reshape(1, -1), view.metric)[0]
         candidates = []
         packed = None  # the allowed rows as a bitmap, packed once if some index needs it
