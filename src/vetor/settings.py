@@ -51,7 +51,10 @@ class Settings:
     # --- approximate nearest-neighbour search (IVF partitions per segment) ----------------
     ann_min_rows: int = 20_000  # smaller segments stay exact (a scan is as fast as a probe)
     ann_list_rows: int = 400  # rows per partition: k-means makes rows / this many centroids
-    ann_nprobe: int = 24  # partitions probed per segment (more when a filter is selective)
+    # Partitions probed in the largest indexed segment, the same share of smaller ones (more
+    # when a filter is selective). 200k real passages, real questions as queries: recall@10
+    # 0.84 at 24, 0.92 at 64, 0.98 at 128 (p50 2.3 / 3.3 / 8.0 ms).
+    ann_nprobe: int = 64
     ann_rerank: int = 8  # candidates re-ranked exactly per result wanted (the first 10)
 
     # --- caches -------------------------------------------------------------------------
