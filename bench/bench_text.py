@@ -575,6 +575,10 @@ def run_latency(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     log(f"hybrid: {args.queries:,} queries on {list(hybrid_systems)}")
     limits = {"lancedb": args.slow_queries}  # its hybrid search takes ~1 s here
     hybrid_latency, hybrid_found = interleaved(hybrid_systems, queries, args.warmup, limits)
+    extra = {}
+    if "numpy vector only" in hybrid_found:  # vetor's ANN against exact, questions as queries
+        recall = overlap(hybrid_found["vetor vector only"], hybrid_found["numpy vector only"])
+        extra["vector_recall_at_k"] = recall
     return {
         "machine": machine,
         "passages": len(chosen),
@@ -597,6 +601,7 @@ def run_latency(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             for precision in ("float32", "bfloat16")
         },
         "loadavg_after": os.getloadavg(),
+        **extra,
     }
 
 
@@ -662,6 +667,8 @@ def print_latency(result: dict[str, Any]) -> None:
         f"{result['vetor_load']['compact_s']:.1f} s; peers' build: "
         + ", ".join(f"{n} {s:.1f} s" for n, s in result["peer_build_s"].items())
     )
+    if "vector_recall_at_k" in result:
+        print(f"vetor vector only: recall@{result['top_k']} {result['vector_recall_at_k']:.3f}")
     rates = result["embedding_rate_texts_per_s"]
     print("all-MiniLM-L6-v2: " + ", ".join(f"{p} {r:.0f} passages/s" for p, r in rates.items()))
 
