@@ -56,7 +56,7 @@ from typing import Any
 
 import corpus
 import numpy as np
-from machine import machine_info
+from machine import free_port, machine_info
 
 import vetor
 
@@ -510,7 +510,6 @@ def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -
     The index written on the local directory is uploaded (garbage collected first) to a moto
     S3 server in another process (bench/slow_s3.py); its second port delays every request.
     """
-    import socket
     import subprocess
     import urllib.request
 
@@ -518,12 +517,7 @@ def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -
 
     engine.engine.wait_for_background()
     engine.engine.collect_garbage(grace_seconds=0)
-    ports = []
-    for _ in range(2):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-    fast, slow = ports
+    fast, slow = free_port(), free_port()
     server = subprocess.Popen(
         [sys.executable, str(REPO / "bench/slow_s3.py"), str(fast), str(slow), str(delay_ms)],
         stdout=subprocess.PIPE,
@@ -535,7 +529,8 @@ def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -
         os.environ.update(credentials)
         s3 = boto3.client(
             "s3", endpoint_url=f"http://127.0.0.1:{fast}", region_name="us-east-1",
-            aws_access_key_id="bench", aws_secret_access_key="bench-secret",
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )  # fmt: skip
         s3.create_bucket(Bucket="cold")
         files = [p for p in engine.dir.rglob("*") if p.is_file()]
@@ -562,7 +557,7 @@ def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -
         return {
             "delay_ms_per_request": delay_ms,
             "objects": len(files),
-            "store_bytes": sum(p.stat().st_size for p in files),
+            "store_bytes": engine.store_bytes(),
             "first_query_ms_p50": float(np.median([r["first_query_ms"] for r in runs])),
             "trials": runs,
         }

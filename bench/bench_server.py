@@ -49,7 +49,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,7 +61,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from machine import BLAS_ENV, pin_blas_threads
+from machine import BLAS_ENV, free_port, pin_blas_threads
 from machine import machine_info as _machine_info
 
 import vetor
@@ -103,12 +102,6 @@ def stats(samples_s: list[float] | np.ndarray) -> dict[str, Any]:
 
 def index_name(dim: int) -> str:
     return f"i{dim}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def signed(port: int, operation: str, body: bytes) -> Request:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -69,3 +70,10 @@ def pin_blas_threads(threads: int, script: str) -> None:
         os.environ.update(dict.fromkeys(BLAS_ENV, wanted))
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, os.path.abspath(script), *sys.argv[1:]])
+
+
+def free_port() -> int:
+    """A free TCP port on loopback, for a server a benchmark starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -55,11 +55,7 @@ class DiskCache:
             with self._lock:
                 self._forget(name)
             return None
-        with self._lock:
-            if name in self._sizes:
-                self._sizes.move_to_end(name)
-            else:
-                self._add(name, len(data))
+        self._touch(name, len(data))
         return memoryview(data)
 
     def read_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[bytes] | None:
@@ -73,9 +69,7 @@ class DiskCache:
                     found.append(file.read(end - start))
         except OSError:
             return None
-        with self._lock:
-            if name in self._sizes:
-                self._sizes.move_to_end(name)
+        self._touch(name, None)
         return found
 
     def write(self, key: str, data: bytes | memoryview) -> None:
@@ -95,9 +89,14 @@ class DiskCache:
             self._add(name, len(data))
             self._evict()
 
-    @property
-    def total_bytes(self) -> int:
-        return self._total
+    def _touch(self, name: str, size: int | None) -> None:
+        """Mark a file just used; one this process has not seen is counted if its size is
+        known (another process wrote it)."""
+        with self._lock:
+            if name in self._sizes:
+                self._sizes.move_to_end(name)
+            elif size is not None:
+                self._add(name, size)
 
     def _add(self, name: str, size: int) -> None:
         self._sizes[name] = size

@@ -125,6 +125,13 @@ MAX_BATCH = 500  # S3 Vectors' PutVectors limit
 # --- plumbing ---------------------------------------------------------------------------------
 
 
+# Operations that need the store itself, with what to say when given a server.
+_STORE_ONLY = {
+    "compact": "compact runs on a store (--data), not through a server",
+    "warm": "warm runs on a store (--data); use vetor serve --warm",
+}
+
+
 class _RemoteClient:
     """boto3's s3vectors client, minus ``ResponseMetadata``, so output matches local use."""
 
@@ -135,8 +142,8 @@ class _RemoteClient:
         self._client = boto3.client("s3vectors", endpoint_url=endpoint_url, region_name=region)
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
-        if name == "compact":
-            raise typer.BadParameter("compact runs on a store (--data), not through a server")
+        if name in _STORE_ONLY:
+            raise typer.BadParameter(_STORE_ONLY[name])
         method = getattr(self._client, name)
 
         def call(**kwargs: Any) -> dict[str, Any]:
@@ -658,8 +665,6 @@ def warm(
     """Load an index (rows and ANN indexes) and report what it holds in memory and how long
     loading took. A server preloads with ``vetor serve --warm BUCKET/INDEX``."""
     with _service(data) as s3v:
-        if not isinstance(s3v, VectorService):
-            raise typer.BadParameter("warm runs on a store (--data); use vetor serve --warm")
         started = time.perf_counter()
         response = s3v.warm(vectorBucketName=bucket, indexName=index)
         response["seconds"] = round(time.perf_counter() - started, 3)

@@ -68,7 +68,7 @@ class ObjectStore:
 
     def _buffer(self, key: str) -> memoryview:
         """The object's bytes without a copy (large runs are read this way)."""
-        cache = self._cache if self._cache is not None and DiskCache.caches(key) else None
+        cache = self._cache_for(key)
         if cache is not None and (hit := cache.read(key)) is not None:
             return hit
         with _translated(key):
@@ -76,6 +76,10 @@ class ObjectStore:
         if cache is not None:
             cache.write(key, data)
         return data
+
+    def _cache_for(self, key: str) -> DiskCache | None:
+        """The disk cache, if there is one and it keeps this kind of object."""
+        return self._cache if self._cache is not None and DiskCache.caches(key) else None
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the object."""
@@ -85,10 +89,9 @@ class ObjectStore:
         """Several byte ranges of one object, fetched together (nearby ranges coalesce)."""
         if not starts:
             return []
-        if self._cache is not None and DiskCache.caches(key):
-            hit = self._cache.read_ranges(key, starts, ends)
-            if hit is not None:
-                return [memoryview(b) for b in hit]
+        cache = self._cache_for(key)
+        if cache is not None and (hit := cache.read_ranges(key, starts, ends)) is not None:
+            return [memoryview(b) for b in hit]
         with _translated(key):
             found = obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
         return [memoryview(b) for b in found]

@@ -701,9 +701,8 @@ class IndexEngine:
         seqs = table.column("seq").to_numpy()[live]
         previous = self._reusable_index(inputs, len(live))
         if previous is not None:
-            head, blocks = previous
-            parts = ivf.build_reusing(head, blocks, keys, seqs, lambda rows: vectors[live[rows]])
-            del blocks
+            parts = ivf.build_reusing(*previous, keys, seqs, lambda rows: vectors[live[rows]])
+            previous = None  # the old codes go before the new ones are encoded
         else:
             x = ivf.prepared(vectors if len(live) == len(table) else vectors[live], self.metric)
             centroids = ivf.train(x, self.metric, self.settings.ann_list_rows)

@@ -213,10 +213,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for name in warm:
             bucket, _, index = name.partition("/")
-            loaded = await run_in_threadpool(
-                lambda b=bucket, i=index: service.warm(vectorBucketName=b, indexName=i)
-            )
-            logging.getLogger("vetor").info(f"warm {name}: {orjson.dumps(loaded).decode()}")
+            loaded = await run_in_threadpool(service.warm, vectorBucketName=bucket, indexName=index)
+            error_log.info(f"warm {name}: {orjson.dumps(loaded).decode()}")
         yield
         await run_in_threadpool(service.close)  # let background compaction finish
 
