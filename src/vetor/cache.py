@@ -1,4 +1,8 @@
-"""A local-disk cache of immutable objects (runs and their indexes), least recently used out.
+"""Cache tiers: a bounded in-memory LRU, and a local-disk cache of immutable objects.
+
+``MemoryCache`` keeps decoded parts (postings, ANN heads and partitions, small runs) under a
+byte budget. ``DiskCache`` keeps local copies of an S3 store's immutable objects (runs and
+their indexes), least recently used out.
 
 Objects under ``wal/`` and ``segments/`` are written once and never changed (GC only deletes
 them), so a copy on local disk is valid for as long as it exists: no invalidation is needed.
@@ -16,9 +20,40 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 IMMUTABLE = ("/wal/", "/segments/")
+
+
+class MemoryCache:
+    """LRU over decoded parts of immutable objects, bounded in bytes; thread-safe."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: Hashable, value: Any, nbytes: int) -> None:
+        """Keep ``value`` (about ``nbytes``), dropping the least recently used beyond budget."""
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (value, nbytes)
+            self.used += nbytes
+            while self.used > self.budget and len(self._items) > 1:
+                _, (_, size) = self._items.popitem(last=False)
+                self.used -= size
 
 
 class DiskCache:

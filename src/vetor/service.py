@@ -669,7 +669,7 @@ class VectorService:
                 offset = int(state["offset"])
             end = min(topK, offset + page_size)
             depth = max(end, self.settings.hybrid_candidates)  # RRF candidates of each side
-            hits = engine.search(vector, searches, end, where, depth)[offset:end]
+            hits = engine.search(vector, searches, end, where, depth, returnMetadata)[offset:end]
             scores = returnScores and bool(texts)  # vector-only results carry no scores
             results = [_hit(h, returnDistance, returnMetadata, scores) for h in hits]
             body = {"vectors": results, "distanceMetric": config["distanceMetric"]}

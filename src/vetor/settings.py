@@ -62,6 +62,13 @@ class Settings:
     # batches, their indexes), least recently used out; empty: none.
     cache_dir: str = ""
     cache_disk_bytes: int = 20 << 30
+    # Memory for the parts of an index a process reads straight from the store (ANN heads and
+    # probed partitions, small runs): before it has loaded the index, or instead (LRU).
+    direct_cache_bytes: int = 1 << 30
+    # An index whose vectors would take more than this many bytes of memory is not loaded:
+    # its unfiltered vector queries read the store directly (filtered and text queries still
+    # load it). 0: no limit.
+    view_memory_bytes: int = 0
 
     # --- full-text and hybrid search ----------------------------------------------------
     # Postings fetched from segments (LRU), and again the scored postings of recent terms.

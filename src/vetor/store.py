@@ -96,6 +96,31 @@ class ObjectStore:
             found = obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
         return [memoryview(b) for b in found]
 
+    def read_ranges(self, wanted: list[tuple[str, int, int]]) -> list[memoryview]:
+        """Byte ranges ``(key, start, end)`` of any objects, in one round of parallel requests
+        (a few ranges per request batch, so that many scattered ranges do not queue)."""
+        by_key: dict[str, list[int]] = {}
+        for i, (key, _, _) in enumerate(wanted):
+            by_key.setdefault(key, []).append(i)
+        chunk = len(wanted) if self._local_root is not None else _RANGES_PER_CALL
+        calls = [
+            (key, members[at : at + chunk])
+            for key, members in by_key.items()
+            for at in range(0, len(members), chunk)
+        ]
+
+        def fetch(call: tuple[str, list[int]]) -> list[memoryview]:
+            key, members = call
+            starts = [wanted[i][1] for i in members]
+            return self.get_ranges(key, starts, [wanted[i][2] for i in members])
+
+        found: list[memoryview] = [memoryview(b"")] * len(wanted)
+        results = map(fetch, calls) if len(calls) <= 1 else _pool().map(fetch, calls)
+        for (_, members), blobs in zip(calls, results):
+            for i, blob in zip(members, blobs):
+                found[i] = blob
+        return found
+
     def put(self, key: str, data: bytes | memoryview) -> None:
         with _translated(key):
             obstore.put(self._inner, key, data)
@@ -184,10 +209,15 @@ class ObjectStore:
         return list(_pool().map(fetch, keys))
 
 
+# Ranges per obstore call: each call runs its ranges about 10 at a time, so a call per few
+# ranges (on the pool) lets a hundred scattered ranges go out at once.
+_RANGES_PER_CALL = 4
+
+
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """Shared by all stores: a pool per call would cost more than a small request."""
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="vetor-store")
+    return ThreadPoolExecutor(max_workers=32, thread_name_prefix="vetor-store")
 
 
 class _AlreadyExists(Exception):

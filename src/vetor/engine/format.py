@@ -106,6 +106,51 @@ def vector_matrix(table: pa.Table, dimension: int) -> np.ndarray:
     return column.flatten().to_numpy(zero_copy_only=False).reshape(len(table), dimension)
 
 
+@dataclass
+class FileLayout:
+    """Where rows lie in an encoded run file, for ranged reads of single rows."""
+
+    batch_rows: np.ndarray  # int64: first row of each record batch, then the row count
+    vectors_at: np.ndarray  # int64: file offset of each batch's vector values
+    metadata_at: np.ndarray  # uint64 per row: file offset of its metadata JSON
+    metadata_len: np.ndarray  # uint32 per row: its length (0: none)
+
+    def vector_offsets(self, rows: np.ndarray, dimension: int) -> np.ndarray:
+        batch = np.searchsorted(self.batch_rows, rows, side="right") - 1
+        return self.vectors_at[batch] + (rows - self.batch_rows[batch]) * (4 * dimension)
+
+
+def file_layout(data: bytes | memoryview) -> FileLayout:
+    """The layout of a run file written by ``write_table`` (uncompressed Arrow IPC): read
+    without a copy, so each column buffer's address, less the file's, is its file offset."""
+    buffer = pa.py_buffer(data)
+    reader = pa.ipc.open_file(pa.BufferReader(buffer))
+    firsts, vectors_at, metadata_at, metadata_len = [0], [], [], []
+    for i in range(reader.num_record_batches):
+        batch = reader.get_batch(i)
+        vectors = batch.column("vector")
+        values = vectors.values  # the whole child array: add the list offset ourselves
+        start = values.offset + vectors.offset * vectors.type.list_size
+        vectors_at.append(values.buffers()[1].address - buffer.address + 4 * start)
+        metadata = batch.column("metadata")
+        offsets = np.frombuffer(metadata.buffers()[1], "<i4")
+        offsets = offsets[metadata.offset : metadata.offset + len(metadata) + 1]
+        body = metadata.buffers()[2]
+        base = body.address - buffer.address if body is not None else 0
+        metadata_at.append(base + offsets[:-1].astype(np.uint64))
+        metadata_len.append(np.diff(offsets).astype(np.uint32))
+        firsts.append(firsts[-1] + len(batch))
+    if not vectors_at:
+        return FileLayout(np.zeros(1, np.int64), np.empty(0, np.int64),
+                          np.empty(0, np.uint64), np.empty(0, np.uint32))  # fmt: skip
+    return FileLayout(
+        np.asarray(firsts, np.int64),
+        np.asarray(vectors_at, np.int64),
+        np.concatenate(metadata_at),
+        np.concatenate(metadata_len),
+    )
+
+
 def merge_tables(tables: list[pa.Table], drop_tombstones: bool) -> pa.Table:
     """Fold runs (in seq order) into one: the newest row per key wins. All in Arrow.
 

@@ -23,17 +23,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..cache import MemoryCache
 from ..errors import ConflictException
 from ..settings import Settings
 from ..store import ObjectNotFound, ObjectStore
 from ..text import analyzer
 from . import ivf
 from .ann import AnnSearch
+from .direct import DirectSearch
 from .format import (
     Manifest,
     Rows,
     RunRef,
     encode_run,
+    file_layout,
     manifest_name,
     merge_tables,
     read_table,
@@ -45,7 +48,6 @@ from .rwlock import ReadWriteLock
 from .textindex import (
     MappedRun,
     MemoryRunText,
-    PostingsCache,
     RunText,
     Scorer,
     StoredRunText,
@@ -136,8 +138,10 @@ class IndexEngine:
         self._placed: dict[tuple[str, str], tuple[int, np.ndarray]] = {}  # → (generation, rows)
         self._text_lock = threading.Lock()
         self._scorers: dict[tuple[str, int, int, int], Scorer] = {}  # by field and state
-        self._postings = PostingsCache(settings.text_cache_bytes)
+        self._postings = MemoryCache(settings.text_cache_bytes)
         self._ann = AnnSearch(store, self.prefix, settings)
+        self._direct = DirectSearch(store, self.prefix, dimension, metric, settings)
+        self._loading: threading.Thread | None = None  # the view, after a direct query
 
     # --- manifests --------------------------------------------------------------------------
 
@@ -437,9 +441,19 @@ class IndexEngine:
         k: int,
         where: Callable[[IndexView], np.ndarray] | None = None,
         depth: int = 0,
+        metadata: bool = True,
     ) -> list[Hit]:
         """Top ``k`` by vector distance, by BM25 (summed over the text queries), or both fused
-        by RRF over the best ``max(k, depth)`` of each side."""
+        by RRF over the best ``max(k, depth)`` of each side. ``metadata``: whether the hits
+        need their metadata (a query answered from the store reads it only then)."""
+        if vector is not None and not texts and where is None:
+            direct = self._direct_manifest()
+            if direct is not None:
+                try:
+                    found = self._direct.search(direct, vector, k, metadata)
+                finally:
+                    self._load_in_background(direct)
+                return [Hit(key, d, meta or {}) for key, d, meta in found]
         with self.snapshot() as view:
             mask = None if where is None else where(view)
             if not texts:
@@ -471,6 +485,37 @@ class IndexEngine:
             near = dict(zip(vector_rows.tolist(), distances.tolist()))
             by_field = _field_scores(per_field, chosen)
             return self._text_hits(view, chosen, texts, by_field, vector, fused, near)
+
+    def _direct_manifest(self) -> Manifest | None:
+        """The latest manifest, when a vector query should read the store directly: this
+        process has not loaded the index (or may not), and segments have ANN indexes."""
+        # No lock: a view being loaded keeps version 0 until it is complete.
+        if self._view.version > 0 or self._backlog_target is not None:
+            return None
+        manifest = self.latest_manifest()
+        return manifest if any(r.ann for r in manifest.runs) else None
+
+    def _too_big(self, manifest: Manifest) -> bool:
+        budget = self.settings.view_memory_bytes
+        return budget > 0 and sum(r.rows for r in manifest.runs) * 4 * self.dimension > budget
+
+    def _load_in_background(self, manifest: Manifest) -> None:
+        """After a query read the store directly: load the view and the ANN indexes for the
+        next ones (unless the index is over the memory budget)."""
+        if self._too_big(manifest):
+            return
+        with self._state_lock:
+            if self._loading is not None:
+                return
+            self._loading = threading.Thread(target=self._load_quietly, daemon=True)
+        self._loading.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self.warm()
+        except Exception:  # best effort: the next query reads the store directly again
+            with self._state_lock:
+                self._loading = None
 
     def _nearest(
         self, view: IndexView, vector: np.ndarray, k: int, mask: np.ndarray | None
@@ -636,7 +681,7 @@ class IndexEngine:
                 int(pc.sum(merged.column("deleted")).as_py() or 0),
                 len(data),
                 text=self._write_text(path, merged, self.text_fields),
-                ann=self._write_ann(path, merged, plan.runs),
+                ann=self._write_ann(path, merged, data, plan.runs),
             )
             segment = (ref,)
         written_at = time.monotonic()
@@ -685,7 +730,9 @@ class IndexEngine:
             write_run_text(self.store, self.prefix, directory, f, keys, seqs, f.texts(metadata))
         return tuple(f.id for f in fields)
 
-    def _write_ann(self, path: str, table: pa.Table, inputs: tuple[RunRef, ...]) -> str:
+    def _write_ann(
+        self, path: str, table: pa.Table, data: memoryview, inputs: tuple[RunRef, ...]
+    ) -> str:
         """Store a segment's IVF index if it is big enough (before any manifest names it).
 
         A merge whose largest input segment already had an index, holds at least half the rows
@@ -708,9 +755,12 @@ class IndexEngine:
             centroids = ivf.train(x, self.metric, self.settings.ann_list_rows)
             parts = ivf.build(x, self.metric, centroids)
             del x
-        head_bytes, lists = ivf.encode(parts, live, keys, seqs)
-        head_path, lists_path = ivf.paths(_run_dir_of(path))
+        head_bytes, lists = ivf.encode(parts, live, keys, seqs, file_layout(data))
+        del parts
+        every_key = table.column("key").to_pylist()  # tombstones too: they supersede as well
+        head_path, lists_path, keys_path = ivf.paths(_run_dir_of(path))
         self.store.put(self._key(lists_path), lists)
+        self.store.put(self._key(keys_path), ivf.fingerprints(every_key).tobytes())
         self.store.put(self._key(head_path), head_bytes)
         return "ivf-sq8"
 
@@ -799,8 +849,9 @@ class IndexEngine:
             pass
 
     def wait_for_background(self) -> None:
-        if self._background is not None:
-            self._background.join()
+        for thread in (self._background, self._loading):
+            if thread is not None:
+                thread.join()
 
     def collect_garbage(self, grace_seconds: float | None = None) -> int:
         """Delete objects no recent manifest references; returns how many were deleted.

@@ -1,15 +1,19 @@
 """Clustered (IVF) approximate nearest-neighbour index of one segment, laid out for object storage.
 
-Two objects next to the segment's ``data.arrow``::
+Three objects next to the segment's ``data.arrow``::
 
     segments/<id>/ivf.head    header, centroids, where each partition's block starts  (small)
     segments/<id>/ivf.lists   one block per partition: the rows assigned to that centroid
+    segments/<id>/ivf.keys    sorted 64-bit fingerprints of every key in data.arrow
 
 A partition block holds everything a probe needs to score and name its rows: seqs (u64),
-positions in ``data.arrow`` (u32), key offsets (u32, n + 1), 8-bit scalar-quantized codes
-(one byte per dimension) and the keys' UTF-8 bytes. A cold query therefore reads the head
-once and then only the blocks of the partitions it probes, each with one ranged read, all in
-parallel; exact re-ranking of the best candidates uses full-precision vectors.
+where each row's metadata lies in ``data.arrow`` (u64 offset, u32 length), positions in
+``data.arrow`` (u32), key offsets (u32, n + 1), 8-bit scalar-quantized codes (one byte per
+dimension) and the keys' UTF-8 bytes. The head also says where ``data.arrow`` keeps its
+vectors. A cold query therefore reads the head, then only the blocks of the partitions it
+probes, then the full-precision vectors of its best candidates — each step one round of
+parallel ranged reads (see direct.py). The key fingerprints tell such a query whether a later
+segment supersedes a row of an earlier one without reading that segment.
 
 The numeric kernels (k-means, assignment, quantization, the code scan) are faiss'. The layout,
 the reuse of centroids across merges and the planning are vetor's. See docs/FORMAT.md §3.2.
@@ -17,6 +21,7 @@ the reuse of centroids across merges and the planning are vetor's. See docs/FORM
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,14 +31,28 @@ import orjson
 import pyarrow as pa
 
 from ..store import ObjectStore
+from .format import FileLayout
 
-MAGIC = b"VTRIVF01"
+MAGIC = b"VTRIVF02"
 HEAD = "ivf.head"
 LISTS = "ivf.lists"
+KEYS = "ivf.keys"
 
 
-def paths(segment_dir: str) -> tuple[str, str]:
-    return f"{segment_dir}/{HEAD}", f"{segment_dir}/{LISTS}"
+def paths(segment_dir: str) -> tuple[str, str, str]:
+    return f"{segment_dir}/{HEAD}", f"{segment_dir}/{LISTS}", f"{segment_dir}/{KEYS}"
+
+
+def key_hashes(keys: list[str]) -> np.ndarray:
+    """64-bit BLAKE2b hashes of keys (a collision: about one in 10^7 per pair of million-key
+    segments, and it would only hide a row from a cold query)."""
+    digest = b"".join(hashlib.blake2b(k.encode(), digest_size=8).digest() for k in keys)
+    return np.frombuffer(digest, "<u8")
+
+
+def fingerprints(keys: list[str]) -> np.ndarray:
+    """The ``ivf.keys`` object: every key's hash, sorted."""
+    return np.sort(key_hashes(keys))
 
 
 def _faiss_metric(metric: str) -> int:
@@ -152,9 +171,14 @@ def _assigner(centroids: np.ndarray, metric: str) -> faiss.Index:
 
 
 def encode(
-    parts: Partitions, positions: np.ndarray, keys: pa.ChunkedArray, seqs: np.ndarray
+    parts: Partitions,
+    positions: np.ndarray,
+    keys: pa.ChunkedArray,
+    seqs: np.ndarray,
+    layout: FileLayout,
 ) -> tuple[bytes, bytes]:
-    """(head, lists) objects. ``positions``/``keys``/``seqs`` describe the indexed rows."""
+    """(head, lists) objects. ``positions``/``keys``/``seqs`` describe the indexed rows,
+    ``layout`` the segment's data.arrow."""
     order = np.argsort(parts.assignment, kind="stable")
     counts = np.bincount(parts.assignment, minlength=parts.nlist)
     # Keys in partition order as one Arrow array: each block's keys are a slice of its
@@ -169,17 +193,22 @@ def encode(
         rows, end = order[first : first + count], first + count
         offsets = key_offsets[first : end + 1]
         names = key_bytes[offsets[0] : offsets[-1]]
-        block = _block(seqs[rows], positions[rows], parts.codes[rows], offsets - offsets[0], names)
+        at = positions[rows]
+        spans = layout.metadata_at[at], layout.metadata_len[at]
+        block = _block(seqs[rows], spans, at, parts.codes[rows], offsets - offsets[0], names)
         first = end
         blocks.append(block)
         starts.append(starts[-1] + len(block))
     header = {
-        "format": 1,
+        "format": 2,
         "metric": parts.metric,
         "dimension": int(parts.centroids.shape[1]),
         "nlist": parts.nlist,
         "rows": len(keys),
         "quantizer": "sq8",
+        # data.arrow's record batches: first rows, and where their vector values start
+        "batch_rows": layout.batch_rows.tolist(),
+        "vectors_at": layout.vectors_at.tolist(),
     }
     arrays = [
         parts.centroids.astype("<f4"),
@@ -192,6 +221,7 @@ def encode(
 
 def _block(
     seqs: np.ndarray,
+    metadata: tuple[np.ndarray, np.ndarray],
     positions: np.ndarray,
     codes: np.ndarray,
     key_offsets: np.ndarray,
@@ -199,7 +229,9 @@ def _block(
 ) -> bytes:
     parts = [
         seqs.astype("<u8").tobytes(),
+        metadata[0].astype("<u8").tobytes(),
         positions.astype("<u4").tobytes(),
+        metadata[1].astype("<u4").tobytes(),
         key_offsets.astype("<u4").tobytes(),
     ]
     size = sum(len(p) for p in parts)
@@ -226,6 +258,7 @@ class Head:
     starts: np.ndarray  # byte offset of each partition's block in ivf.lists (nlist + 1)
     counts: np.ndarray
     trained: np.ndarray
+    data: FileLayout  # where data.arrow keeps its vectors (no per-row metadata spans)
 
     @property
     def nlist(self) -> int:
@@ -251,7 +284,13 @@ def decode_head(data: bytes | memoryview) -> Head:
     counts = np.frombuffer(data, "<u4", nlist, at)
     at += counts.nbytes
     trained = np.frombuffer(data, "<f4", (len(data) - at) // 4, at)
-    return Head(header["metric"], d, header["rows"], centroids, starts, counts, trained)
+    layout = FileLayout(
+        np.asarray(header["batch_rows"], np.int64),
+        np.asarray(header["vectors_at"], np.int64),
+        np.empty(0, np.uint64),
+        np.empty(0, np.uint32),
+    )
+    return Head(header["metric"], d, header["rows"], centroids, starts, counts, trained, layout)
 
 
 @dataclass
@@ -259,7 +298,9 @@ class Block:
     """One partition's rows as stored."""
 
     seqs: np.ndarray
+    metadata_at: np.ndarray  # where each row's metadata lies in data.arrow
     positions: np.ndarray
+    metadata_len: np.ndarray
     codes: np.ndarray  # uint8 (m, d)
     key_offsets: np.ndarray
     key_bytes: memoryview
@@ -276,13 +317,16 @@ class Block:
 def decode_block(data: bytes | memoryview, count: int, dimension: int) -> Block:
     data = memoryview(data)
     seqs = np.frombuffer(data, "<u8", count, 0)
-    positions = np.frombuffer(data, "<u4", count, 8 * count)
-    offsets = np.frombuffer(data, "<u4", count + 1, 12 * count)
-    at = 12 * count + 4 * (count + 1)
+    metadata_at = np.frombuffer(data, "<u8", count, 8 * count)
+    positions = np.frombuffer(data, "<u4", count, 16 * count)
+    metadata_len = np.frombuffer(data, "<u4", count, 20 * count)
+    offsets = np.frombuffer(data, "<u4", count + 1, 24 * count)
+    at = 24 * count + 4 * (count + 1)
     at += -at % 8
     codes = np.frombuffer(data, np.uint8, count * dimension, at).reshape(count, dimension)
     at += count * dimension
-    return Block(seqs, positions, codes, offsets, data[at : at + int(offsets[-1])])
+    keys = data[at : at + int(offsets[-1])]
+    return Block(seqs, metadata_at, positions, metadata_len, codes, offsets, keys)
 
 
 def read_head(store: ObjectStore, prefix: str, segment_dir: str) -> Head:
@@ -298,6 +342,7 @@ def read_all_blocks(store: ObjectStore, prefix: str, segment_dir: str, head: Hea
         decode_block(data[starts[i] : starts[i + 1]], int(head.counts[i]), head.dimension)
         for i in range(head.nlist)
     ]
+
 
 
 # --- searching ------------------------------------------------------------------------------
@@ -336,6 +381,11 @@ class Searcher:
     @property
     def nbytes(self) -> int:
         return int(self.index.ntotal) * (self.head.dimension + 8) + self.head.nbytes
+
+    def probe(self, query: np.ndarray, nprobe: int) -> list[int]:
+        """The partitions ``search`` probes for a (``prepared``) query."""
+        _, lists = self._quantizer.search(query.reshape(1, -1), min(nprobe, self.head.nlist))
+        return [p for p in lists[0].tolist() if p >= 0]
 
     def search(
         self, query: np.ndarray, k: int, nprobe: int, allowed: np.ndarray | None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from ..cache import MemoryCache
 from ..store import ObjectStore
 from ..text import analyzer
 from .format import read_table, write_table
@@ -188,34 +188,6 @@ def write_run_text(
     store.put(prefix + rows_path, write_table(rows))
 
 
-class PostingsCache:
-    """LRU over fetched postings, bounded in bytes, shared by an engine's stored indexes."""
-
-    def __init__(self, budget_bytes: int) -> None:
-        self.budget = budget_bytes
-        self.used = 0
-        self._items: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-            return item
-
-    def put(self, key: tuple[str, str], item: tuple[np.ndarray, np.ndarray]) -> None:
-        size = item[0].nbytes + item[1].nbytes
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = item
-            self.used += size
-            while self.used > self.budget and len(self._items) > 1:
-                _, (ids, tfs) = self._items.popitem(last=False)
-                self.used -= ids.nbytes + tfs.nbytes
-
-
 class StoredRunText(RunText):
     """A segment's stored index: dictionary and rows read once, postings by ranged reads.
 
@@ -230,7 +202,7 @@ class StoredRunText(RunText):
         prefix: str,
         segment_dir: str,
         field: TextField,
-        cache: PostingsCache,
+        cache: MemoryCache,
     ):
         terms_path, rows_path, self._postings_key = field.paths(segment_dir)
         self._postings_key = prefix + self._postings_key
@@ -287,7 +259,7 @@ class StoredRunText(RunText):
                 ids = np.frombuffer(blobs[2 * j], np.uint32).astype(np.int64)
                 tfs = np.frombuffer(blobs[2 * j + 1], np.uint16).copy()
                 found[term] = (ids, tfs)
-                self._cache.put((self._postings_key, term), (ids, tfs))
+                self._cache.put((self._postings_key, term), (ids, tfs), ids.nbytes + tfs.nbytes)
         return found
 
 

@@ -128,6 +128,9 @@ class IndexView:
     def key(self, row: int) -> str:
         return self._keys[row]
 
+    def seqs(self, rows: np.ndarray) -> np.ndarray:
+        return self._seqs[rows]
+
     def vector(self, row: int) -> np.ndarray:
         return self._vectors[row]
 
@@ -226,16 +229,7 @@ class IndexView:
         return np.sqrt(np.maximum(squared, 0.0))
 
     def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Distances computed directly (no cancellation error), as reported to users.
-
-        cosine: ``1 - a·b / (|a| |b|)``; euclidean: ``sqrt(sum((a - b)²))``.
-        """
-        vectors = self._vectors[rows].astype(np.float64)
-        q = query.astype(np.float64)
-        if self.metric == "cosine":
-            denom = np.linalg.norm(vectors, axis=1) * np.linalg.norm(q)
-            return (1.0 - (vectors @ q) / denom).astype(np.float32)
-        return np.sqrt(((vectors - q) ** 2).sum(axis=1)).astype(np.float32)
+        return exact_distances(self._vectors[rows], query, self.metric)
 
     def list_page(
         self, after: str | None, limit: int, segment: tuple[int, int] | None = None
@@ -257,6 +251,18 @@ class IndexView:
             count, index = segment
             rows = rows[self._hash[rows] % count == index]
         return rows[:limit], len(rows) > limit
+
+
+def exact_distances(vectors: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
+    """Distances computed directly (no cancellation error), as reported to users.
+
+    cosine: ``1 - a·b / (|a| |b|)``; euclidean: ``sqrt(sum((a - b)²))``.
+    """
+    x = vectors.astype(np.float64)
+    q = query.astype(np.float64)
+    if metric == "cosine":
+        return (1.0 - (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))).astype(np.float32)
+    return np.sqrt(((x - q) ** 2).sum(axis=1)).astype(np.float32)
 
 
 def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
