@@ -344,7 +344,6 @@ def read_all_blocks(store: ObjectStore, prefix: str, segment_dir: str, head: Hea
     ]
 
 
-
 # --- searching ------------------------------------------------------------------------------
 
 
