@@ -504,11 +504,16 @@ def filtered(engine: Vetor, base: np.ndarray, queries: np.ndarray) -> dict[str, 
     return out
 
 
-def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -> dict[str, Any]:
-    """First query of a fresh ``vetor.connect`` on an S3 server with ``delay_ms`` per request.
+def cold(
+    engine: Vetor, queries: np.ndarray, expected: np.ndarray, delay_ms: float, trials: int = 5
+) -> dict[str, Any]:
+    """Queries of a fresh ``vetor.connect`` on an S3 server with ``delay_ms`` per request.
 
     The index written on the local directory is uploaded (garbage collected first) to a moto
     S3 server in another process (bench/slow_s3.py); its second port delays every request.
+    Each trial is a new service (empty caches) asking three queries: the first cold, the
+    second with the parts the first read cached, the third with metadata. The index is not
+    loaded meanwhile (``view_memory_bytes``=1), so no trial's background load overlaps the next.
     """
     import subprocess
     import urllib.request
@@ -517,6 +522,7 @@ def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -
 
     engine.engine.wait_for_background()
     engine.engine.collect_garbage(grace_seconds=0)
+    nprobe = engine.engine._ann.settings.ann_nprobe  # as tuned for the warm figures
     fast, slow = free_port(), free_port()
     server = subprocess.Popen(
         [sys.executable, str(REPO / "bench/slow_s3.py"), str(fast), str(slow), str(delay_ms)],
@@ -538,27 +544,33 @@ def cold(engine: Vetor, queries: np.ndarray, delay_ms: float, trials: int = 3) -
             s3.upload_file(str(path), "cold", f"data/{path.relative_to(engine.dir)}")
         uri = f"s3://cold/data?endpoint=http://127.0.0.1:{slow}&region=us-east-1&allow_http=true"
         counter = f"http://127.0.0.1:{slow}/__requests"
-        runs = []
+        runs, found = [], []
         for trial in range(trials):
-            service = vetor.connect(uri)
+            service = vetor.connect(uri, ann_nprobe=nprobe, view_memory_bytes=1)
             urllib.request.urlopen(counter).read()
-            q = queries[trial]
-            t = time.perf_counter()
-            service.query_vectors(
-                vectorBucketName=BUCKET,
-                indexName=INDEX,
-                queryVector={"float32": q.tolist()},
-                topK=K,
-            )
-            first = time.perf_counter() - t
-            requests = int(urllib.request.urlopen(counter).read())
-            runs.append({"first_query_ms": round(1000 * first, 1), "requests": requests})
-            log(f"vetor cold query {trial + 1}: {runs[-1]}")
+            run = {}
+            for label, i, metadata in (("first", 0, False), ("second", 1, False),
+                                       ("metadata", 2, True)):  # fmt: skip
+                q = queries[3 * trial + i]
+                t = time.perf_counter()
+                hits = service.query_vectors(
+                    vectorBucketName=BUCKET, indexName=INDEX, queryVector={"float32": q.tolist()},
+                    topK=K, returnMetadata=metadata,
+                )["vectors"]  # fmt: skip
+                run[f"{label}_ms"] = round(1000 * (time.perf_counter() - t), 1)
+                run[f"{label}_requests"] = int(urllib.request.urlopen(counter).read())
+                found.append([int(h["key"]) for h in hits])
+            runs.append(run)
+            log(f"vetor cold trial {trial + 1}: {run}")
         return {
             "delay_ms_per_request": delay_ms,
             "objects": len(files),
             "store_bytes": engine.store_bytes(),
-            "first_query_ms_p50": float(np.median([r["first_query_ms"] for r in runs])),
+            "nprobe": nprobe,
+            "first_query_ms_p50": float(np.median([r["first_ms"] for r in runs])),
+            "second_query_ms_p50": float(np.median([r["second_ms"] for r in runs])),
+            "metadata_query_ms_p50": float(np.median([r["metadata_ms"] for r in runs])),
+            "recall": round(recall([np.array(f) for f in found], expected[: len(found)]), 4),
             "trials": runs,
         }
     finally:
@@ -612,7 +624,7 @@ def run_scale(
             if isinstance(engine, Vetor):
                 results[engine.name]["filtered"] = filtered(engine, base, queries[:200])
                 if cold_ms >= 0:
-                    results[engine.name]["cold"] = cold(engine, queries, cold_ms)
+                    results[engine.name]["cold"] = cold(engine, queries, expected, cold_ms)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
@@ -652,11 +664,13 @@ def table(scale: str, results: dict[str, Any]) -> str:
     v = results.get("vetor")
     if v and "cold" in v:
         c = v["cold"]
+        first = c["trials"][0]
         lines.append(
-            f"vetor cold first query (fresh process state, S3 on loopback"
-            f" +{c['delay_ms_per_request']:.0f} ms per request):"
-            f" p50 {c['first_query_ms_p50']:.0f} ms, "
-            f"{c['trials'][0]['requests']} requests"
+            f"vetor cold (new process, S3 on loopback +{c['delay_ms_per_request']:.0f} ms per"
+            f" request, nprobe {c['nprobe']}): first query p50 {c['first_query_ms_p50']:.0f} ms"
+            f" ({first['first_requests']} requests), second {c['second_query_ms_p50']:.0f} ms"
+            f" ({first['second_requests']}), with metadata {c['metadata_query_ms_p50']:.0f} ms"
+            f" ({first['metadata_requests']}); recall@10 {c['recall']:.3f}"
         )
     if v:
         lines.append(

@@ -363,11 +363,16 @@ def test_a_process_reading_the_store_directly_honours_every_later_write(
         )["vectors"]  # fmt: skip
         return [(h["key"], h["metadata"]["stage"]) for h in hits]
 
-    everything = vetor.connect(str(tmp_path), **{**ANN, "ann_nprobe": 100_000}, view_memory_bytes=1)
+    # A tiny parts cache: heads and partitions are evicted and read again all along.
+    everything = vetor.connect(
+        str(tmp_path), **{**ANN, "ann_nprobe": 100_000}, view_memory_bytes=1,
+        direct_cache_bytes=1 << 16,
+    )  # fmt: skip
     vectors = {k: v for k, (v, _) in live.items()}
     for q in queries:
         assert answers(everything, q) == [(k, live[k][1]) for k in exact(vectors, q)]
     assert engine_of(everything)._view.version == 0  # never loaded: every query was direct
+    assert engine_of(everything)._direct.parts.used <= 1 << 16
 
     direct = vetor.connect(str(tmp_path), **ANN, view_memory_bytes=1)
     loaded = vetor.connect(str(tmp_path), **ANN)

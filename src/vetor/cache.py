@@ -45,13 +45,14 @@ class MemoryCache:
             return item[0]
 
     def put(self, key: Hashable, value: Any, nbytes: int) -> None:
-        """Keep ``value`` (about ``nbytes``), dropping the least recently used beyond budget."""
+        """Keep ``value`` (about ``nbytes``), dropping the least recently used beyond budget;
+        a value bigger than the whole budget is not kept."""
         with self._lock:
-            if key in self._items:
+            if key in self._items or nbytes > self.budget:
                 return
             self._items[key] = (value, nbytes)
             self.used += nbytes
-            while self.used > self.budget and len(self._items) > 1:
+            while self.used > self.budget:
                 _, (_, size) = self._items.popitem(last=False)
                 self.used -= size
 
