@@ -541,7 +541,9 @@ def cold(
         s3.create_bucket(Bucket="cold")
         files = [p for p in engine.dir.rglob("*") if p.is_file()]
         for path in files:
-            s3.upload_file(str(path), "cold", f"data/{path.relative_to(engine.dir)}")
+            key = f"data/{path.relative_to(engine.dir)}"
+            s3.upload_file(str(path), "cold", key)
+            s3.get_object(Bucket="cold", Key=key, Range="bytes=0-0")  # the server keeps it
         uri = f"s3://cold/data?endpoint=http://127.0.0.1:{slow}&region=us-east-1&allow_http=true"
         counter = f"http://127.0.0.1:{slow}/__requests"
         runs, found = [], []

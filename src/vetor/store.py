@@ -100,8 +100,8 @@ class ObjectStore:
         """Byte ranges ``(key, start, end)`` of any objects, in one round of parallel requests
         (a few ranges per request batch, so that many scattered ranges do not queue)."""
         by_key: dict[str, list[int]] = {}
-        for i, (key, _, _) in enumerate(wanted):
-            by_key.setdefault(key, []).append(i)
+        for i in sorted(range(len(wanted)), key=lambda i: wanted[i][:2]):  # neighbours coalesce
+            by_key.setdefault(wanted[i][0], []).append(i)
         chunk = len(wanted) if self._local_root is not None else _RANGES_PER_CALL
         calls = [
             (key, members[at : at + chunk])

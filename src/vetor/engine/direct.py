@@ -82,7 +82,7 @@ class DirectSearch:
         superseded = _Supersession(fingerprints, unindexed.keys)
         found = self._probe(runs, heads, query, wanted, superseded)
         near_rows, near = unindexed.view.search(query, wanted, unindexed.mask)
-        keys = [c for cand in found for c in cand.keys]
+        keys = [key for candidates in found for key in candidates.keys]
         vectors = self._vectors(found)
         distances = exact_distances(vectors, query, self.metric) if len(keys) else np.empty(0)
         keys += [unindexed.view.key(r) for r in near_rows]

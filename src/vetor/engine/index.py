@@ -544,6 +544,7 @@ class IndexEngine:
         return {
             "residentVectorBytes": self._view.nbytes,
             "residentAnnBytes": self._ann.resident_bytes(),
+            "residentDirectBytes": self._direct.parts.used,  # parts read for direct queries
         }
 
     def _text_hits(
