@@ -26,6 +26,7 @@ import orjson
 
 from . import errors, validation
 from .engine import IndexEngine, IndexGone, IndexView, filter_keys
+from .engine.ann import limit_numpy_blas
 from .engine.index import Hit, TextQuery
 from .engine.textindex import TextField
 from .errors import ConflictException, NotFoundException, ValidationException
@@ -41,6 +42,7 @@ class VectorService:
     def __init__(self, store: ObjectStore, settings: Settings | None = None) -> None:
         self.store = store
         self.settings = settings or Settings.from_env()
+        limit_numpy_blas(self.settings.blas_threads)
         self._engines: dict[tuple[str, str], tuple[dict[str, Any], IndexEngine]] = {}
         self._lock = threading.Lock()
         self._tokens = TokenSigner(store)

@@ -58,6 +58,9 @@ class Settings:
     # Candidates re-ranked exactly per result wanted (the first 10; 16 more at least). The
     # 8-bit codes rank well: 200k, recall@10 is the same with 2, 3, 4 or 8 (0.968 at 48 probes).
     ann_rerank: int = 2
+    # numpy's BLAS threads in this process (0: leave them). Its idle threads spin ~0.1 s after
+    # each call and stall the parallel partition scan: 1M on 2 cores, p90 54 -> 6 ms with 1.
+    blas_threads: int = 1
 
     # --- caches -------------------------------------------------------------------------
     # A local directory keeping copies of an S3 store's immutable objects (segments, write

@@ -19,11 +19,13 @@ query returns k results whenever k match.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ..settings import Settings
 from ..store import ObjectStore
@@ -33,6 +35,22 @@ from .view import IndexView
 # An exact scan of scattered matching rows (gather, then a float32 dot product) costs about
 # this many times a probed 8-bit code (measured at 1M x 384: ~0.6 us against ~0.08 us).
 EXACT_ROW_COST = 8
+
+
+@functools.cache
+def limit_numpy_blas(threads: int) -> None:
+    """Run numpy's BLAS on ``threads`` threads, process-wide (0: leave it as it is).
+
+    OpenBLAS's idle worker threads spin for about 0.1 s after each call; on few cores they
+    starve the parallel partition scan that follows (faiss, OpenMP). Measured at 1M on 2
+    cores, after an exact scan of 11,500 rows: p50 8.0 -> 5.4 ms, p90 54 -> 6.3 ms with one
+    thread. faiss's own BLAS (k-means) is not touched; a full exact scan of 1M rows takes
+    103 ms instead of 55.
+    """
+    if threads > 0:
+        for library in ThreadpoolController().lib_controllers:
+            if library.internal_api == "openblas" and "numpy" in library.filepath:
+                library.set_num_threads(threads)
 
 
 def rerank_depth(settings: Settings, k: int) -> int:
