@@ -298,6 +298,9 @@ def test_cold_process_on_s3_answers_like_the_warm_one(
     engine_of(warm_service).warm()
     warm = [query(warm_service, q) for q in queries]
 
+    never_loads = vetor.connect(uri, **ANN, view_memory_bytes=1)  # reads S3 for every query
+    assert [query(never_loads, q) for q in queries] == warm
+    assert engine_of(never_loads)._view.version == 0
     cold_service = vetor.connect(uri, **ANN)
     first = query(cold_service, queries[0])  # read from the store directly, while it loads
     assert first == warm[0]
