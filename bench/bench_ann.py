@@ -30,8 +30,9 @@ and 0.1 % selectivity: recall@10 against exact search over the matching rows, an
 of results (k whenever k match).
 
 Cold (vetor): the index is uploaded to a moto S3 server in another process whose second port
-adds ``--cold-ms`` (20) per request (``bench/slow_s3.py``); a fresh ``vetor.connect`` on it
-answers one query: its latency and the number of object-store requests it made.
+adds ``--cold-ms`` (20) per request (``bench/slow_s3.py``); five fresh ``vetor.connect`` on it
+answer three queries each (empty caches; the first one's parts cached; with metadata) straight
+from the store: latency, the object-store requests each made, recall@10.
 
 Run: ``python3 bench/bench_ann.py --scale 200k`` (then ``--scale 1m``); results: a table on
 stdout and ``bench/results/ann.json`` (one entry per scale; other scales' entries are kept).
