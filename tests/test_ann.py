@@ -377,10 +377,19 @@ def test_a_process_reading_the_store_directly_honours_every_later_write(
     assert engine_of(everything)._view.version == 0  # never loaded: every query was direct
     assert engine_of(everything)._direct.parts.used <= 1 << 16
 
-    direct = vetor.connect(str(tmp_path), **ANN, view_memory_bytes=1)
+    direct = vetor.connect(str(tmp_path), **ANN, view_memory_bytes=1, query_page_size=2000)
     loaded = vetor.connect(str(tmp_path), **ANN)
     engine_of(loaded).warm()
     assert [answers(direct, q) for q in queries] == [answers(loaded, q) for q in queries]
+
+    # More results than the probes reach: answered exactly (from the view) — never fewer.
+    hits = direct.query_vectors(
+        vectorBucketName="docs", indexName="ann", queryVector={"float32": queries[0].tolist()},
+        topK=2000,
+    )["vectors"]  # fmt: skip
+    matrix = np.stack([vectors[k] for k in vectors])
+    scores = matrix @ queries[0] / np.linalg.norm(matrix, axis=1)
+    assert [h["key"] for h in hits] == [list(vectors)[i] for i in np.argsort(-scores)[:2000]]
 
 
 def test_garbage_collection_keeps_exactly_the_index_objects(

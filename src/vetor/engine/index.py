@@ -453,7 +453,8 @@ class IndexEngine:
                     found = self._direct.search(direct, vector, k, metadata)
                 finally:
                     self._load_in_background(direct)
-                return [Hit(key, d, meta or {}) for key, d, meta in found]
+                if len(found) == k:  # else the probes missed rows: the view answers exactly
+                    return [Hit(key, d, meta or {}) for key, d, meta in found]
         with self.snapshot() as view:
             mask = None if where is None else where(view)
             if not texts:
