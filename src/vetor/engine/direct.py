@@ -46,10 +46,7 @@ class _Unindexed:
     view: IndexView
     mask: np.ndarray | None
     keys: list[tuple[int, set[str]]]  # (run position, every key of the run, deletes too)
-
-    @property
-    def nbytes(self) -> int:
-        return self.view.nbytes + 100 * len(self.view)
+    nbytes: int  # about what it holds: the runs' size
 
 
 @dataclass
@@ -75,13 +72,23 @@ class DirectSearch:
 
     def search(
         self, manifest: Manifest, query: np.ndarray, k: int, metadata: bool
-    ) -> list[DirectHit]:
+    ) -> list[DirectHit] | None:
+        """The top k, as the loaded index would find them; None when a segment's index is of
+        format 1 (no data.arrow locations): the caller loads the index instead."""
         runs = manifest.runs
         wanted = rerank_depth(self.settings, k)
         heads, fingerprints, unindexed = self._first_round(runs)
+        if any(head.data is None for head in heads.values()):
+            return None
         superseded = _Supersession(fingerprints, unindexed.keys)
-        found = self._probe(runs, heads, query, wanted, superseded)
         near_rows, near = unindexed.view.search(query, wanted, unindexed.mask)
+        # Probes that reach fewer than k live rows probe more (at last all: then exact).
+        nprobe, most = self.settings.ann_nprobe, max((h.nlist for h in heads.values()), default=0)
+        while True:
+            found = self._probe(runs, heads, query, wanted, superseded, nprobe)
+            if sum(len(c.keys) for c in found) + len(near_rows) >= k or nprobe >= most:
+                break
+            nprobe *= 4
         keys = [key for candidates in found for key in candidates.keys]
         vectors = self._vectors(found)
         distances = exact_distances(vectors, query, self.metric) if len(keys) else np.empty(0)
@@ -144,16 +151,18 @@ class DirectSearch:
     ) -> _Unindexed:
         view = IndexView(self.dimension, self.metric)
         keys = []
+        size = 0
         for i, run in enumerate(runs):
             if run.ann:
                 continue
+            size += len(blobs[("run", i)])
             table = read_table(blobs[("run", i)], run.min_seq if run.kind == "wal" else None)
             rows = rows_of(table, self.dimension)
             view.apply(rows)
             keys.append((i, set(rows.keys)))
         later = [i for i in fingerprints if any(i > j for j, _ in keys)]
         if not later or len(view) == 0:
-            return _Unindexed(view, None, keys)
+            return _Unindexed(view, None, keys, size)
         # Rows that a later indexed segment overwrote or deleted: found by fingerprint.
         live = np.flatnonzero(view.live())
         seqs = view.seqs(live)
@@ -161,7 +170,7 @@ class DirectSearch:
         dead = _Supersession(fingerprints, []).check([view.key(r) for r in live], position)
         mask = view.live().copy()
         mask[live[dead]] = False
-        return _Unindexed(view, mask, keys)
+        return _Unindexed(view, mask, keys, size)
 
     # --- round 2: the probed partitions -------------------------------------------------------
 
@@ -172,6 +181,7 @@ class DirectSearch:
         query: np.ndarray,
         wanted: int,
         superseded: _Supersession,
+        nprobe: int,
     ) -> list[_Candidates]:
         if not heads:
             return []
@@ -180,7 +190,7 @@ class DirectSearch:
         plans = []
         for i, head in heads.items():
             searcher = ivf.Searcher(head)
-            probes = probes_of(self.settings.ann_nprobe, head.nlist, largest)
+            probes = probes_of(nprobe, head.nlist, largest)
             plans.append((i, searcher, probes, searcher.probe(prepared, probes)))
         blocks = self._blocks(
             [(i, runs[i], heads[i], p) for i, _, _, partitions in plans for p in partitions]
@@ -207,7 +217,7 @@ class DirectSearch:
             for _, run, h, p in missing
         ]
         for (i, run, head, partition), data in zip(missing, self.store.read_ranges(ranges)):
-            block = ivf.decode_block(data, int(head.counts[partition]), head.dimension)
+            block = ivf.decode_block(data, head, partition)
             self.parts.put((run.path, partition), block, len(data))
             found[(i, partition)] = block
         return found
@@ -224,7 +234,8 @@ class DirectSearch:
         wanted: int,
         superseded: _Supersession,
     ) -> _Candidates:
-        """The segment's best live rows by code: dead ones are excluded and the scan redone."""
+        """The segment's best ``wanted`` live rows by code. Dead ones found among the best
+        are excluded and a twice deeper scan redone, until enough are alive."""
         first = 0
         for partition, block in zip(partitions, blocks):
             count = len(block.seqs)
@@ -232,14 +243,18 @@ class DirectSearch:
             first += count
         keys = pa.concat_arrays([b.key_array() for b in blocks]) if blocks else pa.array([])
         excluded = np.zeros(first, bool)
+        depth = wanted
         while True:
             bitmap = np.packbits(~excluded, bitorder="little") if excluded.any() else None
-            ids, _ = searcher.search(prepared, wanted, probes, bitmap)
+            ids, _ = searcher.search(prepared, depth, probes, bitmap)
             names = keys.take(pa.array(ids)).to_pylist()
             dead = superseded.check(names, np.full(len(ids), position))
-            if not dead.any():
+            alive = np.flatnonzero(~dead)[:wanted]
+            if len(alive) == wanted or len(ids) < depth:  # enough, or no more rows
                 break
             excluded[ids[dead]] = True
+            depth *= 2
+        ids, names = ids[alive], [names[i] for i in alive]
         stacked = [np.concatenate([getattr(b, f) for b in blocks]) for f in _ROW_FIELDS]
         positions, metadata_at, metadata_len = (a[ids] for a in stacked)
         return _Candidates(run, searcher.head, names, positions, metadata_at, metadata_len)

@@ -128,6 +128,8 @@ def file_layout(data: bytes | memoryview) -> FileLayout:
     firsts, vectors_at, metadata_at, metadata_len = [0], [], [], []
     for i in range(reader.num_record_batches):
         batch = reader.get_batch(i)
+        if len(batch) == 0:  # no rows, and its buffers need not lie in the file
+            continue
         vectors = batch.column("vector")
         values = vectors.values  # the whole child array: add the list offset ourselves
         start = values.offset + vectors.offset * vectors.type.list_size
@@ -139,6 +141,8 @@ def file_layout(data: bytes | memoryview) -> FileLayout:
         base = body.address - buffer.address if body is not None else 0
         metadata_at.append(base + offsets[:-1].astype(np.uint64))
         metadata_len.append(np.diff(offsets).astype(np.uint32))
+        if not 0 <= vectors_at[-1] < len(buffer):
+            raise ValueError("the run file was copied while read: no byte offsets")
         firsts.append(firsts[-1] + len(batch))
     if not vectors_at:
         return FileLayout(np.zeros(1, np.int64), np.empty(0, np.int64),

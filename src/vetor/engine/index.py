@@ -448,13 +448,9 @@ class IndexEngine:
         need their metadata (a query answered from the store reads it only then)."""
         if vector is not None and not texts and where is None:
             direct = self._direct_manifest()
-            if direct is not None:
-                try:
-                    found = self._direct.search(direct, vector, k, metadata)
-                finally:
-                    self._load_in_background(direct)
-                if len(found) == k:  # else the probes missed rows: the view answers exactly
-                    return [Hit(key, d, meta or {}) for key, d, meta in found]
+            hits = None if direct is None else self._direct_search(direct, vector, k, metadata)
+            if hits is not None:
+                return hits
         with self.snapshot() as view:
             mask = None if where is None else where(view)
             if not texts:
@@ -489,12 +485,29 @@ class IndexEngine:
 
     def _direct_manifest(self) -> Manifest | None:
         """The latest manifest, when a vector query should read the store directly: this
-        process has not loaded the index (or may not), and segments have ANN indexes."""
+        process has not loaded the index and its ANN indexes yet (or may not), and segments
+        have ANN indexes."""
+        loading = self._loading is not None and self._loading.is_alive()
         # No lock: a view being loaded keeps version 0 until it is complete.
-        if self._view.version > 0 or self._backlog_target is not None:
+        if not loading and (self._view.version > 0 or self._backlog_target is not None):
             return None
         manifest = self.latest_manifest()
         return manifest if any(r.ann for r in manifest.runs) else None
+
+    def _direct_search(
+        self, manifest: Manifest, vector: np.ndarray, k: int, metadata: bool
+    ) -> list[Hit] | None:
+        """Hits read straight from the store; None when the view must answer (an index of
+        format 1, or an object collected under the query: the view path retries)."""
+        try:
+            found = self._direct.search(manifest, vector, k, metadata)
+        except ObjectNotFound:
+            found = None
+        finally:
+            self._load_in_background(manifest)
+        if found is None:
+            return None
+        return [Hit(key, d, meta or {}) for key, d, meta in found]
 
     def _too_big(self, manifest: Manifest) -> bool:
         budget = self.settings.view_memory_bytes

@@ -34,6 +34,7 @@ from ..store import ObjectStore
 from .format import FileLayout
 
 MAGIC = b"VTRIVF02"
+FORMATS = {b"VTRIVF01": 1, MAGIC: 2}  # format 1: no data.arrow locations, no ivf.keys
 HEAD = "ivf.head"
 LISTS = "ivf.lists"
 KEYS = "ivf.keys"
@@ -258,7 +259,10 @@ class Head:
     starts: np.ndarray  # byte offset of each partition's block in ivf.lists (nlist + 1)
     counts: np.ndarray
     trained: np.ndarray
-    data: FileLayout  # where data.arrow keeps its vectors (no per-row metadata spans)
+    format: int
+    # Where data.arrow keeps its vectors (batch starts and offsets only; metadata spans are
+    # in the blocks). None in format 1, which direct queries cannot use.
+    data: FileLayout | None
 
     @property
     def nlist(self) -> int:
@@ -271,7 +275,8 @@ class Head:
 
 def decode_head(data: bytes | memoryview) -> Head:
     data = memoryview(data)
-    if bytes(data[:8]) != MAGIC:
+    version = FORMATS.get(bytes(data[:8]))
+    if version is None:
         raise ValueError("not a vetor IVF head object")
     length = int(np.frombuffer(data[8:16], "<u8")[0])
     header = orjson.loads(bytes(data[16 : 16 + length]))
@@ -284,13 +289,16 @@ def decode_head(data: bytes | memoryview) -> Head:
     counts = np.frombuffer(data, "<u4", nlist, at)
     at += counts.nbytes
     trained = np.frombuffer(data, "<f4", (len(data) - at) // 4, at)
-    layout = FileLayout(
-        np.asarray(header["batch_rows"], np.int64),
-        np.asarray(header["vectors_at"], np.int64),
-        np.empty(0, np.uint64),
-        np.empty(0, np.uint32),
-    )
-    return Head(header["metric"], d, header["rows"], centroids, starts, counts, trained, layout)
+    layout = None
+    if version >= 2:
+        layout = FileLayout(
+            np.asarray(header["batch_rows"], np.int64),
+            np.asarray(header["vectors_at"], np.int64),
+            np.empty(0, np.uint64),
+            np.empty(0, np.uint32),
+        )
+    metric, rows = header["metric"], header["rows"]
+    return Head(metric, d, rows, centroids, starts, counts, trained, version, layout)
 
 
 @dataclass
@@ -314,14 +322,20 @@ class Block:
         return pa.StringArray.from_buffers(count, offsets, pa.py_buffer(self.key_bytes))
 
 
-def decode_block(data: bytes | memoryview, count: int, dimension: int) -> Block:
-    data = memoryview(data)
+def decode_block(data: bytes | memoryview, head: Head, partition: int) -> Block:
+    data, count, dimension = memoryview(data), int(head.counts[partition]), head.dimension
     seqs = np.frombuffer(data, "<u8", count, 0)
-    metadata_at = np.frombuffer(data, "<u8", count, 8 * count)
-    positions = np.frombuffer(data, "<u4", count, 16 * count)
-    metadata_len = np.frombuffer(data, "<u4", count, 20 * count)
-    offsets = np.frombuffer(data, "<u4", count + 1, 24 * count)
-    at = 24 * count + 4 * (count + 1)
+    if head.format == 1:  # seqs, positions, key offsets
+        metadata_at, metadata_len = np.zeros(count, np.uint64), np.zeros(count, np.uint32)
+        positions = np.frombuffer(data, "<u4", count, 8 * count)
+        at = 12 * count
+    else:  # seqs, metadata offsets, positions, metadata lengths, key offsets
+        metadata_at = np.frombuffer(data, "<u8", count, 8 * count)
+        positions = np.frombuffer(data, "<u4", count, 16 * count)
+        metadata_len = np.frombuffer(data, "<u4", count, 20 * count)
+        at = 24 * count
+    offsets = np.frombuffer(data, "<u4", count + 1, at)
+    at += 4 * (count + 1)
     at += -at % 8
     codes = np.frombuffer(data, np.uint8, count * dimension, at).reshape(count, dimension)
     at += count * dimension
@@ -338,10 +352,7 @@ def read_all_blocks(store: ObjectStore, prefix: str, segment_dir: str, head: Hea
     data = store.get_many([prefix + paths(segment_dir)[1]])[0]
     assert data is not None
     starts = head.starts.tolist()
-    return [
-        decode_block(data[starts[i] : starts[i + 1]], int(head.counts[i]), head.dimension)
-        for i in range(head.nlist)
-    ]
+    return [decode_block(data[starts[i] : starts[i + 1]], head, i) for i in range(head.nlist)]
 
 
 # --- searching ------------------------------------------------------------------------------
