@@ -102,7 +102,8 @@ class ObjectStore:
         by_key: dict[str, list[int]] = {}
         for i in sorted(range(len(wanted)), key=lambda i: wanted[i][:2]):  # neighbours coalesce
             by_key.setdefault(wanted[i][0], []).append(i)
-        chunk = len(wanted) if self._local_root is not None else _RANGES_PER_CALL
+        local = self._local_root is not None  # no network to wait on: one call per object
+        chunk = len(wanted) if local else _RANGES_PER_CALL
         calls = [
             (key, members[at : at + chunk])
             for key, members in by_key.items()
@@ -115,7 +116,7 @@ class ObjectStore:
             return self.get_ranges(key, starts, [wanted[i][2] for i in members])
 
         found: list[memoryview] = [memoryview(b"")] * len(wanted)
-        results = map(fetch, calls) if len(calls) <= 1 else _pool().map(fetch, calls)
+        results = map(fetch, calls) if local or len(calls) <= 1 else _pool().map(fetch, calls)
         for (_, members), blobs in zip(calls, results):
             for i, blob in zip(members, blobs):
                 found[i] = blob

@@ -78,7 +78,7 @@ class DirectSearch:
         runs = manifest.runs
         wanted = rerank_depth(self.settings, k)
         heads, fingerprints, unindexed = self._first_round(runs)
-        if any(head.data is None for head in heads.values()):
+        if any(head.vectors is None for head in heads.values()):
             return None
         superseded = _Supersession(fingerprints, unindexed.keys)
         near_rows, near = unindexed.view.search(query, wanted, unindexed.mask)
@@ -104,8 +104,8 @@ class DirectSearch:
         self, runs: tuple[RunRef, ...]
     ) -> tuple[dict[int, ivf.Head], dict[int, np.ndarray], _Unindexed]:
         indexed = [i for i, r in enumerate(runs) if r.ann]
-        wanted = {("head", i): ivf.paths(_dir(runs[i]))[0] for i in indexed}
-        wanted |= {("keys", i): ivf.paths(_dir(runs[i]))[2] for i in indexed if i > 0}
+        wanted = {("head", i): ivf.paths(runs[i].directory)[0] for i in indexed}
+        wanted |= {("keys", i): ivf.paths(runs[i].directory)[2] for i in indexed if i > 0}
         state_key = ("unindexed", tuple(r.path for r in runs))
         unindexed = self.parts.get(state_key)
         if unindexed is None:
@@ -160,8 +160,7 @@ class DirectSearch:
             rows = rows_of(table, self.dimension)
             view.apply(rows)
             keys.append((i, set(rows.keys)))
-        later = [i for i in fingerprints if any(i > j for j, _ in keys)]
-        if not later or len(view) == 0:
+        if len(view) == 0 or not any(i > j for i in fingerprints for j, _ in keys):
             return _Unindexed(view, None, keys, size)
         # Rows that a later indexed segment overwrote or deleted: found by fingerprint.
         live = np.flatnonzero(view.live())
@@ -213,7 +212,7 @@ class DirectSearch:
             else:
                 found[(i, partition)] = block
         ranges = [
-            (self.prefix + ivf.paths(_dir(run))[1], int(h.starts[p]), int(h.starts[p + 1]))
+            (self.prefix + ivf.paths(run.directory)[1], int(h.starts[p]), int(h.starts[p + 1]))
             for _, run, h, p in missing
         ]
         for (i, run, head, partition), data in zip(missing, self.store.read_ranges(ranges)):
@@ -266,7 +265,7 @@ class DirectSearch:
         ranges = []
         for c in found:
             path = self.prefix + c.run.path
-            offsets = c.head.data.vector_offsets(c.positions.astype(np.int64), self.dimension)
+            offsets = c.head.vectors.offsets(c.positions.astype(np.int64), self.dimension)
             ranges += [(path, int(o), int(o) + size) for o in offsets]
         blobs = self.store.read_ranges(ranges)
         flat = np.frombuffer(b"".join(blobs), "<f4")
@@ -328,7 +327,3 @@ class _Supersession:
             at = np.minimum(np.searchsorted(prints, hashes), len(prints) - 1)
             dead |= later & (prints[at] == hashes)
         return dead
-
-
-def _dir(run: RunRef) -> str:
-    return run.path.rsplit("/", 1)[0]

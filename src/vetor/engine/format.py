@@ -107,17 +107,24 @@ def vector_matrix(table: pa.Table, dimension: int) -> np.ndarray:
 
 
 @dataclass
-class FileLayout:
-    """Where rows lie in an encoded run file, for ranged reads of single rows."""
+class VectorLocations:
+    """Where a run file keeps its vectors, for ranged reads of single rows."""
 
     batch_rows: np.ndarray  # int64: first row of each record batch, then the row count
     vectors_at: np.ndarray  # int64: file offset of each batch's vector values
-    metadata_at: np.ndarray  # uint64 per row: file offset of its metadata JSON
-    metadata_len: np.ndarray  # uint32 per row: its length (0: none)
 
-    def vector_offsets(self, rows: np.ndarray, dimension: int) -> np.ndarray:
+    def offsets(self, rows: np.ndarray, dimension: int) -> np.ndarray:
         batch = np.searchsorted(self.batch_rows, rows, side="right") - 1
         return self.vectors_at[batch] + (rows - self.batch_rows[batch]) * (4 * dimension)
+
+
+@dataclass
+class FileLayout:
+    """Where rows lie in an encoded run file: vectors by batch, metadata per row."""
+
+    vectors: VectorLocations
+    metadata_at: np.ndarray  # uint64 per row: file offset of its metadata JSON
+    metadata_len: np.ndarray  # uint32 per row: its length (0: none)
 
 
 def file_layout(data: bytes | memoryview) -> FileLayout:
@@ -125,7 +132,8 @@ def file_layout(data: bytes | memoryview) -> FileLayout:
     without a copy, so each column buffer's address, less the file's, is its file offset."""
     buffer = pa.py_buffer(data)
     reader = pa.ipc.open_file(pa.BufferReader(buffer))
-    firsts, vectors_at, metadata_at, metadata_len = [0], [], [], []
+    firsts, vectors_at = [0], []
+    metadata_at, metadata_len = [np.empty(0, np.uint64)], [np.empty(0, np.uint32)]
     for i in range(reader.num_record_batches):
         batch = reader.get_batch(i)
         if len(batch) == 0:  # no rows, and its buffers need not lie in the file
@@ -134,6 +142,8 @@ def file_layout(data: bytes | memoryview) -> FileLayout:
         values = vectors.values  # the whole child array: add the list offset ourselves
         start = values.offset + vectors.offset * vectors.type.list_size
         vectors_at.append(values.buffers()[1].address - buffer.address + 4 * start)
+        if not 0 <= vectors_at[-1] < len(buffer):
+            raise ValueError("the run file was copied while read: no byte offsets")
         metadata = batch.column("metadata")
         offsets = np.frombuffer(metadata.buffers()[1], "<i4")
         offsets = offsets[metadata.offset : metadata.offset + len(metadata) + 1]
@@ -141,15 +151,9 @@ def file_layout(data: bytes | memoryview) -> FileLayout:
         base = body.address - buffer.address if body is not None else 0
         metadata_at.append(base + offsets[:-1].astype(np.uint64))
         metadata_len.append(np.diff(offsets).astype(np.uint32))
-        if not 0 <= vectors_at[-1] < len(buffer):
-            raise ValueError("the run file was copied while read: no byte offsets")
         firsts.append(firsts[-1] + len(batch))
-    if not vectors_at:
-        return FileLayout(np.zeros(1, np.int64), np.empty(0, np.int64),
-                          np.empty(0, np.uint64), np.empty(0, np.uint32))  # fmt: skip
     return FileLayout(
-        np.asarray(firsts, np.int64),
-        np.asarray(vectors_at, np.int64),
+        VectorLocations(np.asarray(firsts, np.int64), np.asarray(vectors_at, np.int64)),
         np.concatenate(metadata_at),
         np.concatenate(metadata_len),
     )
@@ -188,6 +192,11 @@ class RunRef:
     size: int
     text: tuple[str, ...] = ()  # text fields indexed next to a segment (TextField ids)
     ann: str = ""  # the segment's ANN index ("ivf-sq8": ivf.head + ivf.lists), or none
+
+    @property
+    def directory(self) -> str:
+        """Where the run's file and its segment's indexes lie."""
+        return self.path.rsplit("/", 1)[0]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRef:

@@ -551,7 +551,7 @@ class IndexEngine:
 
     def _ann_segments(self) -> list[str]:
         """Directories of the current manifest's segments that have an ANN index."""
-        return [_run_dir(r) for r in self._manifest.runs if r.ann]
+        return [r.directory for r in self._manifest.runs if r.ann]
 
     def resident(self) -> dict[str, int]:
         """Bytes this process holds in memory for the index (vectors, ANN codes, texts)."""
@@ -611,7 +611,7 @@ class IndexEngine:
         if text is not None:
             return text
         if field.id in run.text:
-            text = StoredRunText(self.store, self.prefix, _run_dir(run), field, self._postings)
+            text = StoredRunText(self.store, self.prefix, run.directory, field, self._postings)
         else:
             table = self._load_tables([run])[0]
             text = MemoryRunText(
@@ -740,7 +740,7 @@ class IndexEngine:
         keys = table.column("key").to_pylist()
         seqs = table.column("seq").to_numpy()
         metadata = table.column("metadata").to_pylist()
-        directory = path.rsplit("/", 1)[0]
+        directory = _run_dir_of(path)
         for f in fields:
             write_run_text(self.store, self.prefix, directory, f, keys, seqs, f.texts(metadata))
         return tuple(f.id for f in fields)
@@ -789,10 +789,10 @@ class IndexEngine:
         largest = max(indexed, key=lambda r: r.rows)
         if 2 * largest.rows < rows:
             return None
-        head = ivf.read_head(self.store, self.prefix, _run_dir(largest))
+        head = ivf.read_head(self.store, self.prefix, largest.directory)
         if head.nlist < 0.7 * rows / self.settings.ann_list_rows:
             return None  # its partitions would grow too big
-        return head, ivf.read_all_blocks(self.store, self.prefix, _run_dir(largest), head)
+        return head, ivf.read_all_blocks(self.store, self.prefix, largest.directory, head)
 
     def _unindexed_text(self, manifest: Manifest) -> list[tuple[RunRef, tuple[TextField, ...]]]:
         """Segments lacking the stored index of a configured text field."""
@@ -952,10 +952,6 @@ def _top(
     return rows[order], scores[order]
 
 
-def _run_dir(run: RunRef) -> str:
-    return _run_dir_of(run.path)
-
-
 def _run_dir_of(path: str) -> str:
     return path.rsplit("/", 1)[0]
 
@@ -965,9 +961,9 @@ def _objects_of(runs: tuple[RunRef, ...]) -> Iterator[str]:
     for run in runs:
         yield run.path
         for field_id in run.text:
-            yield from TextField.from_id(field_id).paths(_run_dir(run))
+            yield from TextField.from_id(field_id).paths(run.directory)
         if run.ann:
-            yield from ivf.paths(_run_dir(run))
+            yield from ivf.paths(run.directory)
 
 
 def _find(runs: tuple[RunRef, ...], wanted: tuple[RunRef, ...]) -> int | None:

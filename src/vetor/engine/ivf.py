@@ -31,7 +31,7 @@ import orjson
 import pyarrow as pa
 
 from ..store import ObjectStore
-from .format import FileLayout
+from .format import FileLayout, VectorLocations
 
 MAGIC = b"VTRIVF02"
 FORMATS = {b"VTRIVF01": 1, MAGIC: 2}  # format 1: no data.arrow locations, no ivf.keys
@@ -208,8 +208,8 @@ def encode(
         "rows": len(keys),
         "quantizer": "sq8",
         # data.arrow's record batches: first rows, and where their vector values start
-        "batch_rows": layout.batch_rows.tolist(),
-        "vectors_at": layout.vectors_at.tolist(),
+        "batch_rows": layout.vectors.batch_rows.tolist(),
+        "vectors_at": layout.vectors.vectors_at.tolist(),
     }
     arrays = [
         parts.centroids.astype("<f4"),
@@ -260,9 +260,7 @@ class Head:
     counts: np.ndarray
     trained: np.ndarray
     format: int
-    # Where data.arrow keeps its vectors (batch starts and offsets only; metadata spans are
-    # in the blocks). None in format 1, which direct queries cannot use.
-    data: FileLayout | None
+    vectors: VectorLocations | None  # in data.arrow; None in format 1 (no direct queries)
 
     @property
     def nlist(self) -> int:
@@ -289,16 +287,12 @@ def decode_head(data: bytes | memoryview) -> Head:
     counts = np.frombuffer(data, "<u4", nlist, at)
     at += counts.nbytes
     trained = np.frombuffer(data, "<f4", (len(data) - at) // 4, at)
-    layout = None
+    vectors = None
     if version >= 2:
-        layout = FileLayout(
-            np.asarray(header["batch_rows"], np.int64),
-            np.asarray(header["vectors_at"], np.int64),
-            np.empty(0, np.uint64),
-            np.empty(0, np.uint32),
-        )
+        rows_at = np.asarray(header["batch_rows"], np.int64)
+        vectors = VectorLocations(rows_at, np.asarray(header["vectors_at"], np.int64))
     metric, rows = header["metric"], header["rows"]
-    return Head(metric, d, rows, centroids, starts, counts, trained, version, layout)
+    return Head(metric, d, rows, centroids, starts, counts, trained, version, vectors)
 
 
 @dataclass
