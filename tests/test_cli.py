@@ -331,6 +331,22 @@ def test_full_text_and_hybrid_query(data: str, tmp_path: Path) -> None:
     assert table.exit_code == 0 and "score" in table.stdout and "pool" in table.stdout
     result = vetor(data, "vectors", "query", "docs", "notes", "--text", "x", code=2)
     assert "--key" in result.output
+    for wrong in (["--key", "body"], ["--text", "x", "--key", "body", "--vector-from-text",
+                                      "--vector", json.dumps([0.0] * 384)]):  # fmt: skip
+        vetor(data, "vectors", "query", "docs", "notes", *wrong, code=2)
+
+
+def test_query_fetches_every_page_of_top_k(data: str, tmp_path: Path) -> None:
+    make_index(data, 3, "--mode", "enhanced")  # modes in any case
+    assert vetor(data, "indexes", "get", "films", "plots")["index"]["indexMode"] == "ENHANCED"
+    records = [{"key": f"k{i:03d}", "data": [1.0, i / 300, 0.0]} for i in range(250)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(records))
+    vetor(data, "vectors", "put", "films", "plots", str(path))
+    query = ["vectors", "query", "films", "plots", "--vector", "[1, 0, 0]"]
+    found = vetor(data, *query, "--top-k", "150", "--mode", "enhanced")
+    assert [v["key"] for v in found["vectors"]] == [f"k{i:03d}" for i in range(150)]
+    assert "nextToken" not in found
 
 
 def test_indexing_progress_and_warm(

@@ -125,9 +125,11 @@ def test_sigkill_never_corrupts_or_loses_acknowledged_writes(shared_uri: str) ->
     acked_by_writer: dict[int, tuple[list[int], list[str], set[str]]] = {}
     for round_ in range(6):
         process = spawn(shared_uri, round_, 0, forever=True)
+        assert process.stdout is not None
+        first = process.stdout.readline()  # writing has begun (imports take ~1 s when loaded)
         time.sleep(rng.uniform(0.3, 2.0) if shared_uri.startswith("s3") else rng.uniform(0.2, 1.2))
         process.send_signal(signal.SIGKILL)
-        output = process.communicate(timeout=60)[0]
+        output = first + process.communicate(timeout=60)[0]
         acked_by_writer[round_] = (*acknowledged(output), acknowledged_deletes(output))
         service = vetor.connect(shared_uri)  # a fresh process's view of the store
         check_consistent(service)

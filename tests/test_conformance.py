@@ -184,6 +184,63 @@ def test_index_operations(api: Api, bucket: str) -> None:
         api.get_index(vectorBucketName=bucket, indexName="idx-3")
 
 
+def test_update_metadata_configuration_rules(api: Api, bucket: str) -> None:
+    arn = make_index(api, bucket)
+    body = {"textSearchConfigurations": [{"metadataKey": "body"}]}
+    with expect("ValidationException", "must be in ENHANCED mode"):
+        api.update_metadata_configuration(indexArn=arn, add=body)
+    api.update_index_mode(indexArn=arn, indexMode="ENHANCED")
+    with expect("ValidationException", "either add or delete"):
+        api.update_metadata_configuration(indexArn=arn)
+    twice = {"textSearchConfigurations": [{"metadataKey": "t"}, {"metadataKey": "t"}]}
+    with expect("ValidationException", "more than once"):
+        api.update_metadata_configuration(indexArn=arn, add=twice)
+    with expect("ValidationException", "'body' has no text search configuration"):
+        api.update_metadata_configuration(indexArn=arn, delete=body)
+    api.update_metadata_configuration(indexArn=arn, add=body)  # no language: standard analyzer
+    with expect("ConflictException", "already exists"):
+        api.update_metadata_configuration(indexArn=arn, add=body)
+    nine = {"textSearchConfigurations": [{"metadataKey": f"k{i}"} for i in range(9)]}
+    api.update_metadata_configuration(indexArn=arn, add=nine)
+    with expect("ValidationException", "at most 10 text search configurations"):
+        api.update_metadata_configuration(
+            indexArn=arn, add={"textSearchConfigurations": [{"metadataKey": "one-more"}]}
+        )
+    texts = api.get_index(indexArn=arn)["index"]["metadataConfiguration"][
+        "textSearchConfigurations"
+    ]
+    assert texts[0] == {"metadataKey": "body", "status": "ACTIVE"}  # no language, as sent
+    assert len(texts) == 10
+    api.put_vectors(
+        indexArn=arn,
+        vectors=[
+            {
+                "key": "a",
+                "data": {"float32": [1.0, 0.0, 0.0]},
+                "metadata": {"body": "ERR_42 in São Paulo"},
+            }
+        ],
+    )
+    for text in ("err_42", "são"):  # the standard analyzer: split and lower-case, no folding
+        found = api.query_vectors(
+            indexArn=arn, topK=1, queryTexts=[{"metadataKey": "body", "text": text}]
+        )
+        assert [v["key"] for v in found["vectors"]] == ["a"]
+    miss = api.query_vectors(
+        indexArn=arn, topK=1, queryTexts=[{"metadataKey": "body", "text": "sao"}]
+    )
+    assert miss["vectors"] == []
+    with expect("ValidationException", "enum"):
+        make_index(
+            api,
+            bucket,
+            "idx-2",
+            metadataConfiguration={
+                "textSearchConfigurations": [{"metadataKey": "t", "status": "DONE"}]
+            },
+        )
+
+
 def test_index_errors(api: Api, bucket: str) -> None:
     with expect(
         "ValidationException",
@@ -393,11 +450,12 @@ def test_full_text_and_hybrid_search(api: Api, bucket: str) -> None:
     with expect("ValidationException", "distinct metadata key"):
         api.query_vectors(indexArn=arn, topK=1, queryTexts=text + text)
 
-    api.update_metadata_configuration(
-        indexArn=arn,
-        add={"textSearchConfigurations": [{"metadataKey": "title", "language": "pt"}]},
-        delete={"textSearchConfigurations": [{"metadataKey": "body"}]},
-    )
+    add = {"textSearchConfigurations": [{"metadataKey": "title", "language": "pt"}]}
+    delete = {"textSearchConfigurations": [{"metadataKey": "body"}]}
+    with expect("ValidationException", "either add or delete, but not both"):
+        api.update_metadata_configuration(indexArn=arn, add=add, delete=delete)
+    api.update_metadata_configuration(indexArn=arn, add=add)
+    api.update_metadata_configuration(indexArn=arn, delete=delete)
     configs = api.get_index(indexArn=arn)["index"]["metadataConfiguration"]
     assert configs["textSearchConfigurations"] == [
         {"metadataKey": "title", "language": "pt", "status": "ACTIVE"}

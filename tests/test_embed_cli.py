@@ -132,6 +132,7 @@ def test_text_search_option_creates_or_adds_the_configuration(tmp_path: Path) ->
     config = s3v.get_index(vectorBucketName="library", indexName="fresh")["index"]
     texts = config["metadataConfiguration"]["textSearchConfigurations"]
     assert [{k: c[k] for k in ("metadataKey", "language")} for c in texts] == expected
+    assert config["indexMode"] == "ENHANCED"  # full-text search needs it
 
     vetor_cli("put", "library", "later", "--text-value", "bom dia", *data)
     vetor_cli("put", "library", "later", "--text-value", "boa noite", "--text-search", "pt", *data)
@@ -139,6 +140,10 @@ def test_text_search_option_creates_or_adds_the_configuration(tmp_path: Path) ->
     config = s3v.get_index(vectorBucketName="library", indexName="later")["index"]
     texts = config["metadataConfiguration"]["textSearchConfigurations"]
     assert [{k: c[k] for k in ("metadataKey", "language")} for c in texts] == expected
+    assert config["indexMode"] == "ENHANCED"
+    other = runner.invoke(app, ["embed", "put", "library", "later", "--text-value", "x",
+                                "--text-search", "en", *data])  # fmt: skip
+    assert other.exit_code != 0 and "searchable in pt already" in other.output
 
 
 class Interrupting(Embedder):

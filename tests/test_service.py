@@ -351,6 +351,11 @@ def test_query_pages_and_tamper_proof_tokens(service: vetor.VectorService, index
     assert [len(p) for p in pages] == [100, 100, 50]
     keys = [v["key"] for page in pages for v in page]
     assert keys == [f"k{i:03d}" for i in range(250)]
+    everything = {**query, "topK": 400}  # 300 vectors: three full pages and no empty fourth
+    first = service.query_vectors(**index, **everything)
+    second = service.query_vectors(**index, **everything, nextToken=first["nextToken"])
+    third = service.query_vectors(**index, **everything, nextToken=second["nextToken"])
+    assert len(third["vectors"]) == 100 and "nextToken" not in third
     first = service.query_vectors(**index, **query)["nextToken"]
     forged = first[:-2] + ("AA" if not first.endswith("AA") else "BB")
     with pytest.raises(ValidationException, match="Invalid nextToken"):

@@ -181,10 +181,28 @@ def settings() -> dict[str, Any]:
         ("zh", "我爱北京", ["我爱", "爱北", "北京"]),
         ("ja", "東京都", ["東京", "京都"]),
         ("ko", "한국어 분석", ["한국", "국어", "분석"]),
+        (
+            "standard",
+            "The ERR_42 in São Paulo 東京都",
+            ["the", "err_42", "in", "são", "paulo", "東京", "京都"],
+        ),
     ],
 )
 def test_analyzers(language: str, text: str, terms: list[str]) -> None:
     assert analyzer(language)(text) == terms
+
+
+def test_an_analyzer_forgets_tokens_past_its_cache_limit_and_still_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vetor.text import analyzers
+
+    monkeypatch.setattr(analyzers, "_CACHE_LIMIT", 5)
+    small = analyzers.Analyzer("en")
+    assert small("one two three four five six seven") == analyzer("en")(
+        "one two three four five six seven"
+    )
+    assert small("one eight") == ["one", "eight"]  # "one" was learned before the cache reset
 
 
 def test_accents_and_case_do_not_matter() -> None:
@@ -343,6 +361,32 @@ def test_text_results_page_beyond_100_stably(tmp_path: Any, settings: dict) -> N
     assert keys == [k for k, _ in ranked[:250]]
 
 
+def test_hybrid_results_page_beyond_100_stably(tmp_path: Any, settings: dict) -> None:
+    """Every page fuses the same candidates: one ranking, cut into pages."""
+    service = vetor.connect(str(tmp_path), **settings)
+    address = make_index(
+        service, textSearchConfigurations=[{"metadataKey": "body", "language": "en"}]
+    )
+    put(service, address, {f"k{i}": text for i, text in enumerate(PASSAGES[:600])})
+    query = {
+        "topK": 250,
+        "queryTexts": [{"metadataKey": "body", "text": "the return value of a function"}],
+        "queryVector": {"float32": vector_of(7)},
+        "returnScores": True,
+    }
+    hits, token = [], None
+    while True:
+        page = service.query_vectors(**address, **query, **({"nextToken": token} if token else {}))
+        hits += page["vectors"]
+        token = page.get("nextToken")
+        if token is None:
+            break
+    keys = [hit["key"] for hit in hits]
+    assert len(keys) == 250 == len(set(keys))
+    fused = [hit["scores"]["fused"] for hit in hits]
+    assert fused == sorted(fused, reverse=True)
+
+
 def test_several_text_queries_add_up(tmp_path: Any, settings: dict) -> None:
     service = vetor.connect(str(tmp_path), **settings)
     address = make_index(
@@ -414,21 +458,16 @@ def test_building_status_serves_exact_results_meanwhile(tmp_path: Any, settings:
     items = {f"k{i}": text for i, text in enumerate(PASSAGES[:200])}
     put(old, address, items)
     old.compact(**address)
-    engine = old._engine("docs", "text")[1]
     field = TextField("body", "en")
-    engine.text_fields = (field,)  # as a process that loaded the new configuration would
-    assert engine.text_status(field) == "BUILDING"
     fresh = vetor.connect(str(tmp_path), **settings)
-    fresh._update_index_config(  # the configuration, without the backfill it would start
-        "docs",
-        "text",
-        lambda c: c["metadataConfiguration"].update(
-            textSearchConfigurations=[{"metadataKey": "body", "language": "en"}]
-        ),
-    )
     fresh_engine = fresh._engine("docs", "text")[1]
+    fresh_engine.update_config(  # the configuration, without the backfill it would start
+        lambda c: {**c, "textSearchConfigurations": [{"metadataKey": "body", "language": "en"}]}
+    )
     assert fresh_engine.text_status(field) == "BUILDING"
     assert_same_scores(text_scores(fresh, address, QUERIES[0]), reference(items, QUERIES[0]))
+    # the process that opened the index before the change sees it at its next query
+    assert_same_scores(text_scores(old, address, QUERIES[1]), reference(items, QUERIES[1]))
     while fresh_engine.index_text():
         pass
     assert fresh_engine.text_status(field) == "ACTIVE"
@@ -465,3 +504,44 @@ def test_text_query_errors(tmp_path: Any) -> None:
         )
     with pytest.raises(ValidationException, match="Must specify queryVector, queryTexts"):
         service.query_vectors(**address, topK=1)
+
+
+def test_configuration_changes_are_commits_every_process_sees(
+    tmp_path: Any, settings: dict
+) -> None:
+    """Index mode and text search configurations live in the manifests: concurrent changes
+    from many processes all take effect, and a process that opened the index earlier sees
+    each change at its next query."""
+    import threading
+
+    first = vetor.connect(str(tmp_path), **settings)
+    address = make_index(first)
+    put(first, address, {"k1": "the quick brown fox", "k2": "a lazy dog"})
+    second = vetor.connect(str(tmp_path), **settings)
+    query = {"topK": 5, "queryTexts": [{"metadataKey": "body", "text": "fox"}]}
+    with pytest.raises(ValidationException, match="no text search configuration"):
+        second.query_vectors(**address, **query)  # opens the index in this process
+
+    def add(key: str) -> None:
+        vetor.connect(str(tmp_path), **settings).update_metadata_configuration(
+            **address, add={"textSearchConfigurations": [{"metadataKey": key, "language": "en"}]}
+        )
+
+    threads = [threading.Thread(target=add, args=(k,)) for k in ["body", *"abcdefg"]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    configs = second.get_index(**address)["index"]["metadataConfiguration"]
+    keys = sorted(c["metadataKey"] for c in configs["textSearchConfigurations"])
+    assert keys == sorted([*"abcdefg", "body"])
+    assert [v["key"] for v in second.query_vectors(**address, **query)["vectors"]] == ["k1"]
+    first.update_index_mode(**address, indexMode="CLASSIC")
+    with pytest.raises(ValidationException, match="require ENHANCED mode"):
+        second.query_vectors(**address, **query)
+    first.update_index_mode(**address, indexMode="ENHANCED")
+    first.update_metadata_configuration(
+        **address, delete={"textSearchConfigurations": [{"metadataKey": "body"}]}
+    )
+    with pytest.raises(ValidationException, match="no text search configuration"):
+        second.query_vectors(**address, **query)

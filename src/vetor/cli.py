@@ -104,6 +104,11 @@ class Metric(StrEnum):
     euclidean = "euclidean"
 
 
+class Mode(StrEnum):
+    CLASSIC = "CLASSIC"
+    ENHANCED = "ENHANCED"
+
+
 DataOpt = Annotated[
     str,
     typer.Option(
@@ -310,11 +315,16 @@ def index_create(
         list[str] | None,
         typer.Option(
             "--searchable",
-            help="Metadata key made full-text searchable, as KEY or KEY:LANGUAGE (en, pt, …).",
+            help="Metadata key made full-text searchable, as KEY:LANGUAGE (en, pt, …) or KEY "
+            "(the standard analyzer: no stemming or stop words).",
         ),
     ] = None,
     mode: Annotated[
-        str | None, typer.Option(help="Index mode, CLASSIC or ENHANCED (default: the bucket's).")
+        Mode | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Index mode (default: ENHANCED with --searchable, else the bucket's).",
+        ),
     ] = None,
     data: DataOpt = DEFAULT_DATA,
     output: OutputOpt = Output.table,
@@ -333,8 +343,10 @@ def index_create(
             distanceMetric=metric.value,
             metadataConfiguration=config,
         )
+        if mode is None and texts:
+            mode = Mode.ENHANCED  # full-text search needs it
         if mode is not None:
-            s3v.update_index_mode(vectorBucketName=bucket, indexName=index, indexMode=mode)
+            s3v.update_index_mode(vectorBucketName=bucket, indexName=index, indexMode=mode.value)
     _emit(response, output, _message(f"Created index {response['indexArn']}"))
 
 
@@ -542,12 +554,14 @@ def vectors_query(
         typer.Option(help="Embedding provider for --vector-from-text (default: the index's)."),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Its model (default: the provider's).")] = None,
-    top_k: Annotated[int, typer.Option(help="How many results.", min=1)] = 10,
+    top_k: Annotated[
+        int, typer.Option(help="How many results (pages of 100 are fetched as needed).", min=1)
+    ] = 10,
     filter_json: Annotated[
         str | None, typer.Option("--filter", help="Metadata filter as a JSON object.")
     ] = None,
     mode: Annotated[
-        str | None, typer.Option(help="Query mode, CLASSIC or ENHANCED (default: the index's).")
+        Mode | None, typer.Option(case_sensitive=False, help="Query mode (default: the index's).")
     ] = None,
     metadata: Annotated[bool, typer.Option(help="Include the metadata.")] = True,
     data: DataOpt = DEFAULT_DATA,
@@ -555,17 +569,19 @@ def vectors_query(
 ) -> None:
     """Find the nearest vectors, the best full-text matches, or both (hybrid), optionally
     filtered by metadata."""
-    if text is not None and key is None:
-        raise typer.BadParameter("--text needs --key, the metadata key to search")
+    if (text is None) != (key is None):
+        raise typer.BadParameter("--text and --key go together: the text and the key it searches")
+    if vector_from_text and (text is None or vector is not None or vector_file is not None):
+        raise typer.BadParameter("--vector-from-text embeds --text: give --text, not a vector")
     request: dict[str, Any] = {}
     if vector is not None or vector_file is not None or text is None:
         request["queryVector"] = {"float32": _query_vector(vector, vector_file)}
     if text is not None:
         request["queryTexts"] = [{"metadataKey": key, "text": text}]
         request["returnScores"] = True
-        request["queryMode"] = mode or "ENHANCED"
+        request["queryMode"] = (mode or Mode.ENHANCED).value
     elif mode is not None:
-        request["queryMode"] = mode
+        request["queryMode"] = mode.value
     where = _parse_json(filter_json, "--filter") if filter_json is not None else None
     if where is not None and not isinstance(where, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="'--filter'")
@@ -573,21 +589,24 @@ def vectors_query(
         if text is not None and vector_from_text and "queryVector" not in request:
             vector_of_text = _embed_query(s3v, bucket, index, text, provider, model)
             request["queryVector"] = {"float32": vector_of_text}
-        response = s3v.query_vectors(
-            vectorBucketName=bucket,
-            indexName=index,
-            topK=top_k,
-            filter=where,
-            returnMetadata=metadata,
-            returnDistance=True,
-            **request,
-        )
+        request.update(topK=top_k, filter=where, returnMetadata=metadata, returnDistance=True)
+        response = _query_all_pages(s3v, vectorBucketName=bucket, indexName=index, **request)
     _emit(response, output, lambda r: _results_table(r["vectors"], metadata))
+
+
+def _query_all_pages(client: Any, **request: Any) -> dict[str, Any]:
+    """QueryVectors, following nextToken until topK results (or all there are)."""
+    response = client.query_vectors(**request)
+    while token := response.pop("nextToken", None):
+        page = client.query_vectors(**request, nextToken=token)
+        page["vectors"] = response["vectors"] + page["vectors"]
+        response = page
+    return response
 
 
 def _text_search_config(item: str) -> dict[str, str]:
     key, _, language = item.partition(":")
-    return {"metadataKey": key, "language": language or "en"}
+    return {"metadataKey": key, "language": language} if language else {"metadataKey": key}
 
 
 def _embed_query(

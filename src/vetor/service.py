@@ -27,8 +27,9 @@ import orjson
 from . import errors, validation
 from .engine import IndexEngine, IndexGone, IndexView, filter_keys
 from .engine.ann import limit_numpy_blas
+from .engine.format import Manifest
 from .engine.index import Hit, TextQuery
-from .engine.textindex import TextField
+from .engine.textindex import TextField, text_fields_of
 from .errors import ConflictException, NotFoundException, ValidationException
 from .settings import Settings
 from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
@@ -287,36 +288,21 @@ class VectorService:
         result: dict[str, Any] = {"nonFilterableMetadataKeys": list(dict.fromkeys(keys))}
         texts = config.get("textSearchConfigurations")
         if texts is not None:
-            result["textSearchConfigurations"] = _text_configs(texts)
+            result["textSearchConfigurations"] = _text_configs(texts, "/metadataConfiguration")
         return result
 
     def get_index(self, **address: Any) -> dict[str, Any]:
         bucket, index = self._index_of(**address)
-        view = self._index_view(self._index_config(bucket, index), full=True)
-        configs = view["metadataConfiguration"].get("textSearchConfigurations")
-        if configs:
-            view["metadataConfiguration"] = {
-                **view["metadataConfiguration"],
-                "textSearchConfigurations": self._text_status(bucket, index, configs),
-            }
-        return {"index": view}
 
-    def _text_status(
-        self, bucket: str, index: str, configs: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """BUILDING while a segment still lacks its stored text index (the backfill runs in
-        the background; queries are answered meanwhile, from indexes built in memory)."""
+        def get(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            manifest = engine.latest_manifest()
+            view = self._index_view(_current(config, engine.config(manifest)), full=True)
+            meta = view["metadataConfiguration"]
+            if meta.get("textSearchConfigurations"):
+                meta["textSearchConfigurations"] = _text_status(engine, manifest, meta)
+            return {"index": view}
 
-        def status(config: dict[str, Any], engine: IndexEngine) -> list[dict[str, Any]]:
-            out = []
-            for item in configs:
-                field = TextField(item["metadataKey"], item["language"])
-                out.append({**item, "status": engine.text_status(field)})
-            if any(item["status"] == "BUILDING" for item in out):
-                engine.start_background()
-            return out
-
-        return self._with_engine(bucket, index, status)
+        return self._with_engine(bucket, index, get)
 
     def list_indexes(
         self,
@@ -359,7 +345,11 @@ class VectorService:
     def update_index_mode(self, *, indexMode: str, **address: Any) -> dict[str, Any]:
         bucket, index = self._index_of(**address)
         mode = validation.one_of("/indexMode", indexMode, validation.INDEX_MODES)
-        self._update_index_config(bucket, index, lambda c: c.update(indexMode=mode))
+        self._with_engine(
+            bucket,
+            index,
+            lambda _, engine: engine.update_config(lambda c: {**c, "indexMode": mode}),
+        )
         return {}
 
     def update_metadata_configuration(
@@ -369,47 +359,48 @@ class VectorService:
         delete: dict[str, Any] | None = None,
         **address: Any,
     ) -> dict[str, Any]:
+        """Add or delete text search configurations (one or the other, as S3 Vectors), on an
+        ENHANCED index. A change is a commit: concurrent ones all take effect."""
         bucket, index = self._index_of(**address)
-        added = _text_configs((add or {}).get("textSearchConfigurations", []))
-        removed = {c.get("metadataKey") for c in (delete or {}).get("textSearchConfigurations", [])}
+        if (add is None) == (delete is None):
+            raise ValidationException("Specify either add or delete, but not both")
+        if add is not None:
+            added = _text_configs(_member(add, "/add", "textSearchConfigurations"), "/add")
+        else:
+            removed = _deleted_keys(_member(delete, "/delete", "textSearchConfigurations"))
 
-        def change(config: dict[str, Any]) -> None:
-            meta = config.setdefault("metadataConfiguration", {})
-            current = [
-                c
-                for c in meta.get("textSearchConfigurations", [])
-                if c["metadataKey"] not in removed
-            ]
+        def change(config: dict[str, Any]) -> dict[str, Any]:
+            if config.get("indexMode", "CLASSIC") != "ENHANCED":
+                raise ValidationException(
+                    "The vector index must be in ENHANCED mode to change its text search "
+                    "configurations: set it with UpdateIndexMode"
+                )
+            current = config.get("textSearchConfigurations", [])
             known = {c["metadataKey"] for c in current}
+            if add is None:
+                if missing := sorted(removed - known):
+                    raise ValidationException(_no_text_search(missing[0]))
+                kept = [c for c in current if c["metadataKey"] not in removed]
+                return {**config, "textSearchConfigurations": kept}
             for item in added:
                 if item["metadataKey"] in known:
                     raise ConflictException(
                         f"A text search configuration for '{item['metadataKey']}' already exists"
                     )
-            meta["textSearchConfigurations"] = current + added
+            if len(current) + len(added) > MAX_TEXT_SEARCH_CONFIGS:
+                raise ValidationException(
+                    f"A vector index can have at most {MAX_TEXT_SEARCH_CONFIGS} text search "
+                    "configurations"
+                )
+            return {**config, "textSearchConfigurations": current + added}
 
-        self._update_index_config(bucket, index, change)
-        if added:  # backfill the new fields' indexes in the background
-            self._with_engine(bucket, index, lambda _, engine: engine.start_background())
+        def update(_: dict[str, Any], engine: IndexEngine) -> None:
+            engine.update_config(change)
+            if add is not None:  # backfill the new fields' indexes in the background
+                engine.start_background()
+
+        self._with_engine(bucket, index, update)
         return {"indexArn": self.index_arn(bucket, index)}
-
-    def _update_index_config(
-        self, bucket: str, index: str, change: Callable[[dict[str, Any]], None]
-    ) -> None:
-        """Change the mutable settings. They live in the incarnation's own prefix, so an update
-        racing with a delete and re-create can never touch the new index."""
-        config = self._index_config(bucket, index)
-        change(config)
-        mutable = {
-            "indexMode": config["indexMode"],
-            "textSearchConfigurations": config["metadataConfiguration"].get(
-                "textSearchConfigurations", []
-            ),
-        }
-        settings_key = f"{bucket}/indexes/{index}/{config['indexId']}/settings.json"
-        self.store.put(settings_key, orjson.dumps(mutable))
-        with self._lock:
-            self._engines.pop((bucket, index), None)
 
     def _index_names(self, bucket: str) -> list[str]:
         """Indexes that exist: those whose index.json does (deleted ones leave a marker)."""
@@ -418,17 +409,9 @@ class VectorService:
         return [name for name, blob in zip(names, found) if blob is not None]
 
     def _index_config(self, bucket: str, index: str) -> dict[str, Any]:
-        """index.json, overlaid with the mutable settings.json of its incarnation."""
+        """index.json: the index as created (its later configuration is in the manifests)."""
         try:
-            config = dict(orjson.loads(self.store.get(f"{bucket}/indexes/{index}/index.json")))
-            key = f"{bucket}/indexes/{index}/{config['indexId']}/settings.json"
-            mutable = self.store.get_many([key], missing_ok=True)[0]
-            if mutable is not None:
-                overlay = orjson.loads(mutable)
-                config["indexMode"] = overlay["indexMode"]
-                texts = overlay["textSearchConfigurations"]
-                config["metadataConfiguration"]["textSearchConfigurations"] = texts
-            return config
+            return dict(orjson.loads(self.store.get(f"{bucket}/indexes/{index}/index.json")))
         except ObjectNotFound:
             if not self.store.exists(f"{bucket}/bucket.json"):
                 raise NotFoundException(errors.BUCKET_NOT_FOUND) from None
@@ -464,14 +447,6 @@ class VectorService:
         with self._lock:
             return self._engines.setdefault((bucket, index), (config, engine))
 
-    def _refresh_if_unknown(self, bucket: str, index: str, keys: set[str]) -> None:
-        """Another process may have added a text search configuration: reload, once."""
-        with self._lock:
-            cached = self._engines.get((bucket, index))
-        if cached is not None and not keys <= {f.key for f in text_fields(cached[0])}:
-            with self._lock:
-                self._engines.pop((bucket, index), None)
-
     def _new_engine(self, config: dict[str, Any]) -> IndexEngine:
         bucket, index = config["vectorBucketName"], config["indexName"]
         return IndexEngine(
@@ -481,7 +456,7 @@ class VectorService:
             dimension=config["dimension"],
             metric=config["distanceMetric"],
             settings=self.settings,
-            text_fields=text_fields(config),
+            config=_mutable(config),
         )
 
     def _with_engine(
@@ -634,10 +609,9 @@ class VectorService:
         if queryMode is not None:
             validation.one_of("/queryMode", queryMode, validation.INDEX_MODES)
 
-        if texts:
-            self._refresh_if_unknown(bucket, index, {key for key, _ in texts})
-
         def query(config: dict[str, Any], engine: IndexEngine) -> dict[str, Any]:
+            manifest = engine.latest_manifest()  # the configuration and data queried
+            config = _current(config, engine.config(manifest))
             vector = None
             if queryVector is not None:
                 vector = validation.query_vector(
@@ -657,7 +631,7 @@ class VectorService:
             offset = 0
             page_size = self.settings.query_page_size
             request = {
-                "index": [bucket, index],
+                "index": [bucket, index, config["indexId"]],  # not a re-created namesake
                 "topK": topK,
                 "queryVector": None if vector is None else vector.tolist(),
                 "queryTexts": texts,
@@ -670,12 +644,18 @@ class VectorService:
                     raise ValidationException("Invalid nextToken: it belongs to another query")
                 offset = int(state["offset"])
             end = min(topK, offset + page_size)
-            depth = max(end, self.settings.hybrid_candidates)  # RRF candidates of each side
-            hits = engine.search(vector, searches, end, where, depth, returnMetadata)[offset:end]
+            # Every page ranks the same topK (with the same RRF candidates): pages of an
+            # unchanged index neither repeat nor skip a hit.
+            depth = max(topK, self.settings.hybrid_candidates)
+            hits = engine.search(
+                vector, searches, topK, where, depth, returnMetadata, start=offset, at=manifest
+            )
             scores = returnScores and bool(texts)  # vector-only results carry no scores
-            results = [_hit(h, returnDistance, returnMetadata, scores) for h in hits]
+            results = [
+                _hit(h, returnDistance, returnMetadata, scores) for h in hits[: end - offset]
+            ]
             body = {"vectors": results, "distanceMetric": config["distanceMetric"]}
-            if end < topK and len(hits) == end - offset:
+            if len(hits) > end - offset:
                 state = {"offset": end, "request": fingerprint(request)}
                 body["nextToken"] = self._tokens.encode("query", state)
             return body
@@ -812,21 +792,85 @@ def _encryption(config: Any) -> dict[str, Any]:
     return {k: v for k, v in {"sseType": sse, "kmsKeyArn": config.get("kmsKeyArn")}.items() if v}
 
 
-def _text_configs(items: Any) -> list[dict[str, Any]]:
-    validation.length_between("/textSearchConfigurations", items, 0, 10)
+MAX_TEXT_SEARCH_CONFIGS = 10  # per index
+
+
+def _text_configs(items: Any, parent: str) -> list[dict[str, Any]]:
+    """Validated text search configurations: {metadataKey, language?} (no language: the
+    standard analyzer). ``status`` is output only; a valid one sent along is ignored."""
+    path = f"{parent}/textSearchConfigurations"
+    validation.length_between(path, items, 0, MAX_TEXT_SEARCH_CONFIGS)
     result = []
     for item in items:
-        key = item.get("metadataKey") if isinstance(item, dict) else None
-        if not isinstance(key, str) or not 1 <= len(key) <= 63:
-            raise ValidationException.field(
-                "/textSearchConfigurations/metadataKey",
-                "Member must have length between 1 and 63, inclusive",
-            )
-        language = validation.one_of(
-            "/textSearchConfigurations/language", item.get("language", "en"), LANGUAGES
-        )
-        result.append({"metadataKey": key, "language": language, "status": "ACTIVE"})
+        if not isinstance(item, dict):
+            raise ValidationException.field(path, "Member must be a list of objects")
+        key = _metadata_key(item.get("metadataKey"), f"{path}/metadataKey")
+        config = {"metadataKey": key}
+        if "language" in item:
+            config["language"] = validation.one_of(f"{path}/language", item["language"], LANGUAGES)
+        if "status" in item:
+            validation.one_of(f"{path}/status", item["status"], ("ACTIVE", "BUILDING"))
+        result.append(config)
+    if len({c["metadataKey"] for c in result}) < len(result):
+        raise ValidationException(f"{path} names a metadata key more than once")
     return result
+
+
+def _deleted_keys(items: Any) -> set[str]:
+    path = "/delete/textSearchConfigurations"
+    validation.length_between(path, items, 1, MAX_TEXT_SEARCH_CONFIGS)
+    if not all(isinstance(item, dict) for item in items):
+        raise ValidationException.field(path, "Member must be a list of objects")
+    return {_metadata_key(item.get("metadataKey"), f"{path}/metadataKey") for item in items}
+
+
+def _metadata_key(key: Any, path: str) -> str:
+    if not isinstance(key, str) or not 1 <= len(key) <= 63:
+        raise ValidationException.field(path, "Member must have length between 1 and 63, inclusive")
+    return key
+
+
+def _member(structure: Any, path: str, name: str) -> Any:
+    if not isinstance(structure, dict):
+        raise ValidationException.field(path, "Member must be an object")
+    if name not in structure:
+        raise ValidationException.field(f"{path}/{name}", "Member must not be null")
+    return structure[name]
+
+
+def _mutable(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of an index configuration that can change after creation."""
+    return {
+        "indexMode": config.get("indexMode", "CLASSIC"),
+        "textSearchConfigurations": config["metadataConfiguration"].get(
+            "textSearchConfigurations", []
+        ),
+    }
+
+
+def _current(created: dict[str, Any], mutable: dict[str, Any]) -> dict[str, Any]:
+    """index.json with the configuration of the latest manifest."""
+    meta = dict(created["metadataConfiguration"])
+    meta.pop("textSearchConfigurations", None)
+    if mutable["textSearchConfigurations"]:
+        meta["textSearchConfigurations"] = mutable["textSearchConfigurations"]
+    return {**created, "indexMode": mutable["indexMode"], "metadataConfiguration": meta}
+
+
+def _text_status(
+    engine: IndexEngine, manifest: Manifest, meta: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each configuration with its status: BUILDING while a segment still lacks its stored
+    index (the backfill runs in the background; queries are answered meanwhile, from
+    indexes built in memory)."""
+    configs = meta["textSearchConfigurations"]
+    out = [
+        {**item, "status": engine.text_status(field, manifest)}
+        for item, field in zip(configs, text_fields_of(meta))
+    ]
+    if any(item["status"] == "BUILDING" for item in out):
+        engine.start_background()
+    return out
 
 
 def _text_queries(items: Any) -> list[tuple[str, str]]:
@@ -868,16 +912,15 @@ def _query_mode(config: dict[str, Any], requested: str | None, text_search: bool
     return mode
 
 
-def text_fields(config: dict[str, Any]) -> tuple[TextField, ...]:
-    configs = config["metadataConfiguration"].get("textSearchConfigurations", [])
-    return tuple(TextField(c["metadataKey"], c["language"]) for c in configs)
-
-
 def _text_field(config: dict[str, Any], key: str) -> TextField:
-    for field in text_fields(config):
+    for field in text_fields_of(config["metadataConfiguration"]):
         if field.key == key:
             return field
-    raise ValidationException(
+    raise ValidationException(_no_text_search(key))
+
+
+def _no_text_search(key: str) -> str:
+    return (
         f"The metadata key '{key}' has no text search configuration: add one with "
         "UpdateMetadataConfiguration to search it"
     )

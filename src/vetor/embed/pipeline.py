@@ -197,6 +197,9 @@ def _create_index(client: Any, embedder: Embedder, options: PutOptions) -> None:
     except Exception as error:
         if error_code(error) != "ConflictException":  # another run created it meanwhile
             raise
+    if options.text_search:  # full-text and hybrid search need ENHANCED
+        address = {"vectorBucketName": options.bucket, "indexName": options.index}
+        client.update_index_mode(**address, indexMode="ENHANCED")
 
 
 def model_tags(embedder: Embedder) -> dict[str, str]:
@@ -235,14 +238,22 @@ def _text_config(language: str) -> dict[str, str]:
 
 
 def _add_text_search(client: Any, index: dict[str, Any], options: PutOptions) -> None:
+    """Make the stored text searchable in ``options.text_search`` (the index ENHANCED)."""
+    address = {"vectorBucketName": options.bucket, "indexName": options.index}
     configs = index.get("metadataConfiguration", {}).get("textSearchConfigurations", [])
-    if any(c.get("metadataKey") == CONTENT_KEY for c in configs):
-        return
-    client.update_metadata_configuration(
-        vectorBucketName=options.bucket,
-        indexName=options.index,
-        add={"textSearchConfigurations": [_text_config(options.text_search or "en")]},
-    )
+    for config in configs:
+        if config.get("metadataKey") == CONTENT_KEY:
+            if config.get("language") != options.text_search:
+                raise EmbeddingError(
+                    f"{CONTENT_KEY} is searchable in {config.get('language', 'standard')} "
+                    f"already, not {options.text_search}: delete that text search "
+                    "configuration first to change its language"
+                )
+            return
+    if index.get("indexMode") != "ENHANCED":
+        client.update_index_mode(**address, indexMode="ENHANCED")
+    wanted = _text_config(options.text_search or "en")
+    client.update_metadata_configuration(**address, add={"textSearchConfigurations": [wanted]})
 
 
 # --- the run ------------------------------------------------------------------------------------

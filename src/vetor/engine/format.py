@@ -219,6 +219,10 @@ class Manifest:
     commit_id: str = ""
     created_at: str = ""
     format: int = FORMAT_VERSION
+    # The index's mutable configuration (index mode, text search configurations), committed
+    # like writes: concurrent changes cannot lose each other, and every process sees a change
+    # at its next round trip. Empty in manifests written before it lived here.
+    config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> bytes:

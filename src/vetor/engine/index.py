@@ -11,6 +11,7 @@ commit lock commits everybody's batches in one manifest version (group commit).
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 import time
 import uuid
@@ -55,6 +56,7 @@ from .textindex import (
     TextField,
     rrf,
     summed_scores,
+    text_fields_of,
     write_run_text,
 )
 from .view import IndexView
@@ -111,7 +113,7 @@ class IndexEngine:
         dimension: int,
         metric: str,
         settings: Settings,
-        text_fields: tuple[TextField, ...] = (),
+        config: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.prefix = prefix.rstrip("/") + "/"
@@ -133,7 +135,7 @@ class IndexEngine:
         self._backlog: list[Rows] = []  # our committed writes, not yet in the view
         self._backlog_rows = 0
         self._backlog_target: tuple[int, int] | None = None  # (version, seq) once applied
-        self.text_fields = text_fields
+        self._initial_config = config or {}  # until a manifest carries one (see Manifest)
         self._run_texts: dict[tuple[str, str], RunText] = {}  # (run path, field id); immutable
         self._placed: dict[tuple[str, str], tuple[int, np.ndarray]] = {}  # → (generation, rows)
         self._text_lock = threading.Lock()
@@ -204,7 +206,7 @@ class IndexEngine:
 
     def initialize(self) -> None:
         """Write version 1, empty, for a new index (a writer that got there first is fine)."""
-        first = self._next(self._manifest, (), 1)
+        first = self._next(self._manifest, (), 1).evolve(config=self._initial_config)
         self.store.put_if_absent(self._key("manifests/" + manifest_name(1)), first.encode())
 
     def retire(self) -> str | None:
@@ -222,6 +224,26 @@ class IndexEngine:
             tombstone = self._next(base, (), base.next_seq).evolve(deleted=True)
             if self._try_commit(tombstone):
                 return self._key("manifests/" + manifest_name(tombstone.version))
+        raise ConflictException("Too many concurrent commits on this index; retry")
+
+    def config(self, manifest: Manifest | None = None) -> dict[str, Any]:
+        """The index configuration at ``manifest`` (default: the latest this process saw)."""
+        return (manifest or self._manifest).config or self._initial_config
+
+    def text_fields(self, manifest: Manifest | None = None) -> tuple[TextField, ...]:
+        return text_fields_of(self.config(manifest))
+
+    def update_config(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Manifest:
+        """Commit a new configuration: ``change`` maps the latest one to it (and may raise to
+        refuse the change). On a lost race it is applied again on top of the winner."""
+        with self._commit_lock:
+            for _ in range(self.settings.commit_retries):
+                base = self.latest_manifest()
+                config = change(copy.deepcopy(self.config(base)))
+                manifest = self._next(base, base.runs, base.next_seq).evolve(config=config)
+                if self._try_commit(manifest):
+                    self._adopt_same_content(base, manifest)
+                    return manifest
         raise ConflictException("Too many concurrent commits on this index; retry")
 
     def _commit_base(self) -> Manifest:
@@ -375,10 +397,11 @@ class IndexEngine:
     def _drop_backlog(self) -> None:
         self._backlog, self._backlog_rows, self._backlog_target = [], 0, None
 
-    def view(self) -> IndexView:
-        """The view at the latest committed version (strongly consistent)."""
+    def view(self, latest: Manifest | None = None) -> IndexView:
+        """The view at the latest committed version (strongly consistent). ``latest``: that
+        version, when the caller has just read it."""
         for attempt in range(3):
-            manifest = self.latest_manifest()
+            manifest = latest if latest is not None and attempt == 0 else self.latest_manifest()
             with self._view_lock.read():  # the common case: nothing new, readers share
                 if self._backlog_target is None and self._view.version >= manifest.version:
                     return self._view
@@ -418,14 +441,14 @@ class IndexEngine:
         ]
 
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[IndexView]:
+    def snapshot(self, latest: Manifest | None = None) -> Iterator[IndexView]:
         """The latest view, held steady (no concurrent catch-up) for the block.
 
         The store round trip that finds the latest version happens before the lock is taken,
         so concurrent readers do not queue behind each other's network latency; the view held
         is at least that version (strong consistency), possibly newer.
         """
-        self.view()
+        self.view(latest)
         with self._view_lock.read():
             yield self._view
 
@@ -442,22 +465,28 @@ class IndexEngine:
         where: Callable[[IndexView], np.ndarray] | None = None,
         depth: int = 0,
         metadata: bool = True,
+        *,
+        start: int = 0,
+        at: Manifest | None = None,
     ) -> list[Hit]:
-        """Top ``k`` by vector distance, by BM25 (summed over the text queries), or both fused
-        by RRF over the best ``max(k, depth)`` of each side. ``metadata``: whether the hits
-        need their metadata (a query answered from the store reads it only then)."""
+        """Hits ranked ``start`` to ``k`` of the top ``k``: by vector distance, by BM25 (summed
+        over the text queries), or both fused by RRF over the best ``max(k, depth)`` of each
+        side. ``metadata``: whether the hits need their metadata (a query answered from the
+        store reads it only then). ``at``: the latest manifest, when the caller just read it.
+        """
         if vector is not None and not texts and where is None:
-            direct = self._direct_manifest()
+            direct = self._direct_manifest(at)
             hits = None if direct is None else self._direct_search(direct, vector, k, metadata)
             if hits is not None:
-                return hits
-        with self.snapshot() as view:
+                return hits[start:]
+        with self.snapshot(at) as view:
             mask = None if where is None else where(view)
             if not texts:
                 assert vector is not None
                 rows, distances = self._nearest(view, vector, k, mask)
                 return [
-                    Hit(view.key(r), float(d), view.metadata(r)) for r, d in zip(rows, distances)
+                    Hit(view.key(r), float(d), view.metadata(r))
+                    for r, d in zip(rows[start:], distances[start:])
                 ]
             manifest = self._manifest  # never older than the view
             per_field = [self._bm25(view, manifest, q) for q in texts]
@@ -465,6 +494,7 @@ class IndexEngine:
             rows, scores = summed_scores(every, view.n, mask)
             if vector is None:
                 chosen, best = _top(view, rows, scores, k)
+                chosen, best = chosen[start:], best[start:]
                 by_field = [best] if len(texts) == 1 else _field_scores(per_field, chosen)
                 return self._text_hits(view, chosen, texts, by_field, None, {}, {})
             depth = max(k, depth)
@@ -478,12 +508,12 @@ class IndexEngine:
                 fused,
                 key=lambda r: (-fused[r], vector_rank.get(r, len(vector_rank)), view.key(r)),
             )
-            chosen = np.array(order[:k], np.int64)
+            chosen = np.array(order[start:k], np.int64)
             near = dict(zip(vector_rows.tolist(), distances.tolist()))
             by_field = _field_scores(per_field, chosen)
             return self._text_hits(view, chosen, texts, by_field, vector, fused, near)
 
-    def _direct_manifest(self) -> Manifest | None:
+    def _direct_manifest(self, latest: Manifest | None) -> Manifest | None:
         """The latest manifest, when a vector query should read the store directly: this
         process has not loaded the index and its ANN indexes yet (or may not), and segments
         have ANN indexes."""
@@ -491,7 +521,7 @@ class IndexEngine:
         # No lock: a view being loaded keeps version 0 until it is complete.
         if not loading and (self._view.version > 0 or self._backlog_target is not None):
             return None
-        manifest = self.latest_manifest()
+        manifest = latest or self.latest_manifest()
         return manifest if any(r.ann for r in manifest.runs) else None
 
     def _direct_search(
@@ -641,9 +671,9 @@ class IndexEngine:
             self._placed[key] = (view.generation, rows)
         return rows
 
-    def text_status(self, field: TextField) -> str:
+    def text_status(self, field: TextField, manifest: Manifest | None = None) -> str:
         """ACTIVE once every segment has its stored index for the field, else BUILDING."""
-        runs = self.latest_manifest().runs
+        runs = (manifest or self.latest_manifest()).runs
         missing = any(r.kind == "segment" and field.id not in r.text for r in runs)
         return "BUILDING" if missing else "ACTIVE"
 
@@ -695,7 +725,7 @@ class IndexEngine:
                 len(merged),
                 int(pc.sum(merged.column("deleted")).as_py() or 0),
                 len(data),
-                text=self._write_text(path, merged, self.text_fields),
+                text=self._write_text(path, merged, self.text_fields(manifest)),
                 ann=self._write_ann(path, merged, data, plan.runs),
             )
             segment = (ref,)
@@ -798,7 +828,7 @@ class IndexEngine:
         """Segments lacking the stored index of a configured text field."""
         todo = []
         for run in manifest.runs:
-            missing = tuple(f for f in self.text_fields if f.id not in run.text)
+            missing = tuple(f for f in self.text_fields(manifest) if f.id not in run.text)
             if run.kind == "segment" and missing:
                 todo.append((run, missing))
         return todo

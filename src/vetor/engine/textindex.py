@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from ..cache import MemoryCache
 from ..store import ObjectStore
-from ..text import analyzer
+from ..text import STANDARD, analyzer
 from .format import read_table, write_table
 
 K1 = 1.5
@@ -76,6 +76,13 @@ class TextField:
                 text = " ".join(parts) if parts else None
             out.append(text if isinstance(text, str) else None)
         return out
+
+
+def text_fields_of(config: dict[str, Any]) -> tuple[TextField, ...]:
+    """The searchable keys an index configuration names (its textSearchConfigurations; no
+    language means the standard analyzer)."""
+    configs = config.get("textSearchConfigurations", ())
+    return tuple(TextField(c["metadataKey"], c.get("language", STANDARD)) for c in configs)
 
 
 class RunText:

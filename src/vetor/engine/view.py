@@ -256,12 +256,14 @@ class IndexView:
 def exact_distances(vectors: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
     """Distances computed directly (no cancellation error), as reported to users.
 
-    cosine: ``1 - a·b / (|a| |b|)``; euclidean: ``sqrt(sum((a - b)²))``.
+    cosine: ``1 - a·b / (|a| |b|)``, at least 0 (rounding can take a vector's distance to
+    itself just below); euclidean: ``sqrt(sum((a - b)²))``.
     """
     x = vectors.astype(np.float64)
     q = query.astype(np.float64)
     if metric == "cosine":
-        return (1.0 - (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))).astype(np.float32)
+        cosine = (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
+        return np.maximum(1.0 - cosine, 0.0).astype(np.float32)
     return np.sqrt(((x - q) ** 2).sum(axis=1)).astype(np.float32)
 
 

@@ -5,6 +5,8 @@ European languages: Unicode word tokens, lower-casing, stop words, Snowball stem
 Spanish or Portuguese read the accents. Chinese, Japanese and Korean have no spaces between
 words: runs of CJK characters become overlapping character bigrams (as Lucene's CJK analyzer),
 which needs no dictionary and recalls well; words in other scripts are analyzed as English.
+The standard analyzer (a configuration without a language) only splits and lower-cases —
+every script, no stop words, no stemming — so it suits text of no one language (codes, names).
 
 Work is done once per distinct token (a cache maps token → term), so analysing a corpus costs
 a regex pass and a dictionary lookup per token.
@@ -21,6 +23,7 @@ import Stemmer
 from bm25s import stopwords as _stopwords
 
 LANGUAGES = ("en", "fr", "es", "pt", "it", "de", "nl", "zh", "ja", "ko")
+STANDARD = "standard"  # the analyzer of a text search configuration without a language
 
 _SNOWBALL = {
     "en": "english",
@@ -42,6 +45,7 @@ _STOPWORDS = {
     "zh": _stopwords.STOPWORDS_CHINESE,
     "ko": _stopwords.STOPWORDS_KOREAN,
     "ja": (),
+    STANDARD: (),
 }
 
 _WORD = re.compile(r"\w+")
@@ -55,12 +59,12 @@ class Analyzer:
     """Turns a text into its list of index terms (in order, repeats kept)."""
 
     def __init__(self, language: str) -> None:
-        if language not in LANGUAGES:
+        if language not in (*LANGUAGES, STANDARD):
             raise ValueError(f"unsupported language {language!r}")
         self.language = language
-        self.cjk = language in ("zh", "ja", "ko")
+        self.cjk = language in ("zh", "ja", "ko", STANDARD)
         stem_language = _SNOWBALL.get(language, "english")
-        self._stemmer = Stemmer.Stemmer(stem_language)
+        self._stemmer = None if language == STANDARD else Stemmer.Stemmer(stem_language)
         self._stop = frozenset(_fold(w) for w in _STOPWORDS[language]) | frozenset(
             _STOPWORDS[language]
         )
@@ -71,26 +75,29 @@ class Analyzer:
         if self.cjk:
             tokens = [t for token in tokens for t in _split_cjk(token)]
         terms = self._terms
+        if len(terms) > _CACHE_LIMIT:  # a new dict, not clear(): other threads hold the old
+            terms = self._terms = {}
         missing = [t for t in tokens if t not in terms]
         if missing:
-            self._learn(missing)
+            self._learn(missing, terms)
         return [term for t in tokens if (term := terms[t]) is not None]
 
     def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self(text) for text in texts]
 
-    def _learn(self, tokens: list[str]) -> None:
-        if len(self._terms) > _CACHE_LIMIT:
-            self._terms.clear()
+    def _learn(self, tokens: list[str], terms: dict[str, str | None]) -> None:
         distinct = list(dict.fromkeys(tokens))
+        if self._stemmer is None:  # the standard analyzer: tokens are the terms
+            terms.update(zip(distinct, distinct))
+            return
         stems = self._stemmer.stemWords(distinct)
         for token, stem in zip(distinct, stems):
-            if token in self._stop or (self.cjk and _is_cjk(token) and token in self._stop):
-                self._terms[token] = None
+            if token in self._stop:
+                terms[token] = None
             elif self.cjk and _is_cjk(token):
-                self._terms[token] = token  # bigrams are not stemmed
+                terms[token] = token  # bigrams are not stemmed
             else:
-                self._terms[token] = _fold(stem)
+                terms[token] = _fold(stem)
 
 
 @functools.cache
