@@ -368,9 +368,11 @@ def quality_set(name: str, pairs: list[corpus.Pair], root: Path, k: int) -> dict
     runs["vector: numpy exact (reference)"] = [
         [keys[i] for i in numpy_hybrid.nearest(v, k)] for v in query_vectors
     ]
-    runs |= reference_fusions(reference, numpy_hybrid, queries, query_vectors, k)
+    fusions, rrf_grid = reference_fusions(reference, numpy_hybrid, queries, query_vectors, k)
+    runs |= fusions
     result = {
         "documents": len(pairs),
+        "rrf_grid_ndcg": rrf_grid,  # "constant vector_weight" -> nDCG@k (bm25s + exact)
         "vetor_load": loaded,
         "vetor_query_s_all": query_s,
         "metrics": {run: rank_metrics(found, keys, k) for run, found in runs.items()},
@@ -386,27 +388,42 @@ def quality_set(name: str, pairs: list[corpus.Pair], root: Path, k: int) -> dict
     return result
 
 
+RRF_GRID = [(c, w) for c in (1, 2, 5, 10, 20, 60) for w in (1.0, 1.5, 2.0, 3.0)]
+
+
+def weighted_rrf(
+    near: np.ndarray, docs: np.ndarray, constant: int, vector_weight: float
+) -> list[int]:
+    """Documents by ``vector_weight / (constant + vector rank) + 1 / (constant + text rank)``."""
+    fused: dict[int, float] = {}
+    for weight, ranking in ((vector_weight, near), (1.0, docs)):
+        for rank, doc in enumerate(ranking.tolist(), start=1):
+            fused[doc] = fused.get(doc, 0.0) + weight / (constant + rank)
+    return sorted(fused, key=fused.__getitem__, reverse=True)
+
+
 def reference_fusions(
     bm25: Bm25sPeer, exact: NumpyHybrid, queries: list[str], vectors: np.ndarray, k: int
-) -> dict[str, list[list[str]]]:
+) -> tuple[dict[str, list[list[str]]], dict[str, float]]:
     """Hybrid rankings computed outside vetor from bm25s and exact cosine, 100 per side:
     RRF as vetor does it (is vetor's hybrid the textbook one?) and two other fusions (would
-    another one meet the goal?). Convex: alpha * cosine + (1 - alpha) * bm25 / max bm25."""
+    another one meet the goal?). Convex: alpha * cosine + (1 - alpha) * bm25 / max bm25.
+    Also nDCG@k of weighted RRF over RRF_GRID (constant, vector weight): can a choice of
+    either, made on one question set, meet the goal on the other?"""
     out: dict[str, list[list[str]]] = {
         "hybrid: bm25s+numpy RRF (reference)": [],
         "hybrid: RRF, vector weight 2 (reference)": [],
         "hybrid: convex alpha 0.7 (reference)": [],
     }
+    grid: dict[tuple[int, float], list[list[str]]] = {g: [] for g in RRF_GRID}
     for text, vector in zip(queries, vectors):
         docs, scores = bm25.ranked(text, HYBRID_DEPTH)
         near = exact.nearest(vector, HYBRID_DEPTH)
         for name, weight in zip(list(out)[:2], (1.0, 2.0)):
-            fused: dict[int, float] = {}
-            for w, ranking in ((weight, near), (1.0, docs)):
-                for rank, doc in enumerate(ranking.tolist(), start=1):
-                    fused[doc] = fused.get(doc, 0.0) + w / (RRF_K + rank)
-            best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+            best = weighted_rrf(near, docs, RRF_K, weight)[:k]
             out[name].append(bm25.keys[best].tolist())
+        for (constant, weight), runs in grid.items():
+            runs.append(bm25.keys[weighted_rrf(near, docs, constant, weight)[:k]].tolist())
         candidates = np.union1d(near, docs).astype(np.int64)
         text_score = dict(zip(docs.tolist(), (scores / scores.max()).tolist())) if len(docs) else {}
         convex = 0.7 * (exact.vectors[candidates] @ vector) + 0.3 * np.array(
@@ -414,7 +431,12 @@ def reference_fusions(
         )
         best = candidates[np.argsort(-convex)[:k]]
         out["hybrid: convex alpha 0.7 (reference)"].append(bm25.keys[best].tolist())
-    return out
+    keys = bm25.keys.tolist()
+    ndcg = {
+        f"{constant} {weight}": rank_metrics(runs, keys, k)[f"ndcg@{k}"]
+        for (constant, weight), runs in grid.items()
+    }
+    return out, ndcg
 
 
 def run_quality(args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -642,6 +664,30 @@ def print_quality(result: dict[str, Any]) -> None:
                 )
     headers = ["set", "queries", "search", f"nDCG@{k}", f"recall@{k}", f"MRR@{k}"]
     table("retrieval quality (one relevant document per query)", headers, rows)
+    print_rrf_grid(result)
+
+
+def print_rrf_grid(result: dict[str, Any]) -> None:
+    """Weighted RRF over the grid, per set; and each set's best setting tried on the others."""
+    grids = {name: data["rrf_grid_ndcg"] for name, data in result["sets"].items()}
+    names = list(grids)
+    rows = [
+        [*setting.split(), *(f"{grids[n][setting]:.3f}" for n in names)]
+        for setting in grids[names[0]]
+    ]
+    k = result["top_k"]
+    table(
+        f"weighted RRF (bm25s + exact cosine), nDCG@{k}",
+        ["constant", "vector weight", *names],
+        rows,
+    )
+    for name in names:
+        best = max(grids[name], key=grids[name].__getitem__)
+        others = ", ".join(f"{n} {grids[n][best]:.3f}" for n in names if n != name)
+        print(
+            f"best on {name}: constant {best.split()[0]}, vector weight {best.split()[1]} "
+            f"({grids[name][best]:.3f}); on the other set: {others}"
+        )
 
 
 def print_latency(result: dict[str, Any]) -> None:
