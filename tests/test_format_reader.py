@@ -28,7 +28,7 @@ import vetor
 # The independent reader (docs/FORMAT.md)
 # --------------------------------------------------------------------------------------------
 
-FORMAT_VERSION = 1  # §4: readers refuse a manifest whose `format` is higher than they know
+FORMAT_VERSION = 2  # §4: readers refuse a manifest whose `format` is higher than they know
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")  # §2
 INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # §2
 MANIFEST_KEY = re.compile(r"^(\d{20})\.json$")  # §4: version zero-padded to 20 digits
@@ -613,6 +613,13 @@ def test_independent_reader_agrees_with_vetor(tmp_path: Path) -> None:
         first = current_manifest(root, BUCKET, index)
         assert (first["version"], first["runs"], first["purged_seq"]) == (1, [], 0)
         assert read_index(root, BUCKET, index) == {}
+        # §4 config: the current mode is the manifests', committed by UpdateIndexMode
+        assert first["config"] == {"indexMode": "CLASSIC", "textSearchConfigurations": []}
+        s3v.update_index_mode(vectorBucketName=BUCKET, indexName=index, indexMode="ENHANCED")
+        changed = current_manifest(root, BUCKET, index)
+        assert (changed["version"], changed["runs"]) == (2, [])
+        assert changed["config"]["indexMode"] == "ENHANCED"
+        assert read_index_config(root, BUCKET, index)["indexMode"] == "CLASSIC"  # type: ignore[index]
 
     rng = random.Random(20261121)
     models: dict[str, Content] = {index: {} for index in INDEXES}

@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: manifests carry the index configuration (`config`)
 MANIFEST_DIGITS = 20  # zero-padded so that lexicographic order is numeric order
 
 

@@ -33,6 +33,7 @@ from . import ivf
 from .ann import AnnSearch
 from .direct import DirectSearch
 from .format import (
+    FORMAT_VERSION,
     Manifest,
     Rows,
     RunRef,
@@ -276,6 +277,7 @@ class IndexEngine:
             runs=runs,
             commit_id=uuid.uuid4().hex,
             created_at=datetime.now(UTC).isoformat(),
+            format=FORMAT_VERSION,  # a manifest of format 1 evolves into the current format
         )
 
     # --- writes ---------------------------------------------------------------------------
