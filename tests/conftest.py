@@ -30,11 +30,33 @@ def s3_endpoint() -> Iterator[str]:
     """moto's standalone S3 server, on a free loopback port, for the whole session."""
     from moto.server import ThreadedMotoServer
 
+    _atomic_conditional_puts()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+def _atomic_conditional_puts() -> None:
+    """moto checks If-None-Match, then stores: two steps, so two racing creates of one key can
+    both succeed (S3 makes it atomic; vetor's commits rely on it, and its startup probe then
+    refuses the store). Its PUTs are serialized here."""
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response.put_object
+    if getattr(original, "serialized", False):
+        return
+    lock = threading.Lock()
+
+    def put_object(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    put_object.serialized = True  # type: ignore[attr-defined]
+    S3Response.put_object = put_object  # type: ignore[method-assign]
 
 
 @pytest.fixture

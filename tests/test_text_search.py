@@ -545,3 +545,41 @@ def test_configuration_changes_are_commits_every_process_sees(
     )
     with pytest.raises(ValidationException, match="no text search configuration"):
         second.query_vectors(**address, **query)
+
+
+def test_an_index_changed_before_manifests_carried_the_configuration(
+    tmp_path: Any, settings: dict
+) -> None:
+    """Manifests of format 1 have no config: the settings.json of that time still counts,
+    and the first configuration commit carries it into the manifests."""
+    import json
+    from pathlib import Path
+
+    service = vetor.connect(str(tmp_path), **settings)
+    address = make_index(service)  # CLASSIC, then ENHANCED: manifests 1 and 2
+    put(service, address, {"k1": "as ações caíram", "k2": "the quick brown fox"})
+    index_id = service._index_config("docs", "text")["indexId"]
+    prefix = Path(tmp_path) / "docs" / "indexes" / "text" / index_id
+    for path in (prefix / "manifests").glob("*.json"):  # as the older vetor wrote them
+        manifest = json.loads(path.read_text())
+        del manifest["config"]
+        path.write_text(json.dumps({**manifest, "format": 1}))
+    legacy = {"indexMode": "ENHANCED", "textSearchConfigurations": [
+        {"metadataKey": "body", "language": "pt", "status": "ACTIVE"}]}  # fmt: skip
+    (prefix / "settings.json").write_text(json.dumps(legacy))
+
+    reopened = vetor.connect(str(tmp_path), **settings)
+    index = reopened.get_index(**address)["index"]
+    assert index["indexMode"] == "ENHANCED"
+    configs = index["metadataConfiguration"]["textSearchConfigurations"]
+    assert configs == [{"metadataKey": "body", "language": "pt", "status": "ACTIVE"}]
+    query = {"topK": 5, "queryTexts": [{"metadataKey": "body", "text": "cair"}]}  # pt stems
+    assert [v["key"] for v in reopened.query_vectors(**address, **query)["vectors"]] == ["k1"]
+    reopened.update_metadata_configuration(
+        **address, add={"textSearchConfigurations": [{"metadataKey": "title"}]}
+    )
+    newest = max((prefix / "manifests").glob("*.json"))
+    committed = json.loads(newest.read_text())
+    assert committed["format"] == 2
+    assert committed["config"] == {"indexMode": "ENHANCED", "textSearchConfigurations": [
+        {"metadataKey": "body", "language": "pt"}, {"metadataKey": "title"}]}  # fmt: skip

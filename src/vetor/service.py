@@ -15,6 +15,7 @@ Store layout (docs/FORMAT.md has the details)::
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable
@@ -365,9 +366,9 @@ class VectorService:
         if (add is None) == (delete is None):
             raise ValidationException("Specify either add or delete, but not both")
         if add is not None:
-            added = _text_configs(_member(add, "/add", "textSearchConfigurations"), "/add")
+            added = _text_configs(_required_member(add, "/add", "textSearchConfigurations"), "/add")
         else:
-            removed = _deleted_keys(_member(delete, "/delete", "textSearchConfigurations"))
+            removed = _deleted_keys(_required_member(delete, "/delete", "textSearchConfigurations"))
 
         def change(config: dict[str, Any]) -> dict[str, Any]:
             if config.get("indexMode", "CLASSIC") != "ENHANCED":
@@ -397,7 +398,8 @@ class VectorService:
         def update(_: dict[str, Any], engine: IndexEngine) -> None:
             engine.update_config(change)
             if add is not None:  # backfill the new fields' indexes in the background
-                engine.start_background()
+                with contextlib.suppress(IndexGone):  # committed: a delete since is no error
+                    engine.start_background()
 
         self._with_engine(bucket, index, update)
         return {"indexArn": self.index_arn(bucket, index)}
@@ -457,7 +459,17 @@ class VectorService:
             metric=config["distanceMetric"],
             settings=self.settings,
             config=_mutable(config),
+            legacy_config=lambda: _mutable(self._with_legacy_settings(config)),
         )
+
+    def _with_legacy_settings(self, config: dict[str, Any]) -> dict[str, Any]:
+        """index.json overlaid with the ``settings.json`` where vetor kept later changes of
+        an index's configuration before manifests carried it (manifest format 1)."""
+        prefix = f"{config['vectorBucketName']}/indexes/{config['indexName']}"
+        blob = self.store.get_many([f"{prefix}/{config['indexId']}/settings.json"], True)[0]
+        if blob is None:
+            return config
+        return _current(config, orjson.loads(blob))
 
     def _with_engine(
         self, bucket: str, index: str, action: Callable[[dict[str, Any], IndexEngine], T]
@@ -647,8 +659,9 @@ class VectorService:
             # Every page ranks the same topK (with the same RRF candidates): pages of an
             # unchanged index neither repeat nor skip a hit.
             depth = max(topK, self.settings.hybrid_candidates)
+            page = slice(offset, end + 1)  # one more: is there a next page?
             hits = engine.search(
-                vector, searches, topK, where, depth, returnMetadata, start=offset, at=manifest
+                vector, searches, topK, where, depth, returnMetadata, page=page, at=manifest
             )
             scores = returnScores and bool(texts)  # vector-only results carry no scores
             results = [
@@ -830,7 +843,7 @@ def _metadata_key(key: Any, path: str) -> str:
     return key
 
 
-def _member(structure: Any, path: str, name: str) -> Any:
+def _required_member(structure: Any, path: str, name: str) -> Any:
     if not isinstance(structure, dict):
         raise ValidationException.field(path, "Member must be an object")
     if name not in structure:
@@ -840,11 +853,12 @@ def _member(structure: Any, path: str, name: str) -> Any:
 
 def _mutable(config: dict[str, Any]) -> dict[str, Any]:
     """The part of an index configuration that can change after creation."""
+    texts = config["metadataConfiguration"].get("textSearchConfigurations", [])
     return {
         "indexMode": config.get("indexMode", "CLASSIC"),
-        "textSearchConfigurations": config["metadataConfiguration"].get(
-            "textSearchConfigurations", []
-        ),
+        "textSearchConfigurations": [  # not status (older index.json files stored it)
+            {k: v for k, v in c.items() if k in ("metadataKey", "language")} for c in texts
+        ],
     }
 
 

@@ -239,6 +239,7 @@ def _text_config(language: str) -> dict[str, str]:
 
 def _add_text_search(client: Any, index: dict[str, Any], options: PutOptions) -> None:
     """Make the stored text searchable in ``options.text_search`` (the index ENHANCED)."""
+    assert options.text_search is not None
     address = {"vectorBucketName": options.bucket, "indexName": options.index}
     configs = index.get("metadataConfiguration", {}).get("textSearchConfigurations", [])
     for config in configs:
@@ -252,7 +253,7 @@ def _add_text_search(client: Any, index: dict[str, Any], options: PutOptions) ->
             return
     if index.get("indexMode") != "ENHANCED":
         client.update_index_mode(**address, indexMode="ENHANCED")
-    wanted = _text_config(options.text_search or "en")
+    wanted = _text_config(options.text_search)
     client.update_metadata_configuration(**address, add={"textSearchConfigurations": [wanted]})
 
 

@@ -71,10 +71,16 @@ class DirectSearch:
         self.parts = MemoryCache(settings.direct_cache_bytes)
 
     def search(
-        self, manifest: Manifest, query: np.ndarray, k: int, metadata: bool
+        self,
+        manifest: Manifest,
+        query: np.ndarray,
+        k: int,
+        metadata: bool,
+        page: slice = slice(None),
     ) -> list[DirectHit] | None:
-        """The top k, as the loaded index would find them; None when a segment's index is of
-        format 1 (no data.arrow locations): the caller loads the index instead."""
+        """The ``page`` slice of the top k, as the loaded index would find them (metadata read
+        for the page only); None when a segment's index is of format 1 (no data.arrow
+        locations): the caller loads the index instead."""
         runs = manifest.runs
         wanted = rerank_depth(self.settings, k)
         heads, fingerprints, unindexed = self._first_round(runs)
@@ -94,7 +100,7 @@ class DirectSearch:
         distances = exact_distances(vectors, query, self.metric) if len(keys) else np.empty(0)
         keys += [unindexed.view.key(r) for r in near_rows]
         distances = np.concatenate([distances, near]).astype(np.float32)
-        order = sorted(range(len(keys)), key=lambda i: (distances[i], keys[i]))[:k]
+        order = sorted(range(len(keys)), key=lambda i: (distances[i], keys[i]))[:k][page]
         details = self._metadata(found, unindexed, near_rows, order) if metadata else {}
         return [(keys[i], float(distances[i]), details.get(i)) for i in order]
 

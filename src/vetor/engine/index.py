@@ -115,6 +115,7 @@ class IndexEngine:
         metric: str,
         settings: Settings,
         config: dict[str, Any] | None = None,
+        legacy_config: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.prefix = prefix.rstrip("/") + "/"
@@ -136,7 +137,10 @@ class IndexEngine:
         self._backlog: list[Rows] = []  # our committed writes, not yet in the view
         self._backlog_rows = 0
         self._backlog_target: tuple[int, int] | None = None  # (version, seq) once applied
-        self._initial_config = config or {}  # until a manifest carries one (see Manifest)
+        # The configuration of a new index, until its first manifest carries it; for manifests
+        # of format 1 (none carries it), ``legacy_config`` reads it once.
+        self._initial_config = config or {}
+        self._legacy_config = legacy_config
         self._run_texts: dict[tuple[str, str], RunText] = {}  # (run path, field id); immutable
         self._placed: dict[tuple[str, str], tuple[int, np.ndarray]] = {}  # → (generation, rows)
         self._text_lock = threading.Lock()
@@ -227,11 +231,17 @@ class IndexEngine:
                 return self._key("manifests/" + manifest_name(tombstone.version))
         raise ConflictException("Too many concurrent commits on this index; retry")
 
-    def config(self, manifest: Manifest | None = None) -> dict[str, Any]:
-        """The index configuration at ``manifest`` (default: the latest this process saw)."""
-        return (manifest or self._manifest).config or self._initial_config
+    def config(self, manifest: Manifest) -> dict[str, Any]:
+        """The index configuration at ``manifest``."""
+        if manifest.config:
+            return manifest.config
+        load = self._legacy_config
+        if load is not None:  # once (or twice, in a race): then it is the initial configuration
+            self._initial_config = load()
+            self._legacy_config = None
+        return self._initial_config
 
-    def text_fields(self, manifest: Manifest | None = None) -> tuple[TextField, ...]:
+    def text_fields(self, manifest: Manifest) -> tuple[TextField, ...]:
         return text_fields_of(self.config(manifest))
 
     def update_config(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Manifest:
@@ -468,27 +478,28 @@ class IndexEngine:
         depth: int = 0,
         metadata: bool = True,
         *,
-        start: int = 0,
+        page: slice = slice(None),
         at: Manifest | None = None,
     ) -> list[Hit]:
-        """Hits ranked ``start`` to ``k`` of the top ``k``: by vector distance, by BM25 (summed
-        over the text queries), or both fused by RRF over the best ``max(k, depth)`` of each
-        side. ``metadata``: whether the hits need their metadata (a query answered from the
-        store reads it only then). ``at``: the latest manifest, when the caller just read it.
-        """
+        """The ``page`` slice of the top ``k``: by vector distance, by BM25 (summed over the
+        text queries), or both fused by RRF over the best ``max(k, depth)`` of each side.
+        Only the page's hits are built. ``metadata``: whether they need their metadata.
+        ``at``: the latest manifest, when the caller has just read it."""
         if vector is not None and not texts and where is None:
             direct = self._direct_manifest(at)
-            hits = None if direct is None else self._direct_search(direct, vector, k, metadata)
+            hits = (
+                None if direct is None else self._direct_search(direct, vector, k, metadata, page)
+            )
             if hits is not None:
-                return hits[start:]
+                return hits
         with self.snapshot(at) as view:
             mask = None if where is None else where(view)
             if not texts:
                 assert vector is not None
                 rows, distances = self._nearest(view, vector, k, mask)
                 return [
-                    Hit(view.key(r), float(d), view.metadata(r))
-                    for r, d in zip(rows[start:], distances[start:])
+                    Hit(view.key(r), float(d), view.metadata(r) if metadata else {})
+                    for r, d in zip(rows[page], distances[page])
                 ]
             manifest = self._manifest  # never older than the view
             per_field = [self._bm25(view, manifest, q) for q in texts]
@@ -496,7 +507,7 @@ class IndexEngine:
             rows, scores = summed_scores(every, view.n, mask)
             if vector is None:
                 chosen, best = _top(view, rows, scores, k)
-                chosen, best = chosen[start:], best[start:]
+                chosen, best = chosen[page], best[page]
                 by_field = [best] if len(texts) == 1 else _field_scores(per_field, chosen)
                 return self._text_hits(view, chosen, texts, by_field, None, {}, {})
             depth = max(k, depth)
@@ -510,7 +521,7 @@ class IndexEngine:
                 fused,
                 key=lambda r: (-fused[r], vector_rank.get(r, len(vector_rank)), view.key(r)),
             )
-            chosen = np.array(order[start:k], np.int64)
+            chosen = np.array(order[:k][page], np.int64)
             near = dict(zip(vector_rows.tolist(), distances.tolist()))
             by_field = _field_scores(per_field, chosen)
             return self._text_hits(view, chosen, texts, by_field, vector, fused, near)
@@ -527,12 +538,12 @@ class IndexEngine:
         return manifest if any(r.ann for r in manifest.runs) else None
 
     def _direct_search(
-        self, manifest: Manifest, vector: np.ndarray, k: int, metadata: bool
+        self, manifest: Manifest, vector: np.ndarray, k: int, metadata: bool, page: slice
     ) -> list[Hit] | None:
         """Hits read straight from the store; None when the view must answer (an index of
         format 1, or an object collected under the query: the view path retries)."""
         try:
-            found = self._direct.search(manifest, vector, k, metadata)
+            found = self._direct.search(manifest, vector, k, metadata, page)
         except ObjectNotFound:
             found = None
         finally:
