@@ -258,7 +258,7 @@ def bucket_list(
         buckets = _all_pages(
             lambda token: s3v.list_vector_buckets(prefix=prefix, nextToken=token),
             "vectorBuckets",
-        )
+        )["vectorBuckets"]
     _emit(
         {"vectorBuckets": buckets},
         output,
@@ -286,16 +286,16 @@ def bucket_delete(
     _emit(response, output, _message(f"Deleted bucket {name}"))
 
 
-def _all_pages(call: Callable[[str | None], dict[str, Any]], field: str) -> list[Any]:
-    """Follow nextToken until the listing ends."""
+def _all_pages(call: Callable[[str | None], dict[str, Any]], field: str) -> dict[str, Any]:
+    """Follow nextToken to the end: the last page, holding every page's ``field`` items."""
     items: list[Any] = []
     token: str | None = None
     while True:
         page = call(token)
         items.extend(page[field])
-        token = page.get("nextToken")
+        token = page.pop("nextToken", None)
         if token is None:
-            return items
+            return {**page, field: items}
 
 
 # --- indexes ----------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def index_list(
     with _service(data) as s3v:
         indexes = _all_pages(
             lambda token: s3v.list_indexes(vectorBucketName=bucket, nextToken=token), "indexes"
-        )
+        )["indexes"]
     _emit(
         {"indexes": indexes},
         output,
@@ -511,7 +511,7 @@ def vectors_list(
                 returnMetadata=metadata,
             )
 
-        response = {"vectors": _all_pages(page, "vectors")} if all_pages else page(next_token)
+        response = _all_pages(page, "vectors") if all_pages else page(next_token)
     _emit(response, output, lambda r: _vector_table(r["vectors"], values, metadata))
     if output is Output.table and "nextToken" in response:
         hint = f"More vectors: --next-token {response['nextToken']} (or --all)"
@@ -590,18 +590,13 @@ def vectors_query(
             vector_of_text = _embed_query(s3v, bucket, index, text, provider, model)
             request["queryVector"] = {"float32": vector_of_text}
         request.update(topK=top_k, filter=where, returnMetadata=metadata, returnDistance=True)
-        response = _query_all_pages(s3v, vectorBucketName=bucket, indexName=index, **request)
+        response = _all_pages(  # pages of 100 up to topK
+            lambda token: s3v.query_vectors(
+                vectorBucketName=bucket, indexName=index, nextToken=token, **request
+            ),
+            "vectors",
+        )
     _emit(response, output, lambda r: _results_table(r["vectors"], metadata))
-
-
-def _query_all_pages(client: Any, **request: Any) -> dict[str, Any]:
-    """QueryVectors, following nextToken until topK results (or all there are)."""
-    response = client.query_vectors(**request)
-    while token := response.pop("nextToken", None):
-        page = client.query_vectors(**request, nextToken=token)
-        page["vectors"] = response["vectors"] + page["vectors"]
-        response = page
-    return response
 
 
 def _text_search_config(item: str) -> dict[str, str]:

@@ -281,11 +281,7 @@ class VectorService:
             self.settings.max_non_filterable_keys,
         )
         for key in keys:
-            if not isinstance(key, str) or not 1 <= len(key) <= 63:
-                raise ValidationException.field(
-                    "/metadataConfiguration/nonFilterableMetadataKeys",
-                    "Member must have length between 1 and 63, inclusive",
-                )
+            _metadata_key(key, "/metadataConfiguration/nonFilterableMetadataKeys")
         result: dict[str, Any] = {"nonFilterableMetadataKeys": list(dict.fromkeys(keys))}
         texts = config.get("textSearchConfigurations")
         if texts is not None:
@@ -896,16 +892,12 @@ def _text_queries(items: Any) -> list[tuple[str, str]]:
     for item in items:
         if not isinstance(item, dict):
             raise ValidationException.field("/queryTexts", "Member must be a list of objects")
-        text, key = item.get("text"), item.get("metadataKey")
+        text = item.get("text")
         if not isinstance(text, str) or not 1 <= len(text) <= 1024:
             raise ValidationException.field(
                 "/queryTexts/text", "Member must have length between 1 and 1024, inclusive"
             )
-        if not isinstance(key, str) or not 1 <= len(key) <= 63:
-            raise ValidationException.field(
-                "/queryTexts/metadataKey", "Member must have length between 1 and 63, inclusive"
-            )
-        pairs.append((key, text))
+        pairs.append((_metadata_key(item.get("metadataKey"), "/queryTexts/metadataKey"), text))
     if len({key for key, _ in pairs}) < len(pairs):
         raise ValidationException("Each entry of queryTexts must target a distinct metadata key")
     return pairs

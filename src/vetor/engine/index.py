@@ -724,7 +724,8 @@ class IndexEngine:
         if plan is None:
             return False
         merged = merge_tables(self._load_tables(list(plan.runs)), plan.drops_tombstones)
-        path = f"segments/{uuid.uuid4().hex}/data.arrow"
+        directory = f"segments/{uuid.uuid4().hex}"
+        path = f"{directory}/data.arrow"
         segment: tuple[RunRef, ...] = ()
         data = memoryview(b"")
         if len(merged):  # everything deleted: the runs simply disappear
@@ -738,8 +739,8 @@ class IndexEngine:
                 len(merged),
                 int(pc.sum(merged.column("deleted")).as_py() or 0),
                 len(data),
-                text=self._write_text(path, merged, self.text_fields(manifest)),
-                ann=self._write_ann(path, merged, data, plan.runs),
+                text=self._write_text(directory, merged, self.text_fields(manifest)),
+                ann=self._write_ann(directory, merged, data, plan.runs),
             )
             segment = (ref,)
         written_at = time.monotonic()
@@ -775,7 +776,7 @@ class IndexEngine:
                 self._view.version = manifest.version
 
     def _write_text(
-        self, path: str, table: pa.Table, fields: tuple[TextField, ...]
+        self, directory: str, table: pa.Table, fields: tuple[TextField, ...]
     ) -> tuple[str, ...]:
         """Store a segment's text indexes (before any manifest names them)."""
         if not fields:
@@ -783,13 +784,12 @@ class IndexEngine:
         keys = table.column("key").to_pylist()
         seqs = table.column("seq").to_numpy()
         metadata = table.column("metadata").to_pylist()
-        directory = _run_dir_of(path)
         for f in fields:
             write_run_text(self.store, self.prefix, directory, f, keys, seqs, f.texts(metadata))
         return tuple(f.id for f in fields)
 
     def _write_ann(
-        self, path: str, table: pa.Table, data: memoryview, inputs: tuple[RunRef, ...]
+        self, directory: str, table: pa.Table, data: memoryview, inputs: tuple[RunRef, ...]
     ) -> str:
         """Store a segment's IVF index if it is big enough (before any manifest names it).
 
@@ -816,7 +816,7 @@ class IndexEngine:
         head_bytes, lists = ivf.encode(parts, live, keys, seqs, file_layout(data))
         del parts
         every_key = table.column("key").to_pylist()  # tombstones too: they supersede as well
-        head_path, lists_path, keys_path = ivf.paths(_run_dir_of(path))
+        head_path, lists_path, keys_path = ivf.paths(directory)
         self.store.put(self._key(lists_path), lists)
         self.store.put(self._key(keys_path), ivf.fingerprints(every_key).tobytes())
         self.store.put(self._key(head_path), head_bytes)
@@ -840,8 +840,9 @@ class IndexEngine:
     def _unindexed_text(self, manifest: Manifest) -> list[tuple[RunRef, tuple[TextField, ...]]]:
         """Segments lacking the stored index of a configured text field."""
         todo = []
+        fields = self.text_fields(manifest)
         for run in manifest.runs:
-            missing = tuple(f for f in self.text_fields(manifest) if f.id not in run.text)
+            missing = tuple(f for f in fields if f.id not in run.text)
             if run.kind == "segment" and missing:
                 todo.append((run, missing))
         return todo
@@ -856,7 +857,7 @@ class IndexEngine:
         if not todo:
             return False
         run, fields = todo[0]
-        added = self._write_text(run.path, self._load_tables([run])[0], fields)
+        added = self._write_text(run.directory, self._load_tables([run])[0], fields)
         with self._commit_lock:
             for _ in range(self.settings.commit_retries):
                 base = self.latest_manifest()
@@ -993,10 +994,6 @@ def _top(
         rows, scores = rows[keep], scores[keep]
     order = sorted(range(len(rows)), key=lambda i: (-scores[i], view.key(rows[i])))[:k]
     return rows[order], scores[order]
-
-
-def _run_dir_of(path: str) -> str:
-    return path.rsplit("/", 1)[0]
 
 
 def _objects_of(runs: tuple[RunRef, ...]) -> Iterator[str]:
