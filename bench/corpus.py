@@ -7,11 +7,15 @@ Sources (all installed from Debian packages, nothing downloaded at run time):
   ``/usr/share/doc/linux-doc-6.1/html``;
 - the English manual pages (``manpages``, ``manpages-dev`` and every other package's pages),
   ``/usr/share/man/man[1-8]`` (translations live under ``/usr/share/man/<lang>/`` and are left
-  out).
+  out);
+- the Perl FAQ (``perl-doc``), ``/usr/share/perl/5.36/pod/perlfaq[1-9].pod``: the development
+  set, on which vetor's hybrid fusion was chosen. ``perl-doc``'s own manual pages are left
+  out of the man pages, so the sets stay apart and the man pages are the same without it.
 
 What it gives:
 
 - :func:`faq_pairs`: Python FAQ question -> its answer passage (one relevant document each);
+- :func:`perlfaq_pairs`: Perl FAQ question -> its answer passage (the development set);
 - :func:`manpage_pairs`: a manual page's NAME description -> the page's text without NAME;
 - :func:`passages`: >= 200k paragraph-sized passages (30-200 words), deduplicated, in a
   deterministic order, each with a stable key and its source path;
@@ -30,10 +34,11 @@ import html.parser
 import itertools
 import json
 import re
+import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +57,11 @@ PY_HTML = Path("/usr/share/doc/python3.11/html")
 KERNEL_HTML = Path("/usr/share/doc/linux-doc-6.1/html")
 MAN_ROOT = Path("/usr/share/man")
 MAN_SECTIONS = tuple(f"man{i}" for i in range(1, 9))
+PERL_POD = Path("/usr/share/perl/5.36/pod")
 CACHE = Path(__file__).resolve().parent / ".cache"
 APT_COMMAND = (
     "apt-get update && apt-get install -y --no-install-recommends "
-    "python3.11-doc manpages manpages-dev linux-doc-6.1"
+    "python3.11-doc manpages manpages-dev linux-doc-6.1 perl-doc"
 )
 
 MIN_WORDS, MAX_WORDS = 30, 200  # passage size, in whitespace-separated words
@@ -208,6 +214,46 @@ def faq_pairs() -> list[Pair]:
     return pairs
 
 
+# --- Perl FAQ (POD) ----------------------------------------------------------------------
+
+# Formatting codes: C<code>, L<text|target>, C<< a->b >> (X<> index entries are dropped first)
+_POD_CODE = re.compile(r"[A-Z]<<+\s+(.*?)\s+>>+|[A-Z]<([^<>]*)>", re.S)
+_POD_ESCAPES = {"E<lt>": "<", "E<gt>": ">", "E<verbar>": "|", "E<sol>": "/"}
+
+
+def pod_text(text: str) -> str:
+    """A POD paragraph as plain text: formatting codes replaced by their text."""
+    text = re.sub(r"X<[^<>]*>", "", text)
+    for escape, char in _POD_ESCAPES.items():
+        text = text.replace(escape, char)
+    while (plain := _POD_CODE.sub(lambda m: (m[1] or m[2] or "").split("|")[0], text)) != text:
+        text = plain
+    return _norm(text)
+
+
+def perlfaq_pairs() -> list[Pair]:
+    """Every Perl FAQ question (a ``=head2``) and its prose up to the next heading.
+
+    Verbatim (indented) code paragraphs are left out, as the Python FAQ's code blocks are.
+    """
+    _require(PERL_POD / "perlfaq1.pod")
+    pairs = []
+    for path in sorted(PERL_POD.glob("perlfaq[1-9].pod")):
+        question, answer = None, []
+        paragraphs = path.read_text(encoding="utf-8", errors="replace").split("\n\n")
+        for para in [*paragraphs, "=head1 END"]:
+            if para.startswith("=head"):
+                if question and _words(" ".join(answer)) >= 3:
+                    key = f"perlfaq:{path.stem}#{len(pairs)}"
+                    pairs.append(Pair(question, key, "\n".join(answer), str(path)))
+                heading = para.split(None, 1)
+                question = pod_text(heading[1]) if heading[0] == "=head2" else None
+                answer = []
+            elif para.strip() and not para.startswith(("=", " ", "\t")):
+                answer.append(pod_text(para))
+    return pairs
+
+
 # --- roff (man pages) ---------------------------------------------------------------------
 
 _SPECIAL = {
@@ -329,10 +375,19 @@ class ManPage:
 
 def _man_files() -> list[Path]:
     _require(MAN_ROOT / "man1")
+    dev_set = _package_files("perl-doc")
     files = []
     for section in MAN_SECTIONS:
-        files += sorted(p for p in (MAN_ROOT / section).glob("*") if p.is_file())
+        files += sorted(
+            p for p in (MAN_ROOT / section).glob("*") if p.is_file() and str(p) not in dev_set
+        )
     return files
+
+
+def _package_files(package: str) -> set[str]:
+    """The paths a Debian package installed (none when it is not installed)."""
+    listed = subprocess.run(["dpkg-query", "-L", package], capture_output=True, text=True)
+    return set(listed.stdout.splitlines()) if listed.returncode == 0 else set()
 
 
 def man_pages() -> Iterator[ManPage]:
@@ -375,6 +430,15 @@ def manpage_pairs() -> list[Pair]:
         rel = page.path.relative_to(MAN_ROOT)
         pairs.append(Pair(page.description, f"man:{rel}", " ".join(words), page.source))
     return pairs
+
+
+# The quality benchmark's question sets; the first is the development set.
+QUESTION_SETS: dict[str, Callable[[], list[Pair]]] = {
+    "perlfaq": perlfaq_pairs,
+    "faq": faq_pairs,
+    "man": manpage_pairs,
+}
+DEVELOPMENT_SET = "perlfaq"
 
 
 # --- passages -----------------------------------------------------------------------------
@@ -596,16 +660,18 @@ def embedding_rate(sample: Sequence[str], precision: str = "float32") -> float:
 
 def _stats() -> None:
     t = time.perf_counter()
-    faq = faq_pairs()
-    man = manpage_pairs()
+    faq, perlfaq, man = faq_pairs(), perlfaq_pairs(), manpage_pairs()
     found = passages(min_count=0)
     lengths = np.array([_words(p.text) for p in found])
-    print(f"FAQ pairs: {len(faq):,}; man page pairs: {len(man):,}; passages: {len(found):,}")
+    print(
+        f"FAQ pairs: {len(faq):,}; Perl FAQ pairs: {len(perlfaq):,}; man page pairs: "
+        f"{len(man):,}; passages: {len(found):,}"
+    )
     print(f"passage words: mean {lengths.mean():.0f}, median {np.median(lengths):.0f}")
     print(f"sources: {Counter(p.key.split(':')[0] for p in found)}")
     print(f"({time.perf_counter() - t:.1f} s)")
     rng = np.random.default_rng(0)
-    for pair in (faq[3], man[int(rng.integers(len(man)))]):
+    for pair in (faq[3], perlfaq[150], man[int(rng.integers(len(man)))]):
         print(f"\nQ: {pair.query}\nD [{pair.key}]: {pair.text[:400]}")
     for i in rng.integers(len(found), size=3):
         print(f"\nP [{found[i].key}]: {found[i].text[:400]}")
@@ -613,8 +679,8 @@ def _stats() -> None:
 
 def build() -> None:
     """Extract everything and embed it, small sets first (the latency set takes an hour)."""
-    faq, man = faq_pairs(), manpage_pairs()
-    for name, pairs in (("faq", faq), ("man", man)):
+    for name, load in QUESTION_SETS.items():
+        pairs = load()
         embeddings([p.query for p in pairs], f"{name}-queries")
         embeddings([p.text for p in pairs], f"{name}-docs")
     found = passages()

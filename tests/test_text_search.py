@@ -296,8 +296,21 @@ def test_filters_apply_to_text_and_hybrid_search(tmp_path: Any, settings: dict) 
     assert len(hybrid) == 20 and all(int(v["key"][1:]) % 3 == 1 for v in hybrid)
 
 
-def test_hybrid_is_reciprocal_rank_fusion(tmp_path: Any, settings: dict) -> None:
-    service = vetor.connect(str(tmp_path), **settings, hybrid_candidates=50)
+@pytest.mark.parametrize(
+    ("constant", "weight"),
+    [(vetor.Settings.hybrid_rrf_constant, vetor.Settings.hybrid_vector_weight), (60.0, 1.0)],
+    ids=["default", "textbook"],
+)
+def test_hybrid_is_weighted_reciprocal_rank_fusion(
+    tmp_path: Any, settings: dict, constant: float, weight: float
+) -> None:
+    service = vetor.connect(
+        str(tmp_path),
+        **settings,
+        hybrid_candidates=50,
+        hybrid_rrf_constant=constant,
+        hybrid_vector_weight=weight,
+    )
     address = make_index(
         service, textSearchConfigurations=[{"metadataKey": "body", "language": "en"}]
     )
@@ -308,9 +321,9 @@ def test_hybrid_is_reciprocal_rank_fusion(tmp_path: Any, settings: dict) -> None
         **address, topK=50, queryTexts=[{"metadataKey": "body", "text": query}]
     )
     expected: dict[str, float] = {}
-    for ranking in (by_vector["vectors"], by_text["vectors"]):
+    for ranking, w in ((by_vector["vectors"], weight), (by_text["vectors"], 1.0)):
         for rank, item in enumerate(ranking, start=1):
-            expected[item["key"]] = expected.get(item["key"], 0.0) + 1 / (60 + rank)
+            expected[item["key"]] = expected.get(item["key"], 0.0) + w / (constant + rank)
     distance = {v["key"]: v["distance"] for v in by_vector["vectors"]}
     hybrid = service.query_vectors(
         **address,

@@ -79,6 +79,11 @@ class Settings:
     # Postings fetched from segments (LRU), and again the scored postings of recent terms.
     text_cache_bytes: int = 256 << 20
     hybrid_candidates: int = 100  # best hits of each side fused by RRF (at least topK)
+    # Hybrid score = weight / (constant + vector rank) + 1 / (constant + text rank). Chosen on
+    # a development set (the Perl FAQ) by bench/bench_text.py, never on the test sets; the
+    # textbook RRF (weight 1, constant 60) lets the weaker side drag the stronger one down.
+    hybrid_vector_weight: float = 2.5
+    hybrid_rrf_constant: float = 1.0
 
     # --- object store -------------------------------------------------------------------
     store_max_retries: int = 8
@@ -97,6 +102,10 @@ class Settings:
     embed_serve_models: str = "local,e5-multilingual"
     embed_serve_max_batch: int = 64  # texts of concurrent requests folded into one model call
     embed_serve_batch_wait_ms: float = 2.0  # how long a model call waits for more requests
+
+    def __post_init__(self) -> None:
+        if self.hybrid_rrf_constant < 0 or self.hybrid_vector_weight <= 0:
+            raise ValueError("hybrid_rrf_constant must be >= 0 and hybrid_vector_weight > 0")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

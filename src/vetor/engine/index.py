@@ -482,7 +482,7 @@ class IndexEngine:
         at: Manifest | None = None,
     ) -> list[Hit]:
         """The ``page`` slice of the top ``k``: by vector distance, by BM25 (summed over the
-        text queries), or both fused by RRF over the best ``max(k, depth)`` of each side.
+        text queries), or both fused by weighted RRF over the best ``max(k, depth)`` of each side.
         Only the page's hits are built. ``metadata``: whether they need their metadata.
         ``at``: the latest manifest, when the caller has just read it."""
         if vector is not None and not texts and where is None:
@@ -513,7 +513,12 @@ class IndexEngine:
             depth = max(k, depth)
             vector_rows, distances = self._nearest(view, vector, depth, mask)
             text_rows, _ = _top(view, rows, scores, depth)
-            fused = rrf([vector_rows, text_rows])
+            settings = self.settings
+            fused = rrf(
+                [vector_rows, text_rows],
+                [settings.hybrid_vector_weight, 1.0],
+                settings.hybrid_rrf_constant,
+            )
             # Ties (one side's rank r against the other's) go to the vector side's hit: the
             # dense ranking is usually the stronger one, then the key decides.
             vector_rank = {row: rank for rank, row in enumerate(vector_rows.tolist())}

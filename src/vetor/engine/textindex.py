@@ -419,10 +419,11 @@ def _alive(rows: np.ndarray, live: np.ndarray) -> np.ndarray:
     return ok
 
 
-def rrf(rankings: list[np.ndarray], k: int = 60) -> dict[int, float]:
-    """Reciprocal Rank Fusion: each ranking adds ``1 / (k + rank)`` (rank from 1)."""
+def rrf(rankings: list[np.ndarray], weights: list[float], constant: float) -> dict[int, float]:
+    """Weighted Reciprocal Rank Fusion: each ranking adds ``weight / (constant + rank)``
+    (rank from 1); weights 1 and constant 60 are the textbook RRF."""
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, row in enumerate(ranking.tolist(), start=1):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
+            fused[row] = fused.get(row, 0.0) + weight / (constant + rank)
     return fused
