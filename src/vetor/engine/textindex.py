@@ -282,7 +282,8 @@ class MappedRun:
 @dataclass(frozen=True)
 class TermPostings:
     """One query term's live postings in one field: view rows (sorted) and the BM25 score each
-    row gets from the term."""
+    row gets from the term. 32-bit both: summing postings is bound by memory traffic, and
+    half the bytes made full-text queries ~17 % faster among other engines' queries."""
 
     rows: np.ndarray
     scores: np.ndarray
@@ -355,7 +356,8 @@ class Scorer:
             tf = np.concatenate([p[1] for p in pieces])[order].astype(np.float64)
             length = np.concatenate([p[2] for p in pieces])[order]
             norm = K1 * ((1.0 - B) + B * length / self.average_length)
-            known[term] = TermPostings(rows[order], self._idf(len(rows)) * (tf / (tf + norm)))
+            scores = self._idf(len(rows)) * (tf / (tf + norm))
+            known[term] = TermPostings(rows[order].astype(np.int32), scores.astype(np.float32))
         with self._lock:
             for term in missing:
                 if term in known and term not in self._terms:
@@ -379,7 +381,7 @@ def summed_scores(
         postings = [p.restricted(allowed) for p in postings]
     postings = sorted((p for p in postings if len(p.rows)), key=lambda p: len(p.rows))
     if not postings:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
+        return np.empty(0, np.int32), np.empty(0, np.float32)
     with _scratch(n) as scratch:
         seen = []
         try:
@@ -399,13 +401,13 @@ _spare_lock = threading.Lock()
 
 @contextlib.contextmanager
 def _scratch(n: int) -> Iterator[np.ndarray]:
-    """A zeroed float array of at least ``n``, to be handed back zeroed: one per concurrent
+    """A zeroed float32 array of at least ``n``, to be handed back zeroed: one per concurrent
     query is kept, so a query neither allocates nor has the kernel zero an index-sized
     array."""
     with _spare_lock:
         array = _spare.pop() if _spare else None
     if array is None or len(array) < n:
-        array = np.zeros(max(n, 1024), np.float64)
+        array = np.zeros(max(n, 1024), np.float32)
     try:
         yield array
     finally:
