@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import vetor
-from vetor.engine.textindex import TextField
+from vetor.engine.textindex import TermPostings, TextField, summed_scores
 from vetor.errors import ValidationException
 from vetor.text import analyzer
 
@@ -596,3 +596,27 @@ def test_an_index_changed_before_manifests_carried_the_configuration(
     assert committed["format"] == 2
     assert committed["config"] == {"indexMode": "ENHANCED", "textSearchConfigurations": [
         {"metadataKey": "body", "language": "pt"}, {"metadataKey": "title"}]}  # fmt: skip
+
+
+def test_pruned_sums_keep_the_whole_top_k() -> None:
+    """Full-text top k skips summing common terms once no other row can reach the k-th best
+    (MaxScore): the rows it keeps hold every row of the exhaustive top k, ties included, with
+    the same sums to the bit; and it does skip work."""
+    rng = np.random.default_rng(7)
+    n, pruned = 50_000, 0
+    for _ in range(200):
+        postings = []
+        for size in rng.choice([5, 50, 500, 20_000, 40_000], size=rng.integers(1, 6)):
+            rows = np.sort(rng.choice(n, size=size, replace=False)).astype(np.int32)
+            scores = np.round(np.log(1 + n / size) * rng.random(size), 1) + 0.1  # ties
+            postings.append(TermPostings.of(rows, scores.astype(np.float32)))
+        k = int(rng.choice([1, 10, 100]))
+        every_row, every_sum = summed_scores(postings, n)
+        rows, sums = summed_scores(postings, n, k=k)
+        pruned += len(rows) < len(every_row)
+        kth = np.sort(every_sum)[::-1][min(k, len(every_sum)) - 1]
+        kept = dict(zip(rows.tolist(), sums.tolist()))
+        for row, total in zip(every_row.tolist(), every_sum.tolist()):
+            if total >= kth:
+                assert kept.get(row) == total
+    assert pruned > 20

@@ -504,13 +504,13 @@ class IndexEngine:
             manifest = self._manifest  # never older than the view
             per_field = [self._bm25(view, manifest, q) for q in texts]
             every = [p for postings in per_field for p in postings]
-            rows, scores = summed_scores(every, view.n, mask)
+            depth = k if vector is None else max(k, depth)
+            rows, scores = summed_scores(every, view.n, mask, depth)
             if vector is None:
                 chosen, best = _top(view, rows, scores, k)
                 chosen, best = chosen[page], best[page]
                 by_field = [best] if len(texts) == 1 else _field_scores(per_field, chosen)
                 return self._text_hits(view, chosen, texts, by_field, None, {}, {})
-            depth = max(k, depth)
             vector_rows, distances = self._nearest(view, vector, depth, mask)
             text_rows, _ = _top(view, rows, scores, depth)
             settings = self.settings

@@ -282,18 +282,25 @@ class MappedRun:
 @dataclass(frozen=True)
 class TermPostings:
     """One query term's live postings in one field: view rows (sorted) and the BM25 score each
-    row gets from the term. 32-bit both: the postings cache holds twice the terms (scores
-    keep 7 digits, ample for ranking)."""
+    row gets from the term, and no more than ``bound``. 32-bit both: the postings cache
+    holds twice the terms (scores keep 7 digits, ample for ranking)."""
 
     rows: np.ndarray
     scores: np.ndarray
+    bound: float
+
+    @classmethod
+    def of(cls, rows: np.ndarray, scores: np.ndarray) -> TermPostings:
+        return cls(rows, scores, float(scores.max()))
 
     def scaled(self, weight: int) -> TermPostings:
-        return self if weight == 1 else TermPostings(self.rows, weight * self.scores)
+        if weight == 1:
+            return self
+        return TermPostings(self.rows, weight * self.scores, weight * self.bound)
 
     def restricted(self, allowed: np.ndarray) -> TermPostings:
         keep = allowed[self.rows]
-        return TermPostings(self.rows[keep], self.scores[keep])
+        return TermPostings(self.rows[keep], self.scores[keep], self.bound)
 
     def score_of(self, rows: np.ndarray) -> np.ndarray:
         """The term's score for each of ``rows`` (0 where a row lacks the term)."""
@@ -357,7 +364,7 @@ class Scorer:
             length = np.concatenate([p[2] for p in pieces])[order]
             norm = K1 * ((1.0 - B) + B * length / self.average_length)
             scores = self._idf(len(rows)) * (tf / (tf + norm))
-            known[term] = TermPostings(rows[order].astype(np.int32), scores.astype(np.float32))
+            known[term] = TermPostings.of(rows[order].astype(np.int32), scores.astype(np.float32))
         with self._lock:
             for term in missing:
                 if term in known and term not in self._terms:
@@ -370,22 +377,33 @@ class Scorer:
 
 
 def summed_scores(
-    postings: list[TermPostings], n: int, allowed: np.ndarray | None = None
+    postings: list[TermPostings], n: int, allowed: np.ndarray | None = None, k: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every row holding a query term (of ``allowed`` ones) and its summed score, unsorted
-    but rarest term's rows first (they tend to score best: a cheap first guess at a top-k).
+    """Rows holding a query term (of ``allowed`` ones) and their summed scores, unsorted but
+    rarest term's rows first (they tend to score best: a cheap first guess at a top-k). With
+    ``k``, only the rows that may be among the best ``k``: all that score more than the k-th
+    best, and its ties.
 
     Sums in a zeroed array of the view's size, touching only the postings (no pass over all
-    ``n`` rows): a row is new where its running sum is still 0 (every score is > 0)."""
+    ``n`` rows): a row is new where its running sum is still 0 (every score is > 0). Terms
+    are added rarest first; once no row outside those seen can reach the k-th best sum so
+    far (MaxScore), the remaining, common terms' long postings are not summed in but looked
+    up for the rows still in reach, in the same order: the sums are the same to the bit."""
     if allowed is not None:
         postings = [p.restricted(allowed) for p in postings]
     postings = sorted((p for p in postings if len(p.rows)), key=lambda p: len(p.rows))
     if not postings:
         return np.empty(0, np.int32), np.empty(0, np.float32)
+    rest = np.cumsum([p.bound for p in postings[::-1]])[::-1].tolist()  # terms i.. add <=
     with _scratch(n) as scratch:
-        seen = []
+        seen: list[np.ndarray] = []
         try:
-            for p in postings:
+            for i, p in enumerate(postings):
+                if k and seen and _worth_pruning(seen, postings[i:], k):
+                    rows = np.concatenate(seen)
+                    pruned = _in_reach(rows, scratch[rows], rest[i], postings[i:], k)
+                    if pruned is not None:
+                        return pruned
                 summed = scratch[p.rows]  # one gather (``+=`` would gather again)
                 seen.append(p.rows[summed == 0])
                 summed += p.scores
@@ -395,6 +413,30 @@ def summed_scores(
         finally:
             for part in seen:
                 scratch[part] = 0.0
+
+
+def _worth_pruning(seen: list[np.ndarray], remaining: list[TermPostings], k: int) -> bool:
+    """Whether to try: k rows seen, and fewer lookups (a row seen, a remaining term) than
+    remaining postings. Among other engines' queries at 200k passages: p50 -12 % (a stricter
+    rule, 4x fewer, gave -3 %)."""
+    candidates = sum(len(part) for part in seen)
+    return k <= candidates and candidates * len(remaining) < sum(len(p.rows) for p in remaining)
+
+
+def _in_reach(
+    rows: np.ndarray, partial: np.ndarray, rest: float, remaining: list[TermPostings], k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows that may still be among the best ``k``, with their full sums, when no row
+    outside ``rows`` can reach the k-th best partial sum; else None (sum on)."""
+    kth = float(np.partition(partial, len(partial) - k)[len(partial) - k])
+    rest += 1e-5 * kth  # float32 sums may round up: a margin keeps the bound safe
+    if rest >= kth:
+        return None
+    reach = partial + rest >= kth  # the others end below kth: not in the top k
+    rows, total = rows[reach], partial[reach]
+    for p in remaining:
+        total += p.score_of(rows)
+    return rows, total
 
 
 _spare: list[np.ndarray] = []
