@@ -621,6 +621,10 @@ def run_latency(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     if "lancedb" in peers:
         hybrid_systems["lancedb"] = lambda q: peers["lancedb"].hybrid(q.text, q.vector, k)
 
+    # The layout compaction left (segments, rows with an ANN index) decides vetor's vector
+    # side: recorded before and after the queries, which must not change it.
+    address = {"vectorBucketName": BUCKET, "indexName": INDEX}
+    layout = {"before": service.index_stats(**address)}
     log(f"full-text: {args.queries:,} queries on {list(text_systems)}")
     text_latency, text_found = interleaved(text_systems, queries, args.warmup, {})
     log(f"hybrid: {args.queries:,} queries on {list(hybrid_systems)}")
@@ -639,6 +643,7 @@ def run_latency(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "lancedb_hybrid_queries": min(args.slow_queries, args.queries),
         "top_k": k,
         "vetor_load": loaded,
+        "vetor_layout": layout | {"after": service.index_stats(**address)},
         "vetor_cold": cold,
         "peer_build_s": build_s,
         "fulltext": text_latency,
@@ -761,6 +766,12 @@ def print_latency(result: dict[str, Any]) -> None:
     )
     if "vector_recall_at_k" in result:
         print(f"vetor vector only: recall@{result['top_k']} {result['vector_recall_at_k']:.3f}")
+    for when, layout in result.get("vetor_layout", {}).items():
+        print(
+            f"vetor layout {when} the queries: {layout['segments']} segments, "
+            f"{layout['indexedRows']:,} rows ANN-indexed, {layout['exactRows']:,} exact, "
+            f"{layout['pendingRows']:,} in write batches"
+        )
     rates = result["embedding_rate_texts_per_s"]
     print("all-MiniLM-L6-v2: " + ", ".join(f"{p} {r:.0f} passages/s" for p, r in rates.items()))
 
