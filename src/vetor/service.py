@@ -403,7 +403,9 @@ class VectorService:
     def _index_names(self, bucket: str) -> list[str]:
         """Indexes that exist: those whose index.json does (deleted ones leave a marker)."""
         names = self.store.list_dirs(f"{bucket}/indexes/")
-        found = self.store.get_many([f"{bucket}/indexes/{n}/index.json" for n in names], True)
+        found = self.store.get_many(
+            [f"{bucket}/indexes/{n}/index.json" for n in names], missing_ok=True
+        )
         return [name for name, blob in zip(names, found) if blob is not None]
 
     def _index_config(self, bucket: str, index: str) -> dict[str, Any]:
@@ -462,7 +464,9 @@ class VectorService:
         """index.json overlaid with the ``settings.json`` where vetor kept later changes of
         an index's configuration before manifests carried it (manifest format 1)."""
         prefix = f"{config['vectorBucketName']}/indexes/{config['indexName']}"
-        blob = self.store.get_many([f"{prefix}/{config['indexId']}/settings.json"], True)[0]
+        blob = self.store.get_many(
+            [f"{prefix}/{config['indexId']}/settings.json"], missing_ok=True
+        )[0]
         if blob is None:
             return config
         return _current(config, orjson.loads(blob))
