@@ -125,7 +125,7 @@ def query(service: vetor.VectorService, vector: np.ndarray, where: Any = None) -
 
 
 def engine_of(service: vetor.VectorService) -> IndexEngine:
-    return service._engine("docs", "ann")[1]
+    return service.engine("docs", "ann")
 
 
 def exact(live: dict[str, np.ndarray], vector: np.ndarray, where: Any = None) -> list[str]:

@@ -369,7 +369,7 @@ def test_query_pages_and_tamper_proof_tokens(service: vetor.VectorService, index
 
 def test_recreate_after_an_interrupted_delete(service: vetor.VectorService, index: dict) -> None:
     service.put_vectors(**index, vectors=[GOOD])
-    _, engine = service._engine("docs", "pages")
+    engine = service.engine("docs", "pages")
     engine.retire()  # a delete that stopped right after its linearization point
     query = {"topK": 1, "queryVector": {"float32": [1.0, 0.0, 0.0, 0.0]}}
     with pytest.raises(NotFoundException, match="The specified index could not be found"):
@@ -418,10 +418,8 @@ def test_a_slow_commit_rewrites_its_batch_before_gc_can_take_it(store_uri: str) 
     service.create_vector_bucket(vectorBucketName="docs")
     address = {"vectorBucketName": "docs", "indexName": "pages"}
     service.create_index(**address, dataType="float32", dimension=4, distanceMetric="cosine")
-    _, engine = service._engine("docs", "pages")
-    collector = vetor.connect(store_uri, gc_grace_seconds=1.0)._new_engine(
-        service._index_config("docs", "pages")
-    )
+    engine = service.engine("docs", "pages")
+    collector = vetor.connect(store_uri, gc_grace_seconds=1.0).open_engine("docs", "pages")
     base = engine._commit_base
 
     def stalled_base():  # the writer stalls after writing its batch, while GC runs

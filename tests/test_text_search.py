@@ -232,7 +232,7 @@ def test_bm25_equals_reference_across_segments_deletes_and_overwrites(
     live.update(overwritten)
     put(service, address, {"k900": PASSAGES[650]})  # a fresh write batch, not yet compacted
 
-    manifest = service._engine("docs", "text")[1].latest_manifest()
+    manifest = service.engine("docs", "text").latest_manifest()
     kinds = {r.kind for r in manifest.runs}
     assert kinds == {"segment", "wal"}, kinds  # both paths are exercised
     live["k900"] = PASSAGES[650]
@@ -459,7 +459,7 @@ def test_adding_a_configuration_backfills_segments(tmp_path: Any, settings: dict
     assert configs["textSearchConfigurations"] == [
         {"metadataKey": "body", "language": "en", "status": "ACTIVE"}
     ]
-    runs = service._engine("docs", "text")[1].latest_manifest().runs
+    runs = service.engine("docs", "text").latest_manifest().runs
     assert runs and all(r.text == ("en:body",) for r in runs if r.kind == "segment")
     assert_same_scores(text_scores(service, address, QUERIES[2]), reference(items, QUERIES[2]))
 
@@ -473,7 +473,7 @@ def test_building_status_serves_exact_results_meanwhile(tmp_path: Any, settings:
     old.compact(**address)
     field = TextField("body", "en")
     fresh = vetor.connect(str(tmp_path), **settings)
-    fresh_engine = fresh._engine("docs", "text")[1]
+    fresh_engine = fresh.engine("docs", "text")
     fresh_engine.update_config(  # the configuration, without the backfill it would start
         lambda c: {**c, "textSearchConfigurations": [{"metadataKey": "body", "language": "en"}]}
     )
@@ -496,7 +496,7 @@ def test_garbage_collection_keeps_exactly_the_referenced_text_objects(
     )
     put(service, address, {f"k{i}": t for i, t in enumerate(PASSAGES[:400])})
     service.compact(**address, full=True)
-    engine = service._engine("docs", "text")[1]
+    engine = service.engine("docs", "text")
     (segment,) = engine.latest_manifest().runs
     directory = segment.path.rsplit("/", 1)[0]
     objects = {i.key[len(engine.prefix) :] for i in engine.store.list(engine.prefix + "segments/")}

@@ -26,11 +26,18 @@ import numpy as np
 import orjson
 
 from . import errors, validation
-from .engine import IndexEngine, IndexGone, IndexView, filter_keys
-from .engine.ann import limit_numpy_blas
-from .engine.format import Manifest
-from .engine.index import Hit, TextQuery
-from .engine.textindex import TextField, text_fields_of
+from .engine import (
+    Hit,
+    IndexEngine,
+    IndexGone,
+    IndexView,
+    Manifest,
+    TextField,
+    TextQuery,
+    filter_keys,
+    limit_numpy_blas,
+    text_fields_of,
+)
 from .errors import ConflictException, NotFoundException, ValidationException
 from .settings import Settings
 from .store import ObjectNotFound, ObjectStore, open_store, require_conditional_create
@@ -436,6 +443,16 @@ class VectorService:
             ):
                 view[name] = config[name]
         return view
+
+    def engine(self, bucket: str, index: str) -> IndexEngine:
+        """The engine serving an index in this process: the supported surface for stats,
+        maintenance and tests (``engine.stats()``, ``engine.resident()``...)."""
+        return self._engine(bucket, index)[1]
+
+    def open_engine(self, bucket: str, index: str) -> IndexEngine:
+        """A new engine on an index, sharing nothing with the cached one (another process's
+        view of the same store, in one process)."""
+        return self._new_engine(self._index_config(bucket, index))
 
     def _engine(self, bucket: str, index: str) -> tuple[dict[str, Any], IndexEngine]:
         with self._lock:

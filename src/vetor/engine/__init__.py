@@ -1,8 +1,14 @@
-"""The per-index storage engine: format, commits, views, filters, compaction."""
+"""The per-index storage engine: format, commits, views, filters, compaction.
 
+This module is the engine's front: layers above import from ``vetor.engine`` only, never
+from its submodules.
+"""
+
+from .ann import limit_numpy_blas
 from .filters import filter_keys
 from .format import Manifest, Rows, RunRef
-from .index import Hit, IndexEngine, IndexGone
+from .index import Hit, IndexEngine, IndexGone, TextQuery
+from .textindex import TextField, text_fields_of
 from .view import IndexView
 
 __all__ = [
@@ -13,5 +19,9 @@ __all__ = [
     "Manifest",
     "Rows",
     "RunRef",
+    "TextField",
+    "TextQuery",
     "filter_keys",
+    "limit_numpy_blas",
+    "text_fields_of",
 ]
