@@ -80,7 +80,7 @@ def embeddings(request: pytest.FixtureRequest) -> np.ndarray:
         vectors = np.load(cache)
         if len(vectors) == len(texts):
             return vectors
-    from vetor.embed.providers import LocalEmbedder
+    from vetor.embed.providers.local import LocalEmbedder
 
     vectors = LocalEmbedder().embed_documents(texts).astype(np.float32)
     np.save(cache, vectors)

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 import vetor
 from vetor.cli import app
-from vetor.embed import get_embedder
-from vetor.embed.pipeline import (
+from vetor.embed import Embedder, get_embedder
+from vetor.embed.index import (
     CHUNK_END_KEY,
     CHUNK_KEY,
     CHUNK_START_KEY,
@@ -26,9 +26,8 @@ from vetor.embed.pipeline import (
     HASH_KEY,
     LOCATION_KEY,
     PutOptions,
-    put,
 )
-from vetor.embed.providers import Embedder
+from vetor.embed.pipeline import put
 from vetor.embed.sources import TEXT, expand
 
 CORPUS = Path(__file__).parent / "data" / "embed"

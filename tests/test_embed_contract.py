@@ -32,10 +32,9 @@ import pytest
 from test_embed_cli import CORPUS, runner, vetor_cli
 
 from vetor.cli import app
-from vetor.embed.bedrock import BedrockEmbedder
-from vetor.embed.pipeline import LOCATION_KEY
-from vetor.embed.providers import EmbeddingError
-from vetor.embed.vertex import VertexEmbedder
+from vetor.embed import LOCATION_KEY, EmbeddingError
+from vetor.embed.providers.bedrock import BedrockEmbedder
+from vetor.embed.providers.vertex import VertexEmbedder
 
 TOKEN = "vertex-test-token"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))

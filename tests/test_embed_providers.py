@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vetor.embed import EmbeddingError, UnsupportedInput, get_embedder
+from vetor.embed import EmbeddingError, UnsupportedInput, get_embedder, parse_spec
 from vetor.embed.chunking import Chunk, fit, split
-from vetor.embed.providers import parse_spec
 
 
 def test_local_minilm_is_the_default_and_loads_once() -> None:

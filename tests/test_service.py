@@ -406,9 +406,9 @@ def test_a_retried_create_that_had_succeeded_is_not_a_conflict(
     service: vetor.VectorService,
 ) -> None:
     config = {"vectorBucketName": "docs", "bucketId": "abc"}
-    assert service._create("docs/bucket.json", config, "bucketId")
-    assert service._create("docs/bucket.json", config, "bucketId")  # the retry: ours
-    assert not service._create("docs/bucket.json", {**config, "bucketId": "xyz"}, "bucketId")
+    assert service.core.create_config("docs/bucket.json", config, "bucketId")
+    assert service.core.create_config("docs/bucket.json", config, "bucketId")  # the retry: ours
+    assert not service.core.create_config("docs/bucket.json", {**config, "bucketId": "xyz"}, "bucketId")
 
 
 def test_a_slow_commit_rewrites_its_batch_before_gc_can_take_it(store_uri: str) -> None:

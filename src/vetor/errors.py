@@ -90,3 +90,10 @@ BUCKET_NOT_EMPTY = "The specified vector bucket is not empty"
 POLICY_NOT_FOUND = "The specified vector bucket policy could not be found"
 INDEX_ADDRESS = "Must specify either indexArn or both vectorBucketName and indexName"
 BUCKET_ADDRESS = "Must specify either vectorBucketName or vectorBucketArn but not both"
+
+
+def no_text_search(key: str) -> str:
+    return (
+        f"The metadata key '{key}' has no text search configuration: add one with "
+        "UpdateMetadataConfiguration to search it"
+    )

@@ -14,6 +14,7 @@ import orjson
 
 from .errors import ValidationException
 from .settings import Settings
+from .text import LANGUAGES
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -28,6 +29,7 @@ INDEX_ARN = re.compile(
 TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 METRICS = ("cosine", "euclidean")
 INDEX_MODES = ("CLASSIC", "ENHANCED")
+MAX_TEXT_SEARCH_CONFIGS = 10  # per index
 
 
 def bucket_name(name: Any) -> str:
@@ -248,3 +250,110 @@ def tag_key(key: Any, path: str = "/tagKeys") -> str:
             r"pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
         )
     return key
+
+
+# --- request structures -----------------------------------------------------------------------
+
+
+def encryption(config: Any) -> dict[str, Any]:
+    """An ``encryptionConfiguration``, defaulted to SSE-S3 (``AES256``) as S3 Vectors does."""
+    if config is None:
+        return {"sseType": "AES256"}
+    if not isinstance(config, dict):
+        raise ValidationException.field("/encryptionConfiguration", "Member must be an object")
+    sse = one_of(
+        "/encryptionConfiguration/sseType", config.get("sseType", "AES256"), ("AES256", "aws:kms")
+    )
+    if sse == "aws:kms" and not config.get("kmsKeyArn"):
+        raise ValidationException("kmsKeyArn is required when sseType is aws:kms")
+    return {k: v for k, v in {"sseType": sse, "kmsKeyArn": config.get("kmsKeyArn")}.items() if v}
+
+
+def policy_document(policy: Any) -> str:
+    """A bucket policy: a string holding a JSON object."""
+    if not isinstance(policy, str):
+        raise ValidationException.field("/policy", "Member must be a string")
+    try:
+        document = orjson.loads(policy)
+    except orjson.JSONDecodeError:
+        raise ValidationException("Invalid policy document: not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ValidationException("Invalid policy document: must be a JSON object")
+    return policy
+
+
+def text_configs(items: Any, parent: str) -> list[dict[str, Any]]:
+    """Validated text search configurations: {metadataKey, language?} (no language: the
+    standard analyzer). ``status`` is output only; a valid one sent along is ignored."""
+    path = f"{parent}/textSearchConfigurations"
+    length_between(path, items, 0, MAX_TEXT_SEARCH_CONFIGS)
+    result = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValidationException.field(path, "Member must be a list of objects")
+        key = metadata_key(item.get("metadataKey"), f"{path}/metadataKey")
+        config = {"metadataKey": key}
+        if "language" in item:
+            config["language"] = one_of(f"{path}/language", item["language"], LANGUAGES)
+        if "status" in item:
+            one_of(f"{path}/status", item["status"], ("ACTIVE", "BUILDING"))
+        result.append(config)
+    if len({c["metadataKey"] for c in result}) < len(result):
+        raise ValidationException(f"{path} names a metadata key more than once")
+    return result
+
+
+def deleted_text_keys(items: Any) -> set[str]:
+    """The metadata keys of ``delete.textSearchConfigurations``."""
+    path = "/delete/textSearchConfigurations"
+    length_between(path, items, 1, MAX_TEXT_SEARCH_CONFIGS)
+    if not all(isinstance(item, dict) for item in items):
+        raise ValidationException.field(path, "Member must be a list of objects")
+    return {metadata_key(item.get("metadataKey"), f"{path}/metadataKey") for item in items}
+
+
+def metadata_key(key: Any, path: str) -> str:
+    if not isinstance(key, str) or not 1 <= len(key) <= 63:
+        raise ValidationException.field(path, "Member must have length between 1 and 63, inclusive")
+    return key
+
+
+def required_member(structure: Any, path: str, name: str) -> Any:
+    if not isinstance(structure, dict):
+        raise ValidationException.field(path, "Member must be an object")
+    if name not in structure:
+        raise ValidationException.field(f"{path}/{name}", "Member must not be null")
+    return structure[name]
+
+
+def text_queries(items: Any) -> list[tuple[str, str]]:
+    """Validated ``queryTexts``: (metadata key, text) pairs, one per distinct key."""
+    if items is None:
+        return []
+    length_between("/queryTexts", items, 1, 10)
+    pairs = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValidationException.field("/queryTexts", "Member must be a list of objects")
+        text = item.get("text")
+        if not isinstance(text, str) or not 1 <= len(text) <= 1024:
+            raise ValidationException.field(
+                "/queryTexts/text", "Member must have length between 1 and 1024, inclusive"
+            )
+        pairs.append((metadata_key(item.get("metadataKey"), "/queryTexts/metadataKey"), text))
+    if len({key for key, _ in pairs}) < len(pairs):
+        raise ValidationException("Each entry of queryTexts must target a distinct metadata key")
+    return pairs
+
+
+def list_segment(segment_count: Any, segment_index: Any) -> tuple[int, int] | None:
+    """ListVectors' parallel-scan segment, checked together."""
+    if (segment_count is None) != (segment_index is None):
+        raise ValidationException("segmentCount and segmentIndex must be specified together")
+    if segment_count is None:
+        return None
+    between("/segmentCount", segment_count, 1, 16)
+    between("/segmentIndex", segment_index, 0, 15)
+    if segment_index >= segment_count:
+        raise ValidationException("segmentIndex must be less than segmentCount")
+    return segment_count, segment_index

@@ -1,1 +1,1 @@
-"""vetor's HTTP server: the S3 Vectors REST-JSON API."""
+"""vetor's HTTP server: protocol adapters, service handlers and the one access gate, on one port."""

@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 verification for requests signed for the ``s3vectors`` service.
+"""AWS Signature Version 4 verification (``s3vectors``, ``sts``, any service's signing name).
 
 Both forms boto3 and the AWS CLI produce are accepted: the ``Authorization`` header form and
 the presigned query-string form (``X-Amz-Algorithm``, ``X-Amz-Credential``, ``X-Amz-Date``,
@@ -138,6 +138,7 @@ def verify_request(
     headers: Mapping[str, str],
     body: bytes,
     keyring: Keyring,
+    service: str = SERVICE,
     now: datetime | None = None,
     max_skew: timedelta = timedelta(minutes=15),
 ) -> str:
@@ -147,12 +148,12 @@ def verify_request(
     ``raw_path`` is the path exactly as received, still percent-encoded; ``query_string`` the
     raw query without ``?``; ``headers`` are matched case-insensitively; ``host`` stands in for
     a signed ``Host`` header the request lacks. Any region is accepted in the credential
-    scope (and used to recompute the signature); the service must be ``s3vectors``.
+    scope (and used to recompute the signature); the service must be ``service``.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     pairs = _query_pairs(query_string)
     auth = _parse_auth(lowered, pairs)
-    _check_scope(auth)
+    _check_scope(auth, service)
     _check_time(auth, _utc(now), max_skew)
     secret = keyring.secret(auth.access_key_id)
     if secret is None:
@@ -289,10 +290,10 @@ def _expires(value: str) -> int:
 # --- checks before the signature -------------------------------------------------------------
 
 
-def _check_scope(auth: _Auth) -> None:
-    if auth.service != SERVICE:
+def _check_scope(auth: _Auth, service: str) -> None:
+    if auth.service != service:
         raise AccessDeniedException(
-            f"Credential should be scoped to correct service: '{SERVICE}', not {auth.service!r}."
+            f"Credential should be scoped to correct service: '{service}', not {auth.service!r}."
         )
     if auth.terminator != "aws4_request":
         raise AccessDeniedException(

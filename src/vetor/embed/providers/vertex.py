@@ -19,23 +19,28 @@ from typing import Any
 
 import numpy as np
 
-from .providers import Embedder, EmbeddingError, post_json
+from vetor.models import Embedder, EmbeddingError, default_model, model_entry
+
+from .http import post_json
 
 
 @dataclass(frozen=True)
 class VertexModel:
-    dimension: int
+    """How to talk to one model; its dimension is in the registry."""
+
     max_tokens: int
     batch: int  # instances per request the API accepts
     multimodal: bool = False
 
 
 MODELS = {
-    "text-embedding-005": VertexModel(768, 2048, 250),
-    "text-multilingual-embedding-002": VertexModel(768, 2048, 250),
-    "gemini-embedding-001": VertexModel(3072, 2048, 1),
-    "multimodalembedding@001": VertexModel(1408, 32, 1, multimodal=True),
+    "text-embedding-005": VertexModel(2048, 250),
+    "text-multilingual-embedding-002": VertexModel(2048, 250),
+    "gemini-embedding-001": VertexModel(2048, 1),
+    "multimodalembedding@001": VertexModel(32, 1, multimodal=True),
 }
+UNKNOWN_MODEL = VertexModel(2048, 1)
+UNKNOWN_DIMENSION = 768
 
 
 class VertexEmbedder(Embedder):
@@ -52,8 +57,8 @@ class VertexEmbedder(Embedder):
         dimensions: int | str | None = None,
         timeout: float | str = 60.0,
     ) -> None:
-        self.model = model or "text-embedding-005"
-        spec = MODELS.get(self.model, VertexModel(768, 2048, 1))
+        self.model = model or default_model(self.provider)
+        spec = MODELS.get(self.model, UNKNOWN_MODEL)
         self._spec = spec
         project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
         if not project:
@@ -69,7 +74,9 @@ class VertexEmbedder(Embedder):
         )
         self._token = access_token or os.environ.get("VERTEX_ACCESS_TOKEN")
         self._requested = int(dimensions) if dimensions else None
-        self._dimension = self._requested or spec.dimension
+        entry = model_entry(self.provider, self.model)
+        known = entry.dimension if entry is not None else None
+        self._dimension = self._requested or known or UNKNOWN_DIMENSION
         self.max_input_tokens = spec.max_tokens
         self.supports_images = spec.multimodal
         self._timeout = float(timeout)

@@ -16,10 +16,11 @@ from typing import Any
 
 import orjson
 
-from .errors import ValidationException
-from .store import ObjectNotFound, ObjectStore
+from ..errors import ValidationException
+from ..store import ObjectNotFound, ObjectStore
+from . import layout
 
-KEY_PATH = "_vetor/token-key"
+KEY_PATH = layout.TOKEN_KEY
 
 
 class TokenSigner:

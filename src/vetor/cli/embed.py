@@ -1,4 +1,4 @@
-"""``vetor embed put`` and ``vetor embed query``: documents in, answers out, one command each.
+"""``vetor embed``: ``put`` and ``query``: documents in, answers out, one command each.
 
 Everything the AWS S3 Vectors embed CLI does, with any provider (local models, self-hosted
 OpenAI-compatible servers, Vertex AI, Bedrock), chunking, resumable runs and a progress bar.
@@ -29,7 +29,26 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ..cli import (
+from ..embed import (
+    CONTENT_KEY,
+    IMAGE,
+    LOCATION_KEY,
+    RESERVED_PREFIX,
+    TEXT,
+    Embedder,
+    EmbeddingError,
+    PutOptions,
+    PutReport,
+    Source,
+    SourceBucket,
+    SourceError,
+    expand,
+    index_embedder,
+    literal,
+    put,
+)
+from ..settings import Settings
+from .base import (
     DEFAULT_DATA,
     Bucket,
     DataOpt,
@@ -37,22 +56,9 @@ from ..cli import (
     Metric,
     Output,
     OutputOpt,
-    _parse_json,
+    open_client,
+    parse_json,
 )
-from ..cli import _service as _client
-from ..settings import Settings
-from .pipeline import (
-    CONTENT_KEY,
-    LOCATION_KEY,
-    RESERVED_PREFIX,
-    PutOptions,
-    PutReport,
-    error_code,
-    index_model,
-    put,
-)
-from .providers import Embedder, EmbeddingError, get_embedder, parse_spec
-from .sources import IMAGE, TEXT, Source, SourceBucket, SourceError, expand, literal
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -187,8 +193,10 @@ def put_command(
         distance_metric=distance_metric.value,
         text_search=text_search,
     )
-    with _client(data) as client, _fatal():
-        embedder = index_embedder(client, bucket, index, provider, model, provider_option, settings)
+    with open_client(data) as client, _fatal():
+        embedder = index_embedder(
+            client, bucket, index, provider, model, _provider_options(provider_option), settings
+        )
         with _progress(len(sources)) as advance:
             report = put(client, embedder, sources, options, advance)
     _print_report(report, output)
@@ -199,7 +207,7 @@ def put_command(
 def _user_metadata(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
-    value = _parse_json(text, "--metadata")
+    value = parse_json(text, "--metadata")
     if not isinstance(value, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="'--metadata'")
     reserved = sorted(k for k in value if k.upper().startswith(RESERVED_PREFIX))
@@ -287,13 +295,15 @@ def query_command(
 ) -> None:
     """Embed a question (or an image) and return the nearest vectors."""
     settings = Settings.from_env()
-    where = _parse_json(filter_json, "--filter") if filter_json is not None else None
+    where = parse_json(filter_json, "--filter") if filter_json is not None else None
     if where is not None and not isinstance(where, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="'--filter'")
     source_bucket = _source_bucket(source_endpoint_url, None, None)
     query = _query_input(question, text_value, text, image, source_bucket)
-    with _client(data) as client, _fatal():
-        embedder = index_embedder(client, bucket, index, provider, model, provider_option, settings)
+    with open_client(data) as client, _fatal():
+        embedder = index_embedder(
+            client, bucket, index, provider, model, _provider_options(provider_option), settings
+        )
         vector = _query_vector(embedder, query)
         response = client.query_vectors(
             vectorBucketName=bucket,
@@ -317,7 +327,7 @@ def query_command(
         document = {"results": results, "summary": summary}
         typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
     else:
-        out.print(_results_table(results))
+        out.print(results_table(results))
 
 
 def _query_input(
@@ -353,7 +363,7 @@ def _query_vector(embedder: Embedder, query: Source) -> list[float]:
     return embedder.embed_queries([text])[0].tolist()
 
 
-def _results_table(results: list[dict[str, Any]]) -> Table:
+def results_table(results: list[dict[str, Any]]) -> Table:
     table = Table("key", "distance", "source", "text")
     table.columns[0].no_wrap = True
     for item in results:
@@ -380,38 +390,6 @@ def _fatal() -> Iterator[None]:
     except EmbeddingError as error:
         err.print(f"Error: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-
-
-def index_embedder(
-    client: Any,
-    bucket: str,
-    index: str,
-    provider: str | None,
-    model: str | None,
-    option_pairs: list[str] | None,
-    settings: Settings,
-) -> Embedder:
-    """The model asked for; else the one that filled the index; else the configured one."""
-    options = _provider_options(option_pairs)
-    if provider is None:
-        recorded = _recorded_model(client, bucket, index)
-        if recorded is not None and model is None:
-            provider, model = recorded
-        else:
-            provider = settings.embed_provider
-            model = model or settings.embed_model or None
-    name, spec_model = parse_spec(provider)
-    return get_embedder(name, model or spec_model, **options)
-
-
-def _recorded_model(client: Any, bucket: str, index: str) -> tuple[str, str] | None:
-    try:
-        found = client.get_index(vectorBucketName=bucket, indexName=index)["index"]
-    except Exception as error:
-        if error_code(error) == "NotFoundException":
-            return None
-        raise
-    return index_model(client, found)
 
 
 def _provider_options(pairs: list[str] | None) -> dict[str, str]:

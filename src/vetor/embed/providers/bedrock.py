@@ -24,24 +24,25 @@ from typing import Any
 import numpy as np
 import orjson
 
-from .providers import Embedder, EmbeddingError
+from vetor.models import Embedder, EmbeddingError, default_model, model_entry
 
 
 @dataclass(frozen=True)
 class BedrockModel:
+    """How to talk to one model; its dimension and modalities are in the registry."""
+
     family: str  # titan-text, titan-image, cohere
-    dimension: int
     max_chars: int | None = None
     max_tokens: int | None = None
 
 
 MODELS = {
-    "amazon.titan-embed-text-v2:0": BedrockModel("titan-text", 1024, 50_000, 8192),
-    "amazon.titan-embed-text-v1": BedrockModel("titan-text", 1536, 50_000, 8192),
-    "amazon.titan-embed-image-v1": BedrockModel("titan-image", 1024, None, 128),
-    "cohere.embed-english-v3": BedrockModel("cohere", 1024, 2048),
-    "cohere.embed-multilingual-v3": BedrockModel("cohere", 1024, 2048),
-    "cohere.embed-v4:0": BedrockModel("cohere", 1536, None, 128_000),
+    "amazon.titan-embed-text-v2:0": BedrockModel("titan-text", 50_000, 8192),
+    "amazon.titan-embed-text-v1": BedrockModel("titan-text", 50_000, 8192),
+    "amazon.titan-embed-image-v1": BedrockModel("titan-image", None, 128),
+    "cohere.embed-english-v3": BedrockModel("cohere", 2048),
+    "cohere.embed-multilingual-v3": BedrockModel("cohere", 2048),
+    "cohere.embed-v4:0": BedrockModel("cohere", None, 128_000),
 }
 COHERE_BATCH = 96
 
@@ -59,14 +60,15 @@ class BedrockEmbedder(Embedder):
         dimensions: int | str | None = None,
         normalize: bool | str = True,
     ) -> None:
-        self.model = model or "amazon.titan-embed-text-v2:0"
+        self.model = model or default_model(self.provider)
         spec = MODELS.get(self.model)
-        if spec is None:
+        entry = model_entry(self.provider, self.model)
+        if spec is None or entry is None or entry.dimension is None:
             known = ", ".join(MODELS)
             raise EmbeddingError(f"unknown Bedrock embedding model {self.model!r} (known: {known})")
         self._spec = spec
         self._requested = int(dimensions) if dimensions else None
-        self._dimension = self._requested or spec.dimension
+        self._dimension = self._requested or entry.dimension
         self.max_input_chars = spec.max_chars
         self.max_input_tokens = None  # no tokenizer here: the service checks tokens
         self.supports_images = spec.family in ("titan-image", "cohere")

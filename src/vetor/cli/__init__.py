@@ -1,0 +1,21 @@
+"""The ``vetor`` command: the root app (``base``) with one module per command group mounted on it.
+
+Groups (``buckets``, ``indexes``, ``vectors``, ``embed``) and the top-level commands
+(``admin``, ``quickstart``) import only ``base`` and the layers below, never each other.
+"""
+
+from __future__ import annotations
+
+from . import admin, quickstart  # noqa: F401  (their commands register on the root app)
+from .base import app
+from .buckets import buckets_app
+from .embed import embed_app
+from .indexes import indexes_app
+from .vectors import vectors_app
+
+app.add_typer(buckets_app, name="buckets", no_args_is_help=True)
+app.add_typer(indexes_app, name="indexes", no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors", no_args_is_help=True)
+app.add_typer(embed_app, name="embed")
+
+__all__ = ["app"]

@@ -1,0 +1,46 @@
+"""Models: the interfaces providers implement and the one registry that lists and finds them.
+
+A base package: it imports only the standard library and numpy. Providers (in
+``vetor.embed.providers``) import their interface from here; the registry imports providers
+lazily, by the dotted paths written in its table.
+"""
+
+from __future__ import annotations
+
+from .embedder import Embedder, EmbeddingError, UnsupportedInput
+from .registry import (
+    EMBEDDING,
+    IMAGE,
+    MODEL_ENTRIES,
+    PROVIDER_ENTRIES,
+    PROVIDERS,
+    TEXT,
+    Kind,
+    ModelEntry,
+    ProviderEntry,
+    default_model,
+    get_embedder,
+    model_entry,
+    models,
+    parse_spec,
+)
+
+__all__ = [
+    "EMBEDDING",
+    "IMAGE",
+    "MODEL_ENTRIES",
+    "PROVIDERS",
+    "PROVIDER_ENTRIES",
+    "TEXT",
+    "Embedder",
+    "EmbeddingError",
+    "Kind",
+    "ModelEntry",
+    "ProviderEntry",
+    "UnsupportedInput",
+    "default_model",
+    "get_embedder",
+    "model_entry",
+    "models",
+    "parse_spec",
+]
