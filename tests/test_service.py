@@ -408,7 +408,9 @@ def test_a_retried_create_that_had_succeeded_is_not_a_conflict(
     config = {"vectorBucketName": "docs", "bucketId": "abc"}
     assert service.core.create_config("docs/bucket.json", config, "bucketId")
     assert service.core.create_config("docs/bucket.json", config, "bucketId")  # the retry: ours
-    assert not service.core.create_config("docs/bucket.json", {**config, "bucketId": "xyz"}, "bucketId")
+    assert not service.core.create_config(
+        "docs/bucket.json", {**config, "bucketId": "xyz"}, "bucketId"
+    )
 
 
 def test_a_slow_commit_rewrites_its_batch_before_gc_can_take_it(store_uri: str) -> None:
