@@ -41,7 +41,6 @@ stdout and ``bench/results/ann.json`` (one entry per scale; other scales' entrie
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import shutil
@@ -51,13 +50,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import corpus
 import numpy as np
-from machine import free_port, machine_info
+from harness import free_port, log, machine_info, rss, write_json
 
 import vetor
 
@@ -70,16 +68,6 @@ K = 10
 SCALES = {"20k": 20_000, "200k": 0, "1m": 1_000_000, "2m": 2_000_000}
 NOISE = 0.03
 SELECTIVITY = {"50%": 500, "10%": 100, "1%": 10, "0.1%": 1}  # g < value, g in [0, 1000)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def rss() -> int:
-    gc.collect()
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
 
 
 def tree_bytes(path: Path) -> int:
@@ -210,7 +198,7 @@ class Vetor(Engine):
             if (end // BATCH) % 200 == 0:
                 log(f"vetor: put {end:,} ({end / (time.perf_counter() - t0):,.0f}/s)")
         put_s = time.perf_counter() - t0
-        engine = service._engine(BUCKET, INDEX)[1]
+        engine = service.engine(BUCKET, INDEX)
         while True:  # until the background compaction has indexed everything
             engine.wait_for_background()
             stats = engine.stats()
@@ -233,7 +221,7 @@ class Vetor(Engine):
 
     def tune(self, value: int) -> None:
         # Bench-only: the knob is a per-process setting; swap it in place for the sweep.
-        self.engine._ann.settings = replace(self.engine._ann.settings, ann_nprobe=value)
+        self.engine.tune_ann(ann_nprobe=value)
 
     def query(self, q: np.ndarray, k: int, where: dict | None = None) -> np.ndarray:
         request: dict[str, Any] = {"queryVector": {"float32": q.tolist()}, "topK": k}
@@ -523,7 +511,7 @@ def cold(
 
     engine.engine.wait_for_background()
     engine.engine.collect_garbage(grace_seconds=0)
-    nprobe = engine.engine._ann.settings.ann_nprobe  # as tuned for the warm figures
+    nprobe = engine.engine.ann_settings.ann_nprobe  # as tuned for the warm figures
     fast, slow = free_port(), free_port()
     server = subprocess.Popen(
         [sys.executable, str(REPO / "bench/slow_s3.py"), str(fast), str(slow), str(delay_ms)],
@@ -706,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"] = machine_info(
         ("vetor", "numpy", "faiss-cpu", "lancedb", "chromadb", "milvus-lite", "pymilvus")
     )
-    path.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(path, report)
     return 0
 
 

@@ -39,17 +39,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from machine import machine_info
+from harness import log, machine_info, write_json
 
 from vetor.cli import app
 from vetor.embed import get_embedder
 
 REPO = Path(__file__).resolve().parent.parent
 PROVIDERS = ("local", "e5-multilingual")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def corpus(count: int, fits: Any, low: int = 600, high: int = 1000) -> list[str]:
@@ -183,8 +179,7 @@ def main() -> None:
         "config": config,
         "results": results,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2) + "\n")
+    write_json(args.json, document)
     print(f"\n{len(texts)} texts of ~{config['mean_chars']:.0f} chars, batch {args.batch}, "
           f"{args.workers} reader threads, torch threads {config['torch_threads']}")  # fmt: skip
     print(f"{'provider':<18}{'raw texts/s':>14}{'vetor embed put':>18}{'ratio':>8}")

@@ -26,24 +26,26 @@ See bench/README.md. Run ``python bench/bench_engine.py --help`` for the options
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
-import io
-import json
 import os
-import pstats
 import shutil
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import BLAS_ENV, pin_blas_threads
-from machine import machine_info as _machine_info
+from harness import (
+    CProfiler,
+    log,
+    machine_info,
+    percentiles,
+    pin_blas_threads,
+    print_table,
+    write_json,
+)
 
 import vetor
 
@@ -55,22 +57,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    ms = np.asarray(samples_s) * 1000.0
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "mean_ms": float(ms.mean()),
-        "min_ms": float(ms.min()),
-        "max_ms": float(ms.max()),
-        "count": len(ms),
-    }
 
 
 def build_batches(vectors: np.ndarray, start: int, stop: int, batch: int) -> list[list[dict]]:
@@ -92,40 +78,6 @@ def build_batches(vectors: np.ndarray, start: int, stop: int, batch: int) -> lis
     return out
 
 
-class Profiler:
-    """Optional cProfile of named phases (main thread only); a no-op when disabled."""
-
-    def __init__(self, directory: Path | None, size: int) -> None:
-        self.directory = directory
-        self.size = size
-        self.profiles: dict[str, cProfile.Profile] = {}
-
-    def run(self, phase: str, fn: Callable[[], Any]) -> Any:
-        if self.directory is None:
-            return fn()
-        profile = self.profiles.setdefault(phase, cProfile.Profile())
-        profile.enable()
-        try:
-            return fn()
-        finally:
-            profile.disable()
-
-    def dump(self, top: int = 25) -> dict[str, str]:
-        written = {}
-        if self.directory is None:
-            return written
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for phase, profile in self.profiles.items():
-            path = self.directory / f"profile-{self.size}-{phase}.prof"
-            profile.dump_stats(str(path))
-            written[phase] = str(path)
-            for order in ("tottime", "cumulative"):
-                text = io.StringIO()
-                pstats.Stats(profile, stream=text).sort_stats(order).print_stats(top)
-                log(f"profile of phase '{phase}' (N={self.size}), by {order}:\n{text.getvalue()}")
-        return written
-
-
 # --- vetor --------------------------------------------------------------------------------
 
 
@@ -135,7 +87,7 @@ def bench_vetor(
     vectors: np.ndarray,
     queries: np.ndarray,
     root: Path,
-    profiler: Profiler,
+    profiler: CProfiler,
 ) -> tuple[dict[str, Any], list[list[str]], list[list[str]]]:
     settings = {"background_compaction": args.background_compaction}
     uri = str(root / f"n{size}-{uuid.uuid4().hex[:8]}")
@@ -317,11 +269,7 @@ def agreement(a: list[list[str]], b: list[list[str]]) -> float:
 # --- driver -------------------------------------------------------------------------------
 
 
-def machine_info() -> dict[str, Any]:
-    return _machine_info(("vetor", "numpy", "pyarrow"))
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
+def results_table(rows: list[dict[str, Any]]) -> None:
     headers = [
         "N",
         "put vec/s",
@@ -351,21 +299,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 f"{r['ratio_query_p50']:.1f}x",
             ]
         )
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-        print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
-        for c in cells:
-            print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
-        return
-    table = Table(title="vetor engine vs numpy brute force (exact search)")
-    for h in headers:
-        table.add_column(h, justify="right")
-    for c in cells:
-        table.add_row(*c)
-    Console(width=200).print(table)
+    print_table("vetor engine vs numpy brute force (exact search)", headers, cells)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -416,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     output: dict[str, Any] = {
         "benchmark": "bench/bench_engine.py",
-        "machine": machine_info(),
+        "machine": machine_info(("vetor", "numpy", "pyarrow")),
         "config": {
             "sizes": args.sizes,
             "dim": args.dim,
@@ -433,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
             "filter_selectivity": 0.1,
             "profiled": args.profile is not None,
             "blas_threads": args.blas_threads or "default",
-            "blas_env": {v: os.environ.get(v) for v in BLAS_ENV},
         },
         "notes": [
             "put vec/s = N / (sum of put_vectors call durations); request bodies are Python "
@@ -456,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             queries = np.random.default_rng(args.seed + 1).standard_normal(
                 (args.queries, args.dim), dtype=np.float32
             )
-            profiler = Profiler(Path(args.profile) if args.profile else None, size)
+            profiler = CProfiler(Path(args.profile) if args.profile else None, f"N={size}")
             v, v_keys, v_fkeys = bench_vetor(args, size, vectors, queries, root, profiler)
             n, n_keys, n_fkeys = bench_numpy(args, vectors, queries)
             del vectors
@@ -474,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 row["profiles"] = profiler.dump()
             output["results"].append(row)
-            json_path.write_text(json.dumps(output, indent=2, default=str) + "\n")
+            write_json(json_path, output)
             log(
                 f"N={size}: put {v['put']['vectors_per_s']:,.0f} vec/s, query p50 "
                 f"{v['query']['p50_ms']:.2f} ms (numpy {n['query']['p50_ms']:.2f} ms), "
@@ -483,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.data:
             shutil.rmtree(root, ignore_errors=True)
-    print_table(output["results"])
+    results_table(output["results"])
     print(f"results written to {json_path}")
     return 0
 

@@ -46,8 +46,8 @@ from typing import Any
 
 import corpus
 import numpy as np
-from machine import BLAS_ENV, pin_blas_threads
-from machine import machine_info as _machine_info
+from harness import interleaved, log, pin_blas_threads, print_table, timed, write_json
+from harness import machine_info as _machine_info
 
 import vetor
 
@@ -59,10 +59,6 @@ HYBRID_DEPTH = vetor.Settings.hybrid_candidates  # candidates per side, as vetor
 FUSION = (vetor.Settings.hybrid_rrf_constant, vetor.Settings.hybrid_vector_weight)  # vetor's
 TEXTBOOK_RRF = 60  # the usual RRF constant (Cormack et al. 2009), LanceDB's default too
 PEERS = ("bm25s", "tantivy", "lancedb")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- vetor --------------------------------------------------------------------------------
@@ -500,51 +496,6 @@ def latency_queries(count: int, seed: int) -> list[Query]:
     return [Query(texts[i], matrix[i], {"float32": matrix[i].tolist()}) for i in chosen]
 
 
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    ms = np.asarray(samples_s) * 1000.0
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p90_ms": float(np.percentile(ms, 90)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "mean_ms": float(ms.mean()),
-        "max_ms": float(ms.max()),
-        "count": len(ms),
-    }
-
-
-def timed(fn: Callable[[], list[str]]) -> tuple[float, list[str]]:
-    t = time.perf_counter()
-    found = fn()
-    return time.perf_counter() - t, found
-
-
-def interleaved(
-    systems: dict[str, Callable[[Query], list[str]]],
-    queries: list[Query],
-    warmup: int,
-    limits: dict[str, int],
-) -> tuple[dict[str, dict], dict[str, list[list[str]]]]:
-    """Each query on every system, the order rotating per query; p50/p99 per system.
-
-    The first ``warmup`` queries are run untimed. A system in ``limits`` answers only that
-    many of the timed queries (a slow peer would otherwise take the run's whole time).
-    """
-    names = list(systems)
-    for q in queries[:warmup]:
-        for name in names:
-            systems[name](q)
-    samples: dict[str, list[float]] = {n: [] for n in names}
-    found: dict[str, list[list[str]]] = {n: [] for n in names}
-    for i, q in enumerate(queries[warmup:]):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            if i >= limits.get(name, len(queries)):
-                continue
-            elapsed, keys = timed(lambda n=name, q=q: systems[n](q))
-            samples[name].append(elapsed)
-            found[name].append(keys)
-    return {n: percentiles(s) for n, s in samples.items()}, found
-
-
 def overlap(a: list[list[str]], b: list[list[str]]) -> float:
     """Mean share of b's top-k keys that a also returns (1.0: the same sets), over the
     queries both answered."""
@@ -666,21 +617,7 @@ def run_latency(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
 def machine_info() -> dict[str, Any]:
     packages = ("vetor", "numpy", "pyarrow", "bm25s", "PyStemmer", "tantivy", "lancedb")
-    info = _machine_info((*packages, "sentence-transformers", "torch"))
-    info["blas_env"] = {v: os.environ.get(v) for v in BLAS_ENV}
-    return info
-
-
-def table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    out = Table(title=title)
-    for h in headers:
-        out.add_column(h, justify="right")
-    for row in rows:
-        out.add_row(*row)
-    Console(width=200).print(out)
+    return _machine_info((*packages, "sentence-transformers", "torch"))
 
 
 def print_quality(result: dict[str, Any]) -> None:
@@ -697,7 +634,7 @@ def print_quality(result: dict[str, Any]) -> None:
                     + [f"{m[f'{x}@{k}']:.3f}" for x in ("ndcg", "recall", "mrr")]
                 )
     headers = ["set", "queries", "search", f"nDCG@{k}", f"recall@{k}", f"MRR@{k}"]
-    table("retrieval quality (one relevant document per query)", headers, rows)
+    print_table("retrieval quality (one relevant document per query)", headers, rows)
     print_rrf_grid(result)
 
 
@@ -710,7 +647,7 @@ def print_rrf_grid(result: dict[str, Any]) -> None:
         [*setting.split(), *(f"{grids[n][setting]:.3f}" for n in names)]
         for setting in grids[names[0]]
     ]
-    table(
+    print_table(
         f"weighted RRF (bm25s + exact cosine), nDCG@{k}",
         ["constant", "vector weight", *names],
         rows,
@@ -738,7 +675,7 @@ def print_rrf_grid(result: dict[str, Any]) -> None:
         )
     headers = ["set", "role", "BM25", "vector", "hybrid", "hybrid - better [95 % CI]"]
     headers += ["queries better / worse", "goal"]
-    table(f"vetor nDCG@{k}: hybrid >= the better of BM25 and vector?", headers, rows)
+    print_table(f"vetor nDCG@{k}: hybrid >= the better of BM25 and vector?", headers, rows)
 
 
 def print_latency(result: dict[str, Any]) -> None:
@@ -755,7 +692,7 @@ def print_latency(result: dict[str, Any]) -> None:
             )
     title = f"search latency, {result['passages']:,} passages, one query at a time (warm)"
     headers = ["mode", "system", "p50 ms", "p99 ms", "mean ms", "top-k overlap", "vs fastest"]
-    table(title, headers, rows)
+    print_table(title, headers, rows)
     cold = result["vetor_cold"]
     print(
         f"vetor cold (fresh connect): first full-text query {cold['first_text_query_s']:.2f} s, "
@@ -828,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
             if getattr(args, part):
                 output[part] = run(args, root)
                 json_path.parent.mkdir(parents=True, exist_ok=True)
-                json_path.write_text(json.dumps(output, indent=2, default=str) + "\n")
+                write_json(json_path, output)
                 show(output[part])
     finally:
         if not args.data:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 import vetor
@@ -17,6 +19,9 @@ S3_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "vetor-test-secret",
     "AWS_REGION": "us-east-1",
 }
+
+
+MODEL_FIXTURE_COSTS: list[str] = []  # printed at the end of the run
 
 
 def free_port() -> int:
@@ -199,3 +204,42 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = Server(str(tmp_path_factory.mktemp("served")))
     yield running
     running.stop()
+
+
+# --- real embeddings, shared by the session -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stdlib_embeddings(request: pytest.FixtureRequest) -> np.ndarray:
+    """MiniLM embeddings (unit length) of ~3,000 standard-library docstring paragraphs.
+
+    Embedding them costs minutes on a 2-core CPU, so it happens once per machine: the vectors
+    are cached in pytest's cache directory (``.pytest_cache``; CI starts without one). The
+    run's summary says which it was and what it cost.
+    """
+    from corpora import stdlib_paragraphs
+
+    texts = stdlib_paragraphs()
+    assert len(texts) >= 2000, len(texts)
+    cache = request.config.cache.mkdir("vetor-ann-fixture") / f"minilm-{len(texts)}.npy"
+    if cache.exists():
+        vectors = np.load(cache)
+        if len(vectors) == len(texts):
+            MODEL_FIXTURE_COSTS.append(f"stdlib_embeddings: {len(texts)} vectors from {cache}")
+            return vectors
+    from vetor.embed import get_embedder
+
+    started = time.perf_counter()
+    vectors = get_embedder("local").embed_documents(texts).astype(np.float32)
+    np.save(cache, vectors)
+    seconds = time.perf_counter() - started
+    MODEL_FIXTURE_COSTS.append(
+        f"stdlib_embeddings: embedded {len(texts)} paragraphs with MiniLM in {seconds:.0f} s "
+        f"(cached at {cache} for later runs)"
+    )
+    return vectors
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in MODEL_FIXTURE_COSTS:
+        terminalreporter.write_line(line)

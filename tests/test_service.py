@@ -422,14 +422,14 @@ def test_a_slow_commit_rewrites_its_batch_before_gc_can_take_it(store_uri: str) 
     service.create_index(**address, dataType="float32", dimension=4, distanceMetric="cosine")
     engine = service.engine("docs", "pages")
     collector = vetor.connect(store_uri, gc_grace_seconds=1.0).open_engine("docs", "pages")
-    base = engine._commit_base
+    base = engine.log.commit_base
 
     def stalled_base():  # the writer stalls after writing its batch, while GC runs
         time.sleep(1.3)
         assert collector.collect_garbage() >= 1  # the uncommitted batch looked abandoned
         return base()
 
-    engine._commit_base = stalled_base
+    engine.log.commit_base = stalled_base
     service.put_vectors(**address, vectors=[GOOD])
     fresh = vetor.connect(store_uri)
     assert [v["key"] for v in fresh.list_vectors(**address)["vectors"]] == ["good"]

@@ -571,7 +571,7 @@ def test_an_index_changed_before_manifests_carried_the_configuration(
     service = vetor.connect(str(tmp_path), **settings)
     address = make_index(service)  # CLASSIC, then ENHANCED: manifests 1 and 2
     put(service, address, {"k1": "as ações caíram", "k2": "the quick brown fox"})
-    index_id = service._index_config("docs", "text")["indexId"]
+    index_id = service.engine("docs", "text").index_id
     prefix = Path(tmp_path) / "docs" / "indexes" / "text" / index_id
     for path in (prefix / "manifests").glob("*.json"):  # as the older vetor wrote them
         manifest = json.loads(path.read_text())

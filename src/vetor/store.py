@@ -7,6 +7,7 @@ needs and turns the store's errors into vetor's.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import os
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
 import obstore
@@ -137,13 +138,12 @@ class ObjectStore:
 
     def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` (recursively), optionally only keys > start_after."""
-        kwargs = {"offset": start_after} if start_after else {}
         with _translated(prefix):
-            for chunk in obstore.list(self._inner, prefix, **kwargs):
+            for chunk in obstore.list(self._inner, prefix, offset=start_after or None):
                 for meta in chunk:
                     yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"])
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Names of the immediate "sub-directories" of ``prefix`` (common prefixes)."""
         with _translated(prefix):
             result = obstore.list_with_delimiter(self._inner, prefix or None)
@@ -157,7 +157,7 @@ class ObjectStore:
             return False
         return True
 
-    def exists_many(self, keys: list[str]) -> list[bool]:
+    def exists_many(self, keys: builtins.list[str]) -> builtins.list[bool]:
         """Whether each object exists: in parallel, and a plain ``stat`` on a directory store
         (its objects are files created by rename, so a file seen is a complete object)."""
         if self._local_root is not None:
@@ -165,7 +165,7 @@ class ObjectStore:
             return [os.path.isfile(os.path.join(root, key)) for key in keys]
         if len(keys) <= 1:
             return [self.exists(k) for k in keys]
-        return list(_pool().map(self.exists, keys))
+        return builtins.list(_pool().map(self.exists, keys))
 
     def delete(self, key: str) -> None:
         """Delete an object; deleting a missing object is not an error."""
@@ -175,7 +175,7 @@ class ObjectStore:
         except ObjectNotFound:
             pass
 
-    def delete_many(self, keys: list[str]) -> None:
+    def delete_many(self, keys: builtins.list[str]) -> None:
         """Delete objects; keys that are already gone are fine (another deleter won)."""
         if not keys:
             return
@@ -191,7 +191,9 @@ class ObjectStore:
         if self._local_root is not None:  # folders are not objects: leave no empty ones behind
             _remove_empty_dirs(self._local_root, prefix)
 
-    def get_many(self, keys: list[str], missing_ok: bool = False) -> list[memoryview | None]:
+    def get_many(
+        self, keys: builtins.list[str], missing_ok: bool = False
+    ) -> builtins.list[memoryview | None]:
         """Fetch several objects in parallel (object stores reward concurrency), without copies.
 
         With ``missing_ok``, a missing object yields None instead of raising ObjectNotFound.
@@ -207,7 +209,7 @@ class ObjectStore:
 
         if len(keys) <= 1 or self._local_root is not None:  # local reads don't wait on a network
             return [fetch(k) for k in keys]
-        return list(_pool().map(fetch, keys))
+        return builtins.list(_pool().map(fetch, keys))
 
 
 # Ranges per obstore call: each call runs its ranges about 10 at a time, so a call per few
@@ -234,7 +236,7 @@ class _translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> Literal[False]:
         if error is None:
             return False
         if isinstance(error, AlreadyExistsError):

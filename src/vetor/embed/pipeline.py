@@ -192,8 +192,8 @@ class _Run:
         records = []
         for n, chunk in enumerate(chunks):
             key = base if len(chunks) == 1 else f"{base}#{n}"
-            numbered = chunk if len(chunks) > 1 else None
-            metadata = self._metadata(source, chunk.text, None, numbered and (n, chunk), key)
+            numbered = (n, chunk) if len(chunks) > 1 else None
+            metadata = self._metadata(source, chunk.text, None, numbered, key)
             last = n == len(chunks) - 1
             records.append(Record(key, source.label, last, metadata, text=chunk.text))
         return records

@@ -199,10 +199,10 @@ class AnnSearch:
             found = view.nearest(query, np.arange(len(coverage.covered), n), wanted, None, allowed)
             candidates.append(found[0])
         rows = np.unique(np.concatenate(candidates))
-        found, distances = view.rerank(query, rows, k)
-        if len(found) < min(k, count):  # the probes missed matches: be exact instead
+        best, distances = view.rerank(query, rows, k)
+        if len(best) < min(k, count):  # the probes missed matches: be exact instead
             return view.search(query, k, mask)
-        return found, distances
+        return best, distances
 
     def _covered(self, view: IndexView, searchers: list[tuple[str, ivf.Searcher]]) -> _Coverage:
         key = (view.generation, tuple(sorted(name for name, _ in searchers)))

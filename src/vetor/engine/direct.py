@@ -172,7 +172,7 @@ class DirectSearch:
         live = np.flatnonzero(view.live())
         seqs = view.seqs(live)
         position = np.searchsorted([r.max_seq for r in runs], seqs)
-        dead = _Supersession(fingerprints, []).check([view.key(r) for r in live], position)
+        dead = _Supersession(fingerprints, []).check([view.key(int(r)) for r in live], position)
         mask = view.live().copy()
         mask[live[dead]] = False
         return _Unindexed(view, mask, keys, size)
@@ -271,7 +271,9 @@ class DirectSearch:
         ranges = []
         for c in found:
             path = self.prefix + c.run.path
-            offsets = c.head.vectors.offsets(c.positions.astype(np.int64), self.dimension)
+            locations = c.head.vectors
+            assert locations is not None  # format 1 heads are answered from the view
+            offsets = locations.offsets(c.positions.astype(np.int64), self.dimension)
             ranges += [(path, int(o), int(o) + size) for o in offsets]
         blobs = self.store.read_ranges(ranges)
         flat = np.frombuffer(b"".join(blobs), "<f4")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
 import numpy as np
@@ -160,7 +161,7 @@ def _assigner(centroids: np.ndarray, metric: str) -> faiss.Index:
     nearest partition, which probing tolerates)."""
     d = centroids.shape[1]
     if len(centroids) <= 1024:
-        index = faiss.IndexFlat(d, _faiss_metric(metric))
+        index: Any = faiss.IndexFlat(d, _faiss_metric(metric))
     else:
         index = faiss.IndexHNSWFlat(d, 32, _faiss_metric(metric))
         index.hnsw.efSearch = 64
@@ -377,9 +378,9 @@ class Searcher:
             return
         ids = np.ascontiguousarray(ids, np.int64)
         codes = np.ascontiguousarray(codes, np.uint8)
-        self.index.invlists.add_entries(
-            partition, len(ids), faiss.swig_ptr(ids), faiss.swig_ptr(codes)
-        )
+        invlists = self.index.invlists
+        assert invlists is not None
+        invlists.add_entries(partition, len(ids), faiss.swig_ptr(ids), faiss.swig_ptr(codes))
         self.index.ntotal += len(ids)
 
     @property

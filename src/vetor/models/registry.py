@@ -131,7 +131,7 @@ def implementation(provider: str) -> Callable[..., Any]:
     for entry in PROVIDER_ENTRIES:
         if entry.name == provider:
             module, _, name = entry.implementation.partition(":")
-            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(module), name)
     raise KeyError(provider)
 
 

@@ -52,8 +52,10 @@ def _records(vectors: Any) -> list[dict[str, Any]] | None:
             return None
         record = {name: _plain(item[name]) for name in item if name != "data"}
         data = item.get("data")
-        floats = data.get("float32") if isinstance(data, simdjson.Object) else None
-        if not isinstance(floats, simdjson.Array) or len(data) != 1:
+        if not isinstance(data, simdjson.Object) or len(data) != 1:
+            return None
+        floats = data.get("float32")
+        if not isinstance(floats, simdjson.Array):
             return None
         record["data"] = {"float32": np.frombuffer(floats.as_buffer(of_type="d"), np.float64)}
         records.append(record)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..engine import IndexEngine, limit_numpy_blas
 from ..settings import Settings
@@ -25,23 +25,22 @@ from .policies import Policies
 from .tags import Tags
 from .vectors import Vectors
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class _Operation(Generic[P, R]):
+class _Operation(Generic[R]):
     """A facade method that is a part's method: ``service.put_vectors`` is
     ``service.parts["Vectors"].put_vectors``, with the same signature and docstring."""
 
-    def __init__(self, method: Callable[P, R]) -> None:
+    def __init__(self, method: Callable[..., R]) -> None:
         self.method = method
         self.part = method.__qualname__.partition(".")[0]  # the class that defines it
-        functools.update_wrapper(self, method)
+        self.__doc__ = method.__doc__
 
-    def __get__(self, service: Any, owner: type | None = None) -> Callable[P, R]:
+    def __get__(self, service: Any, owner: type | None = None) -> Callable[..., R]:
         if service is None:
-            return self.method
-        return self.method.__get__(service.parts[self.part])  # type: ignore[no-any-return]
+            return self.method  # on the class: the part's function, for introspection
+        return functools.partial(self.method, service.parts[self.part])
 
 
 class VectorService:

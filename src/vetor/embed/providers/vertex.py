@@ -83,8 +83,8 @@ class VertexEmbedder(Embedder):
 
     def _embed(self, texts: list[str], query: bool) -> np.ndarray:
         if self._spec.multimodal:
-            rows = [self._predict([{"text": t}])[0]["textEmbedding"] for t in texts]
-            return np.asarray(rows, dtype=np.float32)
+            embedded = [self._predict([{"text": t}])[0]["textEmbedding"] for t in texts]
+            return np.asarray(embedded, dtype=np.float32)
         task = "RETRIEVAL_QUERY" if query else "RETRIEVAL_DOCUMENT"
         rows: list[Any] = []
         for start in range(0, len(texts), self._spec.batch):
