@@ -172,7 +172,7 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("vetor serve did not become healthy in 30 s")
 
-    def client(self, **overrides: Any) -> Any:
+    def client(self, service: str = "s3vectors", **overrides: Any) -> Any:
         import boto3
 
         options = {
@@ -182,7 +182,7 @@ class Server:
             "endpoint_url": self.endpoint,
             **overrides,
         }
-        return boto3.client("s3vectors", **options)
+        return boto3.client(service, **options)
 
     def logs(self) -> str:
         with open(self.log.name, encoding="utf-8", errors="replace") as file:

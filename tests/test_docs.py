@@ -1,4 +1,5 @@
-"""The README documents every setting, and its first commands are the ones CI runs."""
+"""The docs match the code: every setting in the README, its test command in CI, the format
+spec's version."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def test_settings_come_from_the_environment(monkeypatch) -> None:
         True,
         7,
     )
+
+
+def test_the_format_spec_is_versioned_with_the_code() -> None:
+    from vetor.engine.format import FORMAT_VERSION
+
+    title = (ROOT / "docs" / "FORMAT.md").read_text().splitlines()[0]
+    assert title == f"# vetor on-store format, version {FORMAT_VERSION}"

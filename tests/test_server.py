@@ -16,6 +16,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 from conftest import SERVER_KEYS, Server, new_s3_uri
 
 ARN = "arn:aws:s3vectors:us-east-1:000000000000:bucket/b-x/index/i-x"
@@ -150,6 +151,29 @@ def test_boto3_wrong_secret_raises_access_denied(server: Server) -> None:
     client = server.client(aws_secret_access_key="nope")
     with pytest.raises(client.exceptions.AccessDeniedException):
         client.list_vector_buckets()
+
+
+def test_sts_answers_who_the_caller_is_on_the_same_port(server: Server, tmp_path: Path) -> None:
+    """STS's query protocol (form in, XML out) beside S3 Vectors' rest-json, one endpoint."""
+    identity = server.client("sts").get_caller_identity()
+    assert identity["Account"] == "000000000000"
+    assert identity["Arn"] == "arn:aws:iam::000000000000:root"
+    assert identity["UserId"] == KEY
+    with pytest.raises(ClientError) as denied:
+        server.client("sts", aws_secret_access_key="nope").get_caller_identity()
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    command = ["aws", "sts", "get-caller-identity", "--endpoint-url", server.endpoint]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["Account"] == "000000000000"
 
 
 def test_health_ready_and_openapi(server: Server) -> None:

@@ -5,13 +5,14 @@ from its submodules.
 """
 
 from .ann import limit_numpy_blas
-from .filters import filter_keys
+from .filters import Filter
 from .format import Manifest, Rows, RunRef
 from .index import Hit, IndexEngine, IndexGone, TextQuery
 from .textindex import TextField, text_fields_of
 from .view import IndexView
 
 __all__ = [
+    "Filter",
     "Hit",
     "IndexEngine",
     "IndexGone",
@@ -21,7 +22,6 @@ __all__ = [
     "RunRef",
     "TextField",
     "TextQuery",
-    "filter_keys",
     "limit_numpy_blas",
     "text_fields_of",
 ]

@@ -39,9 +39,10 @@ from ..settings import Settings
 from ..store import ObjectStore
 from .background import CompactionPlan, Optimizer
 from .commits import CommitLog, IndexGone
+from .filters import Filter
 from .format import Manifest
 from .gc import GarbageCollector
-from .reads import Hit, QueryPlanner, Where
+from .reads import Hit, QueryPlanner
 from .snapshots import Snapshots
 from .textindex import TextField
 from .textsearch import TextQuery, TextSearch
@@ -133,7 +134,7 @@ class IndexEngine:
         with self.snapshots.snapshot(latest) as view:
             yield view
 
-    def query(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[Hit]:
+    def query(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         return self.reads.search(vector, (), k, where)
 
     def search(
@@ -141,7 +142,7 @@ class IndexEngine:
         vector: np.ndarray | None,
         texts: tuple[TextQuery, ...],
         k: int,
-        where: Where | None = None,
+        where: Filter | None = None,
         depth: int = 0,
         metadata: bool = True,
         *,

@@ -10,7 +10,6 @@ indexes (``textsearch``), or both fused by weighted reciprocal rank fusion.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +20,12 @@ from ..store import ObjectNotFound
 from .ann import AnnSearch
 from .commits import CommitLog
 from .direct import DirectSearch
+from .filters import Filter
 from .format import Manifest
 from .snapshots import Snapshots
 from .textindex import rrf, summed_scores
 from .textsearch import TextQuery, TextSearch, field_scores, top_scored
 from .view import IndexView
-
-Where = Callable[[IndexView], np.ndarray]  # a filter: the mask of rows it keeps
 
 
 @dataclass
@@ -63,7 +61,7 @@ class QueryPlanner:
         vector: np.ndarray | None,
         texts: tuple[TextQuery, ...],
         k: int,
-        where: Where | None = None,
+        where: Filter | None = None,
         depth: int = 0,
         metadata: bool = True,
         *,
@@ -82,7 +80,7 @@ class QueryPlanner:
             if hits is not None:
                 return hits
         with self.snapshots.snapshot(at) as view:
-            mask = None if where is None else where(view)
+            mask = None if where is None else view.filter_mask(where.document)
             if not texts:
                 assert vector is not None
                 rows, distances = self._nearest(view, vector, k, mask)

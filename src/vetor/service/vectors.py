@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import orjson
 
 from .. import errors, validation
-from ..engine import Hit, IndexEngine, IndexView, TextField, TextQuery, filter_keys, text_fields_of
+from ..engine import Filter, Hit, IndexEngine, IndexView, TextField, TextQuery, text_fields_of
 from ..errors import ValidationException
 from ..store import require_conditional_create
 from .core import Config, ServiceCore, current_config, with_token
@@ -196,17 +195,12 @@ class Vectors:
         return int(state["offset"])
 
 
-def _filter(config: Config, document: dict[str, Any] | None, mode: str) -> Any:
-    """The engine's row filter for a checked metadata filter document, or None."""
+def _filter(config: Config, document: dict[str, Any] | None, mode: str) -> Filter | None:
+    """The checked metadata filter of a query, or None."""
     if document is None:
         return None
     non_filterable = config["metadataConfiguration"]["nonFilterableMetadataKeys"]
-    filter_keys(document, non_filterable, allow_starts_with=mode == "ENHANCED")
-
-    def where(view: IndexView) -> np.ndarray:
-        return view.filter_mask(document)
-
-    return where
+    return Filter.parse(document, non_filterable, allow_starts_with=mode == "ENHANCED")
 
 
 def _query_mode(config: Config, requested: str | None, text_search: bool) -> str:

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...embed import Embedder, EmbeddingError, get_embedder, parse_spec
+from ...embed import Embedder, EmbeddingError, default_model, get_embedder, parse_spec
 from ...settings import Settings
 
 __all__ = ["Batcher", "EmbeddingError", "EmbeddingService", "Embeddings", "InputProblem"]
-
-DEFAULT_MODELS = {"local": "all-MiniLM-L6-v2", "e5-multilingual": "multilingual-e5-small"}
 
 
 class InputProblem(Exception):
@@ -126,7 +124,7 @@ class EmbeddingService:
         self.aliases: dict[str, str] = {}
         for spec in filter(None, (s.strip() for s in settings.embed_serve_models.split(","))):
             provider, model = parse_spec(spec)
-            model_id = model or DEFAULT_MODELS.get(provider) or provider
+            model_id = model or _default_model(provider)
             self.models[model_id] = (provider, model)
             self.aliases.update({spec: model_id, provider: self.aliases.get(provider, model_id)})
         self._settings = settings
@@ -176,3 +174,11 @@ def _check(embedder: Embedder, texts: list[str]) -> tuple[str | None, int]:
         if problem:
             return f"input[{n}]: {problem}", 0
     return None, sum(embedder.count_tokens(t) or 0 for t in texts)
+
+
+def _default_model(provider: str) -> str:
+    """The id a provider's default model is served under (the registry's, else its name)."""
+    try:
+        return default_model(provider)
+    except LookupError:
+        return provider
