@@ -26,6 +26,7 @@ class Api:
     def __init__(self, target: Any, name: str) -> None:
         self._target = target
         self.name = name
+        self.store: Any = None  # the store behind the target, for tests that age a bucket
 
     def __getattr__(self, operation: str) -> Callable[..., dict[str, Any]]:
         method = getattr(self._target, operation)

@@ -24,6 +24,19 @@ S3_CREDENTIALS = {
 MODEL_FIXTURE_COSTS: list[str] = []  # printed at the end of the run
 
 
+OLD_BUCKET_TIME = "2026-08-01T00:00:00+00:00"  # before S3 Vectors' 2026-09-30 mode change
+
+
+def backdate_bucket(store: ObjectStore, bucket: str, when: str = OLD_BUCKET_TIME) -> None:
+    """Make ``bucket`` one created before 2026-09-30, as an older vetor (or AWS) left it:
+    CLASSIC indexes by default, and CLASSIC may still be set on its indexes."""
+    import orjson
+
+    key = f"{bucket}/bucket.json"
+    config = orjson.loads(store.get(key))
+    store.put(key, orjson.dumps({**config, "creationTime": when, "defaultIndexMode": "CLASSIC"}))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -113,8 +126,20 @@ def service(store_uri: str) -> vetor.VectorService:
 
 @pytest.fixture
 def index(service: vetor.VectorService) -> dict[str, str]:
-    """An empty 4-d cosine index; returns its address (vectorBucketName, indexName)."""
+    """An empty 4-d cosine index (ENHANCED, as in any new bucket); returns its address."""
+    return _pages_index(service, old_bucket=False)
+
+
+@pytest.fixture
+def classic_index(service: vetor.VectorService) -> dict[str, str]:
+    """The same index in a bucket created before 2026-09-30: CLASSIC mode."""
+    return _pages_index(service, old_bucket=True)
+
+
+def _pages_index(service: vetor.VectorService, old_bucket: bool) -> dict[str, str]:
     service.create_vector_bucket(vectorBucketName="docs")
+    if old_bucket:
+        backdate_bucket(service.store, "docs")
     service.create_index(
         vectorBucketName="docs",
         indexName="pages",
@@ -139,6 +164,7 @@ class Server:
         import subprocess
         import sys
 
+        self.data = data
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "vetor", "serve", "--data", data]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from api import Api, ApiError
-from conftest import SERVER_KEYS, Server
+from conftest import SERVER_KEYS, Server, backdate_bucket
 
 import vetor
 
@@ -24,7 +24,10 @@ ACCOUNT_ARN = "arn:aws:s3vectors:us-east-1:000000000000"
 @pytest.fixture(params=["http", "embedded"])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Api:
     if request.param == "embedded":
-        return Api(vetor.connect(str(tmp_path_factory.mktemp("embedded"))), "embedded")
+        service = vetor.connect(str(tmp_path_factory.mktemp("embedded")))
+        embedded = Api(service, "embedded")
+        embedded.store = service.store
+        return embedded
     server: Server = request.getfixturevalue("server")
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3VECTORS", server.endpoint)
@@ -32,7 +35,9 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SERVER_KEYS["VETOR_SECRET_ACCESS_KEY"])
     import boto3
 
-    return Api(boto3.client("s3vectors", region_name="us-east-1"), "http")
+    http = Api(boto3.client("s3vectors", region_name="us-east-1"), "http")
+    http.store = vetor.connect(server.data).store  # the server's own directory
+    return http
 
 
 @pytest.fixture
@@ -40,6 +45,13 @@ def bucket(api: Api) -> Iterator[str]:
     name = f"b-{uuid.uuid4().hex[:10]}"
     api.create_vector_bucket(vectorBucketName=name)
     yield name
+
+
+@pytest.fixture
+def old_bucket(api: Api, bucket: str) -> str:
+    """A bucket created before 2026-09-30: its indexes are CLASSIC unless set otherwise."""
+    backdate_bucket(api.store, bucket)
+    return bucket
 
 
 def make_index(api: Api, bucket: str, name: str = "idx", dimension: int = 3, **extra: Any) -> str:
@@ -143,26 +155,72 @@ def test_bucket_policy_and_default_index_mode(api: Api, bucket: str) -> None:
     )
 
 
+def test_index_modes_follow_the_bucket_creation_date(api: Api, bucket: str) -> None:
+    """As S3 Vectors since 2026-09-30: a new bucket's indexes are ENHANCED and CLASSIC cannot
+    be set; a bucket created before then keeps CLASSIC (its default, and on request)."""
+    refused = "only for vector indexes in vector buckets created before 2026-09-30"
+    new = api.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]
+    assert new["defaultIndexMode"] == "ENHANCED"
+    arn = make_index(api, bucket)
+    assert api.get_index(indexArn=arn)["index"]["indexMode"] == "ENHANCED"
+    with expect("ValidationException", refused):
+        api.update_index_mode(indexArn=arn, indexMode="CLASSIC")
+    with expect("ValidationException", refused):
+        api.put_vector_bucket_default_index_mode(
+            vectorBucketName=bucket, defaultIndexMode="CLASSIC"
+        )
+    with expect("NotFoundException", "The specified index could not be found"):
+        api.update_index_mode(vectorBucketName=bucket, indexName="nope", indexMode="CLASSIC")
+    assert api.get_index(indexArn=arn)["index"]["indexMode"] == "ENHANCED"
+
+    backdate_bucket(api.store, bucket)  # as if created in August 2026
+    old = api.get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]
+    assert old["defaultIndexMode"] == "CLASSIC"
+    assert old["creationTime"] == datetime.fromisoformat("2026-08-01T00:00:00+00:00")
+    classic = make_index(api, bucket, "classic")
+    assert api.get_index(indexArn=classic)["index"]["indexMode"] == "CLASSIC"
+    assert api.update_index_mode(indexArn=arn, indexMode="CLASSIC") == {}
+    assert api.get_index(indexArn=arn)["index"]["indexMode"] == "CLASSIC"
+
+
+def test_a_new_bucket_answers_text_search_at_once(api: Api, bucket: str) -> None:
+    """CreateIndex with a text search configuration, then queryTexts, no mode anywhere."""
+    config = {"textSearchConfigurations": [{"metadataKey": "body", "language": "en"}]}
+    arn = make_index(api, bucket, metadataConfiguration=config)
+    vectors = [
+        {"key": "fox", "data": {"float32": [1, 0, 0]}, "metadata": {"body": "the quick fox"}},
+        {"key": "dog", "data": {"float32": [0, 1, 0]}, "metadata": {"body": "a lazy dog"}},
+    ]
+    api.put_vectors(indexArn=arn, vectors=vectors)
+    text = [{"metadataKey": "body", "text": "foxes"}]
+    found = api.query_vectors(indexArn=arn, topK=2, queryTexts=text)["vectors"]
+    assert [v["key"] for v in found] == ["fox"]
+    hybrid = api.query_vectors(
+        indexArn=arn, topK=2, queryTexts=text, queryVector={"float32": [0, 1, 0]}
+    )["vectors"]
+    assert {v["key"] for v in hybrid} == {"fox", "dog"}
+
+
 # --- indexes --------------------------------------------------------------------------------
 
 
-def test_index_operations(api: Api, bucket: str) -> None:
+def test_index_operations(api: Api, old_bucket: str) -> None:
     arn = make_index(
         api,
-        bucket,
+        old_bucket,
         metadataConfiguration={"nonFilterableMetadataKeys": ["body"]},
         tags={"tier": "hot"},
     )
-    assert arn == f"{ACCOUNT_ARN}:bucket/{bucket}/index/idx"
+    assert arn == f"{ACCOUNT_ARN}:bucket/{old_bucket}/index/idx"
     index = api.get_index(indexArn=arn)["index"]
     assert index["dimension"] == 3 and index["distanceMetric"] == "cosine"
     assert index["dataType"] == "float32" and index["indexMode"] == "CLASSIC"
     assert index["metadataConfiguration"]["nonFilterableMetadataKeys"] == ["body"]
     with expect("ConflictException"):
-        make_index(api, bucket)
+        make_index(api, old_bucket)
     for name in ("idx-2", "idx-3"):
-        make_index(api, bucket, name)
-    kwargs = {"vectorBucketName": bucket}
+        make_index(api, old_bucket, name)
+    kwargs = {"vectorBucketName": old_bucket}
     if api.name == "http":
         pages = list(api.paginate("list_indexes", **kwargs, PaginationConfig={"PageSize": 2}))
     else:
@@ -179,13 +237,13 @@ def test_index_operations(api: Api, bucket: str) -> None:
         "textSearchConfigurations"
     ]
     assert texts == [{"metadataKey": "body", "language": "pt", "status": "ACTIVE"}]
-    api.delete_index(vectorBucketName=bucket, indexName="idx-3")
+    api.delete_index(vectorBucketName=old_bucket, indexName="idx-3")
     with expect("NotFoundException", "The specified index could not be found"):
-        api.get_index(vectorBucketName=bucket, indexName="idx-3")
+        api.get_index(vectorBucketName=old_bucket, indexName="idx-3")
 
 
-def test_update_metadata_configuration_rules(api: Api, bucket: str) -> None:
-    arn = make_index(api, bucket)
+def test_update_metadata_configuration_rules(api: Api, old_bucket: str) -> None:
+    arn = make_index(api, old_bucket)
     body = {"textSearchConfigurations": [{"metadataKey": "body"}]}
     with expect("ValidationException", "must be in ENHANCED mode"):
         api.update_metadata_configuration(indexArn=arn, add=body)
@@ -233,7 +291,7 @@ def test_update_metadata_configuration_rules(api: Api, bucket: str) -> None:
     with expect("ValidationException", "enum"):
         make_index(
             api,
-            bucket,
+            old_bucket,
             "idx-2",
             metadataConfiguration={
                 "textSearchConfigurations": [{"metadataKey": "t", "status": "DONE"}]
@@ -332,9 +390,9 @@ def test_vector_operations(api: Api, bucket: str) -> None:
     assert [h["key"] for h in hits][:2] == ["v014", "v021"]
 
 
-def test_vector_errors(api: Api, bucket: str) -> None:
-    make_index(api, bucket, metadataConfiguration={"nonFilterableMetadataKeys": ["body"]})
-    address = {"vectorBucketName": bucket, "indexName": "idx"}
+def test_vector_errors(api: Api, old_bucket: str) -> None:
+    make_index(api, old_bucket, metadataConfiguration={"nonFilterableMetadataKeys": ["body"]})
+    address = {"vectorBucketName": old_bucket, "indexName": "idx"}
     api.put_vectors(**address, vectors=[vector(1)])
     with expect(
         "ValidationException",
@@ -355,7 +413,7 @@ def test_vector_errors(api: Api, bucket: str) -> None:
     with expect("ValidationException", "Member must have length between 1 and 100, inclusive"):
         api.get_vectors(**address, keys=[f"k{i}" for i in range(101)])
     with expect("NotFoundException", "The specified index could not be found"):
-        api.query_vectors(vectorBucketName=bucket, indexName="nope", **query)
+        api.query_vectors(vectorBucketName=old_bucket, indexName="nope", **query)
     with expect("ValidationException", "Invalid nextToken"):
         api.list_vectors(**address, nextToken="forged-token")
     assert [v["key"] for v in api.list_vectors(**address)["vectors"]] == ["v001"]  # nothing changed
@@ -388,11 +446,11 @@ DOCS = {
 }
 
 
-def test_full_text_and_hybrid_search(api: Api, bucket: str) -> None:
+def test_full_text_and_hybrid_search(api: Api, old_bucket: str) -> None:
     searchable = {"metadataKey": "body", "language": "en"}
     arn = make_index(
         api,
-        bucket,
+        old_bucket,
         metadataConfiguration={
             "nonFilterableMetadataKeys": ["body"],
             "textSearchConfigurations": [searchable],
@@ -464,8 +522,8 @@ def test_full_text_and_hybrid_search(api: Api, bucket: str) -> None:
         api.query_vectors(indexArn=arn, topK=1, queryTexts=text)
 
 
-def test_starts_with_needs_enhanced_mode(api: Api, bucket: str) -> None:
-    arn = make_index(api, bucket)
+def test_starts_with_needs_enhanced_mode(api: Api, old_bucket: str) -> None:
+    arn = make_index(api, old_bucket)
     api.put_vectors(
         indexArn=arn,
         vectors=[{"key": "a", "data": {"float32": [1.0, 0.0, 0.0]}, "metadata": {"lang": "pt-BR"}}],

@@ -567,6 +567,7 @@ def test_independent_reader_agrees_with_vetor(tmp_path: Path) -> None:
         max_segments=2,
         gc_grace_seconds=0.0,
         background_compaction=False,
+        classic_buckets_before="2100-01-01",  # a bucket of CLASSIC indexes, then ENHANCED
     )
     s3v.create_vector_bucket(vectorBucketName=BUCKET)
     for index, (metric, dimension) in INDEXES.items():

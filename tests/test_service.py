@@ -232,12 +232,12 @@ def test_request_limits(service: vetor.VectorService, index: dict) -> None:
     ],
 )
 def test_bad_queries(
-    service: vetor.VectorService, index: dict, request_: dict, message: str
+    service: vetor.VectorService, classic_index: dict, request_: dict, message: str
 ) -> None:
-    service.put_vectors(**index, vectors=[GOOD])
+    service.put_vectors(**classic_index, vectors=[GOOD])
     query = {"topK": 3, "queryVector": {"float32": [1.0, 0.0, 0.0, 0.0]}, **request_}
     with pytest.raises(ValidationException, match=message):
-        service.query_vectors(**index, **query)
+        service.query_vectors(**classic_index, **query)
 
 
 def test_tags_and_policy(service: vetor.VectorService, index: dict) -> None:

@@ -527,10 +527,11 @@ def test_configuration_changes_are_commits_every_process_sees(
     each change at its next query."""
     import threading
 
-    first = vetor.connect(str(tmp_path), **settings)
+    old = {**settings, "classic_buckets_before": "2100-01-01"}  # CLASSIC may be set again
+    first = vetor.connect(str(tmp_path), **old)
     address = make_index(first)
     put(first, address, {"k1": "the quick brown fox", "k2": "a lazy dog"})
-    second = vetor.connect(str(tmp_path), **settings)
+    second = vetor.connect(str(tmp_path), **old)
     query = {"topK": 5, "queryTexts": [{"metadataKey": "body", "text": "fox"}]}
     with pytest.raises(ValidationException, match="no text search configuration"):
         second.query_vectors(**address, **query)  # opens the index in this process
@@ -569,7 +570,7 @@ def test_an_index_changed_before_manifests_carried_the_configuration(
     from pathlib import Path
 
     service = vetor.connect(str(tmp_path), **settings)
-    address = make_index(service)  # CLASSIC, then ENHANCED: manifests 1 and 2
+    address = make_index(service)  # ENHANCED, set again: manifests 1 and 2
     put(service, address, {"k1": "as ações caíram", "k2": "the quick brown fox"})
     index_id = service.engine("docs", "text").index_id
     prefix = Path(tmp_path) / "docs" / "indexes" / "text" / index_id

@@ -92,6 +92,13 @@ INDEX_ADDRESS = "Must specify either indexArn or both vectorBucketName and index
 BUCKET_ADDRESS = "Must specify either vectorBucketName or vectorBucketArn but not both"
 
 
+def classic_refused(cutoff: str) -> str:
+    return (
+        "CLASSIC mode can be set only for vector indexes in vector buckets created before "
+        f"{cutoff}: this bucket's indexes are ENHANCED"
+    )
+
+
 def no_text_search(key: str) -> str:
     return (
         f"The metadata key '{key}' has no text search configuration: add one with "

@@ -37,6 +37,10 @@ class Settings:
     max_non_filterable_keys: int = 10
     max_tags: int = 50
     max_indexes_per_bucket: int = 10_000
+    # AWS's rule: vector buckets created before this day may hold CLASSIC indexes (and get
+    # CLASSIC by default); later ones get ENHANCED indexes and cannot set CLASSIC. A later
+    # date keeps CLASSIC for new buckets too.
+    classic_buckets_before: str = "2026-09-30"
 
     # --- engine ---------------------------------------------------------------------------
     compact_wal_runs: int = 16  # fold the write-batch tail into a segment at this many batches

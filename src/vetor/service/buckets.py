@@ -34,9 +34,11 @@ class Buckets:
             "vectorBucketName": bucket,
             "creationTime": now(),
             "encryptionConfiguration": encryption,
-            "defaultIndexMode": "CLASSIC",
             "bucketId": uuid.uuid4().hex,
         }
+        # New buckets behave as new S3 Vectors buckets: ENHANCED indexes (text search works
+        # at once), unless the cutoff setting says this bucket counts as an old one.
+        config["defaultIndexMode"] = "CLASSIC" if core.classic_allowed(config) else "ENHANCED"
         if not core.create_config(layout.bucket_config(bucket), config, "bucketId"):
             raise ConflictException(errors.BUCKET_EXISTS)
         if tag_map:
@@ -79,6 +81,7 @@ class Buckets:
         bucket = core.bucket_of(**address)
         mode = validation.one_of("/defaultIndexMode", defaultIndexMode, validation.INDEX_MODES)
         config = core.bucket_config(bucket)
+        core.refuse_classic(config, mode)
         config["defaultIndexMode"] = mode
         core.store.put(layout.bucket_config(bucket), orjson.dumps(config))
         return {}

@@ -99,6 +99,18 @@ class ServiceCore:
         except ObjectNotFound:
             raise NotFoundException(errors.BUCKET_NOT_FOUND) from None
 
+    def classic_allowed(self, bucket_config: Config) -> bool:
+        """Whether a bucket may hold CLASSIC indexes: it was created before the cutoff day
+        (``classic_buckets_before``, S3 Vectors' 2026-09-30)."""
+        cutoff = datetime.fromisoformat(self.settings.classic_buckets_before)
+        created = parse_time(bucket_config["creationTime"])
+        return created < (cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC))
+
+    def refuse_classic(self, bucket_config: Config, mode: str) -> None:
+        """A ValidationException if ``mode`` is CLASSIC in a bucket that may not have it."""
+        if mode == "CLASSIC" and not self.classic_allowed(bucket_config):
+            raise ValidationException(errors.classic_refused(self.settings.classic_buckets_before))
+
     def index_config(self, bucket: str, index: str) -> Config:
         """index.json: the index as created (its later configuration is in the manifests)."""
         try:

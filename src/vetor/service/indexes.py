@@ -154,13 +154,15 @@ class Indexes:
         return {}
 
     def update_index_mode(self, *, indexMode: str, **address: Any) -> dict[str, Any]:
-        bucket, index = self.core.index_of(**address)
+        core = self.core
+        bucket, index = core.index_of(**address)
         mode = validation.one_of("/indexMode", indexMode, validation.INDEX_MODES)
-        self.core.with_engine(
-            bucket,
-            index,
-            lambda _, engine: engine.update_config(lambda c: {**c, "indexMode": mode}),
-        )
+
+        def update(_: Config, engine: IndexEngine) -> None:
+            core.refuse_classic(core.bucket_config(bucket), mode)  # once the index is found
+            engine.update_config(lambda c: {**c, "indexMode": mode})
+
+        core.with_engine(bucket, index, update)
         return {}
 
     def update_metadata_configuration(
