@@ -19,6 +19,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import SERVER_KEYS, Server, new_s3_uri
 
+import vetor
+
 ARN = "arn:aws:s3vectors:us-east-1:000000000000:bucket/b-x/index/i-x"
 KEY, SECRET = SERVER_KEYS["VETOR_ACCESS_KEY_ID"], SERVER_KEYS["VETOR_SECRET_ACCESS_KEY"]
 
@@ -185,6 +187,21 @@ def test_health_ready_and_openapi(server: Server) -> None:
     operations = [op for methods in spec["paths"].values() for op in methods.values()]
     assert len(operations) == 22
     assert spec["paths"]["/QueryVectors"]["post"]["operationId"] == "QueryVectors"
+
+
+def test_a_browser_finds_a_home_page_and_the_docs(server: Server) -> None:
+    with urllib.request.urlopen(server.endpoint + "/", timeout=10) as reply:
+        home = json.loads(reply.read())
+    assert home["service"] == "vetor" and home["version"] == vetor.__version__
+    assert {"/docs", "/openapi.json", "/health", "/ready"} <= set(home["links"])
+    page = urllib.request.Request(server.endpoint + "/", headers={"Accept": "text/html"})
+    with urllib.request.urlopen(page, timeout=10) as reply:
+        assert reply.headers["content-type"].startswith("text/html")
+        assert '<a href="/docs">' in reply.read().decode()
+    with urllib.request.urlopen(server.endpoint + "/docs", timeout=10) as reply:
+        docs = reply.read().decode()
+    assert docs.count("<h2 id=") == 22
+    assert "<code>POST /QueryVectors</code>" in docs and "<code>topK</code> (required)" in docs
 
 
 def test_access_log_has_request_ids(tmp_path: Path) -> None:

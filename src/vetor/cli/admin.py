@@ -45,7 +45,7 @@ def warm(
     bucket: Bucket, index: Index, data: DataOpt = DEFAULT_DATA, output: OutputOpt = Output.table
 ) -> None:
     """Load an index (rows and ANN indexes) and report what it holds in memory and how long
-    loading took. A server preloads with ``vetor serve --warm BUCKET/INDEX``."""
+    loading took. A server preloads with 'vetor serve --warm BUCKET/INDEX'."""
     with open_client(data) as s3v:
         started = time.perf_counter()
         response = s3v.warm(vectorBucketName=bucket, indexName=index)

@@ -20,7 +20,9 @@ def serve(
     keys_file: Annotated[
         Path | None, typer.Option(help='JSON {"keys": [{"accessKeyId", "secretAccessKey"}]}.')
     ] = None,
-    no_auth: Annotated[bool, typer.Option(help="Accept unsigned requests (no SigV4).")] = False,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Accept unsigned requests (no SigV4).")
+    ] = False,
     access_log: Annotated[bool, typer.Option(help="Log one JSON line per request.")] = True,
     warm: Annotated[
         list[str] | None,

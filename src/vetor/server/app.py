@@ -17,11 +17,12 @@ import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .. import __version__
 from ..service import VectorService
-from . import codec
+from . import codec, pages
 from .access import Gate, signing_service
 from .adapters.openai import OpenAIAdapter
 from .adapters.query import QueryAdapter
@@ -89,6 +90,17 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(s3vectors.openapi("vetor — Amazon S3 Vectors API"))
 
+    async def home(request: Request) -> Response:
+        if "Action" in request.query_params:  # STS's query protocol may GET / too
+            return await dispatcher.handle(request)
+        document = pages.home(__version__, service.store.uri)
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(pages.home_html(document))
+        return JSONResponse(document)
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(pages.docs_html(s3vectors.openapi("vetor — Amazon S3 Vectors API")))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for name in warm:
@@ -103,6 +115,8 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", home, methods=["GET"]),  # POST / (STS) goes on to the catch-all
+        Route("/docs", docs, methods=["GET"]),
         *openai.routes(),  # OpenAI-compatible, ahead of the catch-all
         Route("/{path:path}", dispatcher.handle, methods=methods),
     ]
