@@ -89,6 +89,14 @@ def bucket_names(server: Server) -> list[str]:
             "ValidationException",
             "type integer",
         ),
+        (  # an integral number in exponent form is an integer: out of range, not mistyped
+            "/QueryVectors",
+            b'{"vectorBucketName": "b-x", "indexName": "i-x", "topK": 1e20,'
+            b' "queryVector": {"float32": [1.0]}}',
+            400,
+            "ValidationException",
+            "Value at '/topK' failed to satisfy constraint: Member must be between 1 and 10000",
+        ),
         (
             "/PutVectors",
             b'{"vectorBucketName": "b-x", "indexName": "i-x"}',

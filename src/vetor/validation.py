@@ -45,6 +45,8 @@ def index_name(name: Any) -> str:
 
 
 def between(path: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, float) and value.is_integer():  # JSON's 1e3 is the integer 1000
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationException.field(path, "Member must be an integer")
     if not low <= value <= high:
@@ -352,8 +354,8 @@ def list_segment(segment_count: Any, segment_index: Any) -> tuple[int, int] | No
         raise ValidationException("segmentCount and segmentIndex must be specified together")
     if segment_count is None:
         return None
-    between("/segmentCount", segment_count, 1, 16)
-    between("/segmentIndex", segment_index, 0, 15)
+    segment_count = between("/segmentCount", segment_count, 1, 16)
+    segment_index = between("/segmentIndex", segment_index, 0, 15)
     if segment_index >= segment_count:
         raise ValidationException("segmentIndex must be less than segmentCount")
     return segment_count, segment_index

@@ -202,6 +202,7 @@ class CommitLog:
         """Commit a new configuration: ``change`` maps the latest one to it (and may raise to
         refuse the change); on a lost race it is applied again on top of the winner. Returns
         (base, committed). The caller holds ``commit_lock``."""
+        assert self.commit_lock.locked(), "update_config runs under commit_lock"
         for _ in range(self.settings.commit_retries):
             base = self.latest()
             config = change(copy.deepcopy(self.config(base)))

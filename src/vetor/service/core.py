@@ -207,7 +207,7 @@ class ServiceCore:
     ) -> tuple[list[str], str | None]:
         """One page of sorted names (ListVectorBuckets, ListIndexes) and the next token."""
         limit = self.settings.max_list_buckets if max_results is None else max_results
-        validation.between(path, limit, 1, self.settings.max_list_buckets)
+        limit = validation.between(path, limit, 1, self.settings.max_list_buckets)
         if prefix is not None:
             validation.length_between("/prefix", prefix, 1, 63)
             names = [n for n in names if n.startswith(prefix)]

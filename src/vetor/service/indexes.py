@@ -50,7 +50,7 @@ class Indexes:
         bucket = core.bucket_of(vectorBucketName, vectorBucketArn)
         index = validation.index_name(indexName)
         validation.one_of("/dataType", dataType, ("float32",))
-        validation.between("/dimension", dimension, 1, settings.max_dimension)
+        dimension = validation.between("/dimension", dimension, 1, settings.max_dimension)
         validation.one_of("/distanceMetric", distanceMetric, validation.METRICS)
         metadata_config = self._metadata_configuration(metadataConfiguration)
         tag_map = validation.tags(tags, settings) if tags is not None else {}

@@ -20,7 +20,8 @@ class Tags:
     def tag_resource(self, *, resourceArn: str, tags: dict[str, str]) -> dict[str, Any]:
         settings = self.core.settings
         key = self._key(resourceArn)
-        merged = {**self._read(key), **validation.tags(tags, settings)}
+        new = validation.tags(tags, settings)  # checked before anything is read
+        merged = {**self._read(key), **new}
         if len(merged) > settings.max_tags:
             raise errors.ServiceQuotaExceededException(
                 f"A resource can have at most {settings.max_tags} tags"

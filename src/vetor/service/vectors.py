@@ -94,7 +94,7 @@ class Vectors:
         core, s = self.core, self.core.settings
         bucket, index = core.index_of(**address)
         limit = s.default_list_vectors if maxResults is None else maxResults
-        validation.between("/maxResults", limit, 1, s.max_list_vectors)
+        limit = validation.between("/maxResults", limit, 1, s.max_list_vectors)
         validation.boolean("/returnData", returnData)
         validation.boolean("/returnMetadata", returnMetadata)
         segment = validation.list_segment(segmentCount, segmentIndex)
@@ -135,7 +135,7 @@ class Vectors:
     ) -> dict[str, Any]:
         core = self.core
         bucket, index = core.index_of(**address)
-        validation.between("/topK", topK, 1, core.settings.max_top_k)
+        topK = validation.between("/topK", topK, 1, core.settings.max_top_k)
         validation.boolean("/returnMetadata", returnMetadata)
         validation.boolean("/returnDistance", returnDistance)
         validation.boolean("/returnScores", returnScores)

@@ -125,6 +125,8 @@ def _check(shape: Shape, value: Any, path: str) -> None:
         for key, item in value.items():
             _check(shape.value, item, f"{path}/{key}")
         return
+    if kind in ("integer", "long") and isinstance(value, float) and value.is_integer():
+        return  # an integral JSON number in exponent form (1e3): the range check judges it
     allowed = _JSON_TYPES.get(kind)
     if allowed and (
         not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool))
