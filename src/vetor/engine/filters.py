@@ -48,15 +48,14 @@ class Filter:
     """A checked metadata filter: what the service hands the engine with a query."""
 
     document: dict[str, Any]
-    keys: frozenset[str]  # the metadata keys it reads
 
     @classmethod
     def parse(
         cls, document: Any, non_filterable: Sequence[str] = (), allow_starts_with: bool = True
     ) -> Filter:
         """Validate a filter document (S3 Vectors' errors); ``$startsWith`` needs ENHANCED."""
-        keys = filter_keys(document, non_filterable, allow_starts_with)
-        return cls(document, frozenset(keys))
+        filter_keys(document, non_filterable, allow_starts_with)
+        return cls(document)
 
 
 def filter_keys(

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..settings import Settings
 from ..store import ObjectStore
-from .background import CompactionPlan, Optimizer
+from .background import Optimizer
 from .commits import CommitLog, IndexGone
 from .filters import Filter
 from .format import Manifest
@@ -49,7 +49,7 @@ from .textsearch import TextQuery, TextSearch
 from .view import IndexView
 from .writes import WritePath
 
-__all__ = ["CompactionPlan", "Hit", "IndexEngine", "IndexGone", "TextQuery"]
+__all__ = ["Hit", "IndexEngine", "IndexGone", "TextQuery"]
 
 
 class IndexEngine:
@@ -185,12 +185,8 @@ class IndexEngine:
 
     # --- background work --------------------------------------------------------------------
 
-    def plan_compaction(self, manifest: Manifest, mode: str = "auto") -> CompactionPlan | None:
-        """What to merge next, if anything (see ``Optimizer.plan``)."""
-        return self.optimizer.plan(manifest, mode)
-
     def compact(self, mode: str = "auto") -> bool:
-        """Merge runs into a segment; True if something changed."""
+        """Merge runs into a segment (see ``Optimizer.plan``); True if something changed."""
         return self.optimizer.compact(mode)
 
     def index_text(self) -> bool:

@@ -76,6 +76,8 @@ def create_app(
     sts = QueryAdapter("sts", StsHandler(), gate)
     openai = OpenAIAdapter(EmbeddingService(service.settings), gate)
     dispatcher = Dispatcher([s3vectors, sts])
+    spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process
+    docs_page = pages.docs_html(spec)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -88,7 +90,7 @@ def create_app(
         return JSONResponse({"status": "ready", "store": service.store.uri})
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(s3vectors.openapi("vetor — Amazon S3 Vectors API"))
+        return JSONResponse(spec)
 
     async def home(request: Request) -> Response:
         if "Action" in request.query_params:  # STS's query protocol may GET / too
@@ -99,7 +101,7 @@ def create_app(
         return JSONResponse(document)
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(pages.docs_html(s3vectors.openapi("vetor — Amazon S3 Vectors API")))
+        return HTMLResponse(docs_page)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -71,9 +71,14 @@ class RestJsonAdapter:
         # Strict routes first: a label spans one segment. Then a label ending its template may
         # take the rest of the path, so an ARN sent with its slashes unencoded still routes.
         self._routes = [r for greedy in (False, True) for r in _routes(ops, greedy)]
+        # Most operations have a fixed path (POST /QueryVectors): one dict lookup each.
+        self._fixed = {(op.method, op.path): op for op in ops if "{" not in op.path}
 
     def resolve(self, request: Request) -> Match | None:
         path, method = raw_path(request), request.method
+        fixed = self._fixed.get((method, path))
+        if fixed is not None:
+            return Match(fixed, {})
         for route in self._routes:
             found = route.pattern.match(path) if route.op.method == method else None
             if found:

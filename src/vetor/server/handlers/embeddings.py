@@ -50,8 +50,10 @@ class _Job:
 class Batcher:
     """One model, one thread: concurrent requests' texts go through it in shared batches."""
 
-    def __init__(self, provider: str, model: str | None, max_batch: int, wait_s: float) -> None:
-        self.provider, self.model = provider, model
+    def __init__(
+        self, model_id: str, provider: str, model: str | None, max_batch: int, wait_s: float
+    ) -> None:
+        self.model_id, self.provider, self.model = model_id, provider, model
         self.max_batch, self.wait_s = max(1, max_batch), wait_s
         self.calls = 0  # model calls made, for tests and metrics
         self._jobs: queue.Queue[_Job] = queue.Queue()
@@ -139,15 +141,13 @@ class EmbeddingService:
             if model_id not in self._batchers:
                 provider, model = self.models[model_id]
                 self._batchers[model_id] = Batcher(
+                    model_id,
                     provider,
                     model,
                     self._settings.embed_serve_max_batch,
                     self._settings.embed_serve_batch_wait_ms / 1000,
                 )
             return self._batchers[model_id]
-
-    def model_id(self, batcher: Batcher) -> str:
-        return next(m for m, b in self._batchers.items() if b is batcher)
 
     async def embed(
         self, batcher: Batcher, texts: list[str], query: bool, dimensions: object = None
@@ -164,7 +164,7 @@ class EmbeddingService:
             )
         job = batcher.submit(texts, query)
         vectors = await asyncio.wrap_future(job.future)
-        return Embeddings(vectors, self.model_id(batcher), tokens, job.batch_texts)
+        return Embeddings(vectors, batcher.model_id, tokens, job.batch_texts)
 
 
 def _check(embedder: Embedder, texts: list[str]) -> tuple[str | None, int]:
