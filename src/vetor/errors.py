@@ -31,11 +31,8 @@ class ValidationException(VetorError):
     @classmethod
     def field(cls, path: str, constraint: str) -> ValidationException:
         """AWS's wording for a single field that breaks a constraint."""
-        message = (
-            f"1 validation error detected. Value at '{path}' failed to satisfy constraint: "
-            f"{constraint}"
-        )
-        return cls(message, [{"path": path, "message": constraint}])
+        message = f"Value at '{path}' failed to satisfy constraint: {constraint}"
+        return cls(f"1 validation error detected. {message}", [{"path": path, "message": message}])
 
 
 class AccessDeniedException(VetorError):

@@ -14,7 +14,6 @@ import orjson
 
 from .errors import ValidationException
 from .settings import Settings
-from .text import LANGUAGES
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -42,56 +41,6 @@ def index_name(name: Any) -> str:
     if not isinstance(name, str) or not INDEX_NAME.match(name):
         raise ValidationException("Invalid index name")
     return name
-
-
-def between(path: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, float) and value.is_integer():  # JSON's 1e3 is the integer 1000
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationException.field(path, "Member must be an integer")
-    if not low <= value <= high:
-        raise ValidationException.field(path, f"Member must be between {low} and {high}, inclusive")
-    return value
-
-
-def length_between(path: str, value: Any, low: int, high: int) -> Any:
-    if not isinstance(value, (list, str, dict)):
-        raise ValidationException.field(path, "Member must be a list")
-    if not low <= len(value) <= high:
-        raise ValidationException.field(
-            path, f"Member must have length between {low} and {high}, inclusive"
-        )
-    return value
-
-
-def one_of(path: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValidationException.field(
-            path, f"Member must satisfy enum value set: [{', '.join(allowed)}]"
-        )
-    return str(value)
-
-
-def boolean(path: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationException.field(path, "Member must be a boolean")
-    return value
-
-
-def keys(path: str, values: Any, limit: int, settings: Settings) -> list[str]:
-    length_between(path, values, 1, limit)
-    for key in values:
-        vector_key(key, settings)
-    return list(values)
-
-
-def vector_key(key: Any, settings: Settings) -> str:
-    if not isinstance(key, str) or not 1 <= len(key) <= settings.max_key_length:
-        raise ValidationException.field(
-            "/vectors/key",
-            f"Member must have length between 1 and {settings.max_key_length}, inclusive",
-        )
-    return key
 
 
 def query_vector(data: Any, dimension: int, metric: str) -> np.ndarray:
@@ -226,46 +175,23 @@ def _scalar_ok(item: Any) -> bool:
     return isinstance(item, (str, int, bool))
 
 
-def tags(value: Any, settings: Settings, path: str = "/tags") -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise ValidationException.field(path, "Member must be a map of strings")
+def tags(value: dict[str, str], settings: Settings, path: str = "/tags") -> dict[str, str]:
+    """Tags, whose keys and values the model has checked: at most ``max_tags`` of them."""
     if len(value) > settings.max_tags:
         raise ValidationException.field(
             path, f"Member must have length less than or equal to {settings.max_tags}"
         )
-    for key, text in value.items():
-        tag_key(key, path)
-        if not isinstance(text, str) or len(text) > 256 or not TAG_TEXT.match(text):
-            raise ValidationException.field(
-                f"{path}/{key}",
-                "Member must have length less than or equal to 256 and satisfy regular "
-                r"expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
-            )
     return dict(value)
-
-
-def tag_key(key: Any, path: str = "/tagKeys") -> str:
-    if not isinstance(key, str) or not 1 <= len(key) <= 128 or not TAG_TEXT.match(key):
-        raise ValidationException.field(
-            path,
-            "Member must have length between 1 and 128 and satisfy regular expression "
-            r"pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
-        )
-    return key
 
 
 # --- request structures -----------------------------------------------------------------------
 
 
-def encryption(config: Any) -> dict[str, Any]:
+def encryption(config: dict[str, Any] | None) -> dict[str, Any]:
     """An ``encryptionConfiguration``, defaulted to SSE-S3 (``AES256``) as S3 Vectors does."""
     if config is None:
         return {"sseType": "AES256"}
-    if not isinstance(config, dict):
-        raise ValidationException.field("/encryptionConfiguration", "Member must be an object")
-    sse = one_of(
-        "/encryptionConfiguration/sseType", config.get("sseType", "AES256"), ("AES256", "aws:kms")
-    )
+    sse = config.get("sseType", "AES256")
     if sse == "aws:kms" and not config.get("kmsKeyArn"):
         raise ValidationException("kmsKeyArn is required when sseType is aws:kms")
     return {k: v for k, v in {"sseType": sse, "kmsKeyArn": config.get("kmsKeyArn")}.items() if v}
@@ -284,78 +210,43 @@ def policy_document(policy: Any) -> str:
     return policy
 
 
-def text_configs(items: Any, parent: str) -> list[dict[str, Any]]:
-    """Validated text search configurations: {metadataKey, language?} (no language: the
-    standard analyzer). ``status`` is output only; a valid one sent along is ignored."""
-    path = f"{parent}/textSearchConfigurations"
-    length_between(path, items, 0, MAX_TEXT_SEARCH_CONFIGS)
+def text_configs(items: list[dict[str, Any]], parent: str) -> list[dict[str, Any]]:
+    """Text search configurations: {metadataKey, language?} (no language: the standard
+    analyzer), one per key. ``status`` is output only; one sent along is ignored."""
     result = []
     for item in items:
-        if not isinstance(item, dict):
-            raise ValidationException.field(path, "Member must be a list of objects")
-        key = metadata_key(item.get("metadataKey"), f"{path}/metadataKey")
-        config = {"metadataKey": key}
+        config = {"metadataKey": item["metadataKey"]}
         if "language" in item:
-            config["language"] = one_of(f"{path}/language", item["language"], LANGUAGES)
-        if "status" in item:
-            one_of(f"{path}/status", item["status"], ("ACTIVE", "BUILDING"))
+            config["language"] = item["language"]
         result.append(config)
     if len({c["metadataKey"] for c in result}) < len(result):
-        raise ValidationException(f"{path} names a metadata key more than once")
+        raise ValidationException(
+            f"{parent}/textSearchConfigurations names a metadata key more than once"
+        )
     return result
 
 
-def deleted_text_keys(items: Any) -> set[str]:
-    """The metadata keys of ``delete.textSearchConfigurations``."""
-    path = "/delete/textSearchConfigurations"
-    length_between(path, items, 1, MAX_TEXT_SEARCH_CONFIGS)
-    if not all(isinstance(item, dict) for item in items):
-        raise ValidationException.field(path, "Member must be a list of objects")
-    return {metadata_key(item.get("metadataKey"), f"{path}/metadataKey") for item in items}
-
-
-def metadata_key(key: Any, path: str) -> str:
-    if not isinstance(key, str) or not 1 <= len(key) <= 63:
-        raise ValidationException.field(path, "Member must have length between 1 and 63, inclusive")
-    return key
-
-
-def required_member(structure: Any, path: str, name: str) -> Any:
-    if not isinstance(structure, dict):
-        raise ValidationException.field(path, "Member must be an object")
+def required_member(structure: dict[str, Any], path: str, name: str) -> Any:
+    """A member the model leaves optional but S3 Vectors requires in this place."""
     if name not in structure:
         raise ValidationException.field(f"{path}/{name}", "Member must not be null")
     return structure[name]
 
 
-def text_queries(items: Any) -> list[tuple[str, str]]:
-    """Validated ``queryTexts``: (metadata key, text) pairs, one per distinct key."""
-    if items is None:
-        return []
-    length_between("/queryTexts", items, 1, 10)
-    pairs = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValidationException.field("/queryTexts", "Member must be a list of objects")
-        text = item.get("text")
-        if not isinstance(text, str) or not 1 <= len(text) <= 1024:
-            raise ValidationException.field(
-                "/queryTexts/text", "Member must have length between 1 and 1024, inclusive"
-            )
-        pairs.append((metadata_key(item.get("metadataKey"), "/queryTexts/metadataKey"), text))
+def text_queries(items: list[dict[str, str]] | None) -> list[tuple[str, str]]:
+    """``queryTexts`` as (metadata key, text) pairs, one per distinct key."""
+    pairs = [(item["metadataKey"], item["text"]) for item in items or ()]
     if len({key for key, _ in pairs}) < len(pairs):
         raise ValidationException("Each entry of queryTexts must target a distinct metadata key")
     return pairs
 
 
-def list_segment(segment_count: Any, segment_index: Any) -> tuple[int, int] | None:
-    """ListVectors' parallel-scan segment, checked together."""
+def list_segment(segment_count: int | None, segment_index: int | None) -> tuple[int, int] | None:
+    """ListVectors' parallel-scan segment: both or neither, the index below the count."""
     if (segment_count is None) != (segment_index is None):
         raise ValidationException("segmentCount and segmentIndex must be specified together")
-    if segment_count is None:
+    if segment_count is None or segment_index is None:
         return None
-    segment_count = between("/segmentCount", segment_count, 1, 16)
-    segment_index = between("/segmentIndex", segment_index, 0, 15)
     if segment_index >= segment_count:
         raise ValidationException("segmentIndex must be less than segmentCount")
-    return segment_count, segment_index
+    return int(segment_count), int(segment_index)

@@ -72,6 +72,7 @@ def create_app(
         S3VectorsHandler(service),
         gate,
         body_decoders={"PutVectors": codec.decode_put_vectors},
+        checks=False,  # VectorService checks each call against the same model
     )
     sts = QueryAdapter("sts", StsHandler(), gate)
     openai = OpenAIAdapter(EmbeddingService(service.settings), gate)

@@ -59,7 +59,7 @@ class Buckets:
     ) -> dict[str, Any]:
         store = self.core.store
         names = store.list_dirs(layout.BUCKETS)
-        page, token = self.core.page(names, maxResults, nextToken, prefix, "/maxResults")
+        page, token = self.core.page(names, maxResults, nextToken, prefix)
         blobs = store.get_many(missing_ok=True, keys=[layout.bucket_config(n) for n in page])
         buckets = [self._view(orjson.loads(b)) for b in blobs if b is not None]
         return with_token({"vectorBuckets": buckets}, token)
@@ -79,7 +79,7 @@ class Buckets:
     ) -> dict[str, Any]:
         core = self.core
         bucket = core.bucket_of(**address)
-        mode = validation.one_of("/defaultIndexMode", defaultIndexMode, validation.INDEX_MODES)
+        mode = defaultIndexMode
         config = core.bucket_config(bucket)
         core.refuse_classic(config, mode)
         config["defaultIndexMode"] = mode

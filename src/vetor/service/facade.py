@@ -10,9 +10,11 @@ own signature and documentation; the parts share one ``ServiceCore``.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from ..contract import Contract, service_model
 from ..engine import IndexEngine, limit_numpy_blas
 from ..settings import Settings
 from ..store import ObjectStore, open_store
@@ -28,19 +30,47 @@ from .vectors import Vectors
 R = TypeVar("R")
 
 
+MODEL = service_model("s3vectors")
+
+
 class _Operation(Generic[R]):
     """A facade method that is a part's method: ``service.put_vectors`` is
-    ``service.parts["Vectors"].put_vectors``, with the same signature and docstring."""
+    ``service.parts["Vectors"].put_vectors``, with the same signature and docstring.
+
+    An S3 Vectors operation first checks its call against botocore's model (types, required
+    members, lengths, ranges, enums, patterns: AWS's messages), for embedded and remote
+    callers alike; vetor's own operations go straight to the part.
+    """
 
     def __init__(self, method: Callable[..., R]) -> None:
         self.method = method
         self.part = method.__qualname__.partition(".")[0]  # the class that defines it
         self.__doc__ = method.__doc__
+        name = method.__name__.title().replace("_", "")  # put_vectors -> PutVectors
+        self.operation = name if name in MODEL.operation_names else None
+        parameters = inspect.signature(method).parameters.values()
+        # required members the method fills in itself when the caller leaves them out
+        self.defaults = frozenset(p.name for p in parameters if p.default not in (None, p.empty))
 
     def __get__(self, service: Any, owner: type | None = None) -> Callable[..., R]:
         if service is None:
             return self.method  # on the class: the part's function, for introspection
-        return functools.partial(self.method, service.parts[self.part])
+        part = service.parts[self.part]
+        if self.operation is None:
+            return functools.partial(self.method, part)
+        operation, defaults, method, contract = (
+            self.operation,
+            self.defaults,
+            self.method,
+            service.contract,
+        )
+
+        @functools.wraps(method)
+        def checked(**params: Any) -> R:
+            contract.check(operation, params, defaults)
+            return method(part, **params)
+
+        return checked
 
 
 class VectorService:
@@ -49,6 +79,7 @@ class VectorService:
         self.settings = settings or Settings.from_env()
         limit_numpy_blas(self.settings.blas_threads)  # numpy's threads, once per process
         self.core = ServiceCore(store, self.settings)
+        self.contract = Contract(MODEL, _limits(self.settings))
         parts = (Buckets, Indexes, Vectors, Policies, Tags, Maintenance)
         self.parts: dict[str, Any] = {part.__name__: part(self.core) for part in parts}
 
@@ -109,6 +140,22 @@ class VectorService:
     def close(self) -> None:
         """Wait for background compaction to finish."""
         self.core.close()
+
+
+def _limits(settings: Settings) -> dict[str, tuple[float | None, float | None]]:
+    """The model's bounds an operator may change, as this process has them."""
+    return {
+        "Dimension": (1, settings.max_dimension),
+        "PutVectorsInputList": (1, settings.max_put_vectors),
+        "DeleteVectorsInputList": (1, settings.max_delete_vectors),
+        "GetVectorsInputList": (1, settings.max_get_vectors),
+        "ListVectorsMaxResults": (1, settings.max_list_vectors),
+        "ListIndexesMaxResults": (1, settings.max_list_buckets),
+        "ListVectorBucketsMaxResults": (1, settings.max_list_buckets),
+        "TopK": (1, settings.max_top_k),
+        "VectorKey": (1, settings.max_key_length),
+        "NonFilterableMetadataKeys": (0, settings.max_non_filterable_keys),
+    }
 
 
 def connect(uri: str = "./vetor-data", **settings: Any) -> VectorService:

@@ -49,9 +49,7 @@ class Indexes:
         core, settings = self.core, self.core.settings
         bucket = core.bucket_of(vectorBucketName, vectorBucketArn)
         index = validation.index_name(indexName)
-        validation.one_of("/dataType", dataType, ("float32",))
-        dimension = validation.between("/dimension", dimension, 1, settings.max_dimension)
-        validation.one_of("/distanceMetric", distanceMetric, validation.METRICS)
+        dimension = int(dimension)  # the model's range is checked; JSON may say 1e3
         metadata_config = self._metadata_configuration(metadataConfiguration)
         tag_map = validation.tags(tags, settings) if tags is not None else {}
         bucket_config = core.bucket_config(bucket)
@@ -85,17 +83,7 @@ class Indexes:
     def _metadata_configuration(self, config: Any) -> dict[str, Any]:
         if config is None:
             return {"nonFilterableMetadataKeys": []}
-        if not isinstance(config, dict):
-            raise ValidationException.field("/metadataConfiguration", "Member must be an object")
         keys = config.get("nonFilterableMetadataKeys", [])
-        validation.length_between(
-            "/metadataConfiguration/nonFilterableMetadataKeys",
-            keys,
-            0,
-            self.core.settings.max_non_filterable_keys,
-        )
-        for key in keys:
-            validation.metadata_key(key, "/metadataConfiguration/nonFilterableMetadataKeys")
         result: dict[str, Any] = {"nonFilterableMetadataKeys": list(dict.fromkeys(keys))}
         texts = config.get("textSearchConfigurations")
         if texts is not None:
@@ -129,7 +117,7 @@ class Indexes:
         bucket = core.bucket_of(**address)
         core.bucket_config(bucket)
         names = core.store.list_dirs(layout.indexes(bucket))  # may include deleted ones
-        page, token = core.page(names, maxResults, nextToken, prefix, "/maxResults")
+        page, token = core.page(names, maxResults, nextToken, prefix)
         keys = [layout.index_config(bucket, name) for name in page]
         blobs = core.store.get_many(missing_ok=True, keys=keys)
         indexes = [self._view(orjson.loads(b)) for b in blobs if b is not None]
@@ -156,7 +144,7 @@ class Indexes:
     def update_index_mode(self, *, indexMode: str, **address: Any) -> dict[str, Any]:
         core = self.core
         bucket, index = core.index_of(**address)
-        mode = validation.one_of("/indexMode", indexMode, validation.INDEX_MODES)
+        mode = indexMode
 
         def update(_: Config, engine: IndexEngine) -> None:
             core.refuse_classic(core.bucket_config(bucket), mode)  # once the index is found
@@ -181,8 +169,8 @@ class Indexes:
             items = validation.required_member(add, "/add", "textSearchConfigurations")
             change = _adding(validation.text_configs(items, "/add"))
         else:
-            items = validation.required_member(delete, "/delete", "textSearchConfigurations")
-            change = _removing(validation.deleted_text_keys(items))
+            items = validation.required_member(delete or {}, "/delete", "textSearchConfigurations")
+            change = _removing({item["metadataKey"] for item in items})
 
         def update(_: Config, engine: IndexEngine) -> None:
             engine.update_config(change)

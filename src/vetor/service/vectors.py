@@ -25,11 +25,6 @@ class Vectors:
     def put_vectors(self, *, vectors: list[dict[str, Any]], **address: Any) -> dict[str, Any]:
         core, settings = self.core, self.core.settings
         bucket, index = core.index_of(**address)
-        validation.length_between("/vectors", vectors, 1, settings.max_put_vectors)
-        for record in vectors:
-            if not isinstance(record, dict):
-                raise ValidationException.field("/vectors", "Member must be a list of objects")
-            validation.vector_key(record.get("key"), settings)
         records = list({r["key"]: r for r in vectors}.values())  # the last put of a key wins
 
         def put(config: Config, engine: IndexEngine) -> dict[str, Any]:
@@ -50,7 +45,7 @@ class Vectors:
     def delete_vectors(self, *, keys: list[str], **address: Any) -> dict[str, Any]:
         core, settings = self.core, self.core.settings
         bucket, index = core.index_of(**address)
-        wanted = validation.keys("/keys", keys, settings.max_delete_vectors, settings)
+        wanted = list(keys)
 
         def delete(config: Config, engine: IndexEngine) -> dict[str, Any]:
             require_conditional_create(core.store, settings)
@@ -67,11 +62,9 @@ class Vectors:
         returnMetadata: bool = False,
         **address: Any,
     ) -> dict[str, Any]:
-        core, settings = self.core, self.core.settings
+        core = self.core
         bucket, index = core.index_of(**address)
-        wanted = validation.keys("/keys", keys, settings.max_get_vectors, settings)
-        validation.boolean("/returnData", returnData)
-        validation.boolean("/returnMetadata", returnMetadata)
+        wanted = list(keys)
 
         def get(config: Config, engine: IndexEngine) -> dict[str, Any]:
             with engine.snapshot() as view:
@@ -93,10 +86,7 @@ class Vectors:
     ) -> dict[str, Any]:
         core, s = self.core, self.core.settings
         bucket, index = core.index_of(**address)
-        limit = s.default_list_vectors if maxResults is None else maxResults
-        limit = validation.between("/maxResults", limit, 1, s.max_list_vectors)
-        validation.boolean("/returnData", returnData)
-        validation.boolean("/returnMetadata", returnMetadata)
+        limit = s.default_list_vectors if maxResults is None else int(maxResults)
         segment = validation.list_segment(segmentCount, segmentIndex)
         after = None
         if nextToken is not None:
@@ -135,15 +125,10 @@ class Vectors:
     ) -> dict[str, Any]:
         core = self.core
         bucket, index = core.index_of(**address)
-        topK = validation.between("/topK", topK, 1, core.settings.max_top_k)
-        validation.boolean("/returnMetadata", returnMetadata)
-        validation.boolean("/returnDistance", returnDistance)
-        validation.boolean("/returnScores", returnScores)
+        topK = int(topK)
         texts = validation.text_queries(queryTexts)
         if queryVector is None and not texts:
             raise ValidationException("Must specify queryVector, queryTexts, or both")
-        if queryMode is not None:
-            validation.one_of("/queryMode", queryMode, validation.INDEX_MODES)
 
         def query(config: Config, engine: IndexEngine) -> dict[str, Any]:
             manifest = engine.latest_manifest()  # the configuration and data queried

@@ -19,11 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...contract import Contract, service_model
 from ...errors import ValidationException, VetorError
 from ..access import Gate
 from ..exchange import Exchange
 from ..handlers import Handler
-from .shapes import operations, service_model
+from .shapes import operations
 
 FORM = "application/x-www-form-urlencoded"
 # The query protocol's names for vetor's error types, where they differ.
@@ -40,6 +41,7 @@ class QueryAdapter:
 
     def __init__(self, service_name: str, handler: Handler, gate: Gate) -> None:
         self.model = service_model(service_name)
+        self.contract = Contract(self.model)
         self.signing_name: str = self.model.signing_name
         self.handler, self.gate = handler, gate
         self.namespace = self.model.metadata.get("xmlNamespace", "")
@@ -83,9 +85,7 @@ class QueryAdapter:
         action.append(name)
         op_model = self.model.operation_model(name)
         params = decode(op_model.input_shape, form)
-        missing = sorted(op.required - params.keys())
-        if missing:
-            raise ValidationException.field(missing[0], "Member must not be null")
+        self.contract.check(name, params)
         result = self.handler.call(op.function, params, caller)
         return self._response(op_model, result or {}, exchange.request_id)
 

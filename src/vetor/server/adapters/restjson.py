@@ -23,12 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...contract import Contract, service_model
 from ...errors import ValidationException, VetorError
 from ..access import Gate, raw_path
 from ..exchange import Exchange
 from ..handlers import Handler
 from .openapi import openapi
-from .shapes import Operation, check_types, operations, service_model
+from .shapes import Operation, operations
 
 BodyDecoder = Callable[[bytes], "dict[str, Any] | None"]  # a fast path; None falls back
 
@@ -62,8 +63,12 @@ class RestJsonAdapter:
         handler: Handler,
         gate: Gate,
         body_decoders: dict[str, BodyDecoder] | None = None,
+        checks: bool = True,
     ) -> None:
+        """``checks=False`` leaves the model's rules to a handler that applies them itself
+        (the S3 Vectors service checks every call, embedded or remote)."""
         self.model = service_model(service_name)
+        self.contract = Contract(self.model) if checks else None
         self.signing_name: str = self.model.signing_name
         self.handler, self.gate = handler, gate
         self.body_decoders = body_decoders or {}
@@ -116,10 +121,8 @@ class RestJsonAdapter:
         params = fast or (_decode(body) if op.body_members else {})
         params.update({member: unquote(value) for member, value in match.labels.items()})
         params.update(_query_params(op, request))
-        check_types(self.model, op.name, params)
-        missing = sorted(op.required - params.keys())
-        if missing:
-            raise ValidationException.field(f"/{missing[0]}", "Member must not be null")
+        if self.contract is not None:
+            self.contract.check(op.name, params)
         return self.handler.call(op.function, params, caller)
 
 
