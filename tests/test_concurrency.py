@@ -61,13 +61,17 @@ def check_writer(
     deleted: list[str],
     confirmed: set[str],
 ) -> None:
-    """Every acknowledged write of ``writer`` is there with its exact content."""
+    """Every acknowledged write of ``writer`` is there with its exact vector and metadata."""
     keys = [f"w{writer}-b{b}-{i}" for b in batches for i in range(20)]
     expected = {k for k in keys if k not in set(deleted)}
     found: dict[str, list[float]] = {}
     for start in range(0, len(keys), 100):
-        reply = service.get_vectors(**ADDRESS, keys=keys[start : start + 100], returnData=True)
+        reply = service.get_vectors(
+            **ADDRESS, keys=keys[start : start + 100], returnData=True, returnMetadata=True
+        )
         found.update({v["key"]: v["data"]["float32"] for v in reply["vectors"]})
+        for v in reply["vectors"]:
+            assert v["metadata"] == {"writer": writer, "batch": int(v["key"].split("-")[1][1:])}
     missing = expected - set(found)
     assert not missing, f"acknowledged writes lost: {sorted(missing)[:5]}"
     undone = confirmed & set(found)

@@ -93,6 +93,10 @@ class Settings:
     store_max_retries: int = 8
     store_retry_timeout_seconds: float = 120.0
     store_request_timeout_seconds: float = 60.0
+    # Every S3 Vectors call (and every commit compaction makes) returns or fails within this
+    # many seconds, whatever the store does: a request still unanswered at the deadline is
+    # abandoned and the call fails with ServiceUnavailableException (503, retryable).
+    call_timeout_seconds: float = 60.0
     single_writer: bool = False  # allow a store that fails the conditional-create check
 
     # --- embeddings (vetor embed, /v1/embeddings) ------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..store import call_deadline
 from . import ivf
 from .commits import CommitLog, too_many_commits
 from .format import Manifest, RunRef, file_layout, merge_tables, vector_matrix, write_table
@@ -142,7 +143,8 @@ class Optimizer:
         """Replace the plan's runs by the segment, on top of whatever was committed since."""
         log = self.log
         written_at = time.monotonic()
-        with log.commit_lock:
+        # A foreground write waits for this lock within its own bound: hold it no longer.
+        with log.commit_lock, call_deadline(self.settings.call_timeout_seconds):
             base = log.latest()
             for _ in range(self.settings.commit_retries):
                 if segment and time.monotonic() - written_at > log.rewrite_after():
@@ -258,7 +260,7 @@ class Optimizer:
             return False
         run, fields = todo[0]
         added = self._write_text(run.directory, self._tables((run,))[0], fields)
-        with log.commit_lock:
+        with log.commit_lock, call_deadline(self.settings.call_timeout_seconds):
             for _ in range(self.settings.commit_retries):
                 base = log.latest()
                 if not any(r.path == run.path for r in base.runs):

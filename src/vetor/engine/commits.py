@@ -83,7 +83,7 @@ class CommitLog:
             self.advance(current, seen_at)
             return current
         try:
-            manifest = Manifest.decode(self.store.get(latest.key))
+            manifest = Manifest.decode(self.store.get(latest.key), latest.key)
         except ObjectNotFound:
             raise IndexGone(self.prefix) from None
         if manifest.deleted or manifest.extra.get("index_id") != self.index_id:
@@ -148,7 +148,7 @@ class CommitLog:
             return True
         # A retried request may have created it already: only the commit id tells.
         try:
-            return Manifest.decode(self.store.get(key)).commit_id == manifest.commit_id
+            return Manifest.decode(self.store.get(key), key).commit_id == manifest.commit_id
         except ObjectNotFound:
             return False
 

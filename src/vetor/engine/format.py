@@ -16,6 +16,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..store import parse_json, unreadable
+
 FORMAT_VERSION = 2  # 2: manifests carry the index configuration (`config`)
 MANIFEST_DIGITS = 20  # zero-padded so that lexicographic order is numeric order
 
@@ -79,7 +81,10 @@ def write_table(table: pa.Table) -> memoryview:
 
 def read_table(data: bytes | memoryview, seq: int | None = None) -> pa.Table:
     """A run as an Arrow table; ``seq`` overrides the column (write batches store 0)."""
-    table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all()
+    try:
+        table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all()
+    except pa.ArrowInvalid as error:  # cut short on the way, or damaged at rest
+        raise unreadable("a run", error) from None
     if seq is not None:
         index = table.schema.get_field_index("seq")
         column = pa.array(np.full(len(table), seq, np.uint64))
@@ -230,8 +235,8 @@ class Manifest:
         return orjson.dumps(data)
 
     @classmethod
-    def decode(cls, data: bytes) -> Manifest:
-        raw = orjson.loads(data)
+    def decode(cls, data: bytes, key: str = "manifest") -> Manifest:
+        raw = parse_json(key, data)
         if raw.get("format", 1) > FORMAT_VERSION:
             raise ValueError(f"manifest format {raw['format']} is newer than this vetor")
         raw["runs"] = tuple(RunRef.from_dict(r) for r in raw["runs"])

@@ -4,12 +4,13 @@ A manifest is kept while it is the newest or its successor is younger than the g
 (it was current within the window, so a reader may still hold it). Runs those manifests
 reference are kept, and so is any object younger than the grace period (its writer may be
 about to commit it; writers rewrite objects that get close to that age, see ``writes``).
+Ages are measured on the store's clock: a host whose clock runs ahead must not see young
+objects as old.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 from ..store import ObjectNotFound
@@ -33,7 +34,7 @@ class GarbageCollector:
 
     def _collect(self, grace: float) -> int:
         store, prefix = self.log.store, self.log.prefix
-        now = time.time()
+        now = store.now()  # ages are the store's timestamps against the store's clock
         manifests = sorted(store.list(self.log.key("manifests/")), key=lambda i: i.key)
         if not manifests:
             return 0
@@ -57,7 +58,7 @@ class GarbageCollector:
         paths = self._run_paths.get(manifest_key)
         if paths is None:
             try:
-                runs = Manifest.decode(self.log.store.get(manifest_key)).runs
+                runs = Manifest.decode(self.log.store.get(manifest_key), manifest_key).runs
             except ObjectNotFound:
                 runs = ()
             paths = self._run_paths[manifest_key] = frozenset(objects_of(runs))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..store import bounded
 from .commits import CommitLog, too_many_commits
 from .format import Manifest, Rows, RunRef, encode_run
 from .snapshots import Snapshots
@@ -72,7 +73,7 @@ class WritePath:
         pending = PendingWrite(run, rows, data, time.monotonic())
         with self._queue_lock:
             self._queue.append(pending)
-        with self.log.commit_lock:
+        with bounded(self.log.commit_lock, "this index's commit lock"):
             if not pending.done:  # nobody committed it for us meanwhile: commit the queue
                 with self._queue_lock:
                     batch, self._queue = self._queue, []

@@ -58,10 +58,11 @@ class Buckets:
         prefix: str | None = None,
     ) -> dict[str, Any]:
         store = self.core.store
-        names = store.list_dirs(layout.BUCKETS)
+        # the store's top level also holds its scratch space (_vetor/), never a bucket name
+        names = [n for n in store.list_dirs(layout.BUCKETS) if validation.BUCKET_NAME.match(n)]
         page, token = self.core.page(names, maxResults, nextToken, prefix)
-        blobs = store.get_many(missing_ok=True, keys=[layout.bucket_config(n) for n in page])
-        buckets = [self._view(orjson.loads(b)) for b in blobs if b is not None]
+        found = store.get_many_json([layout.bucket_config(n) for n in page])
+        buckets = [self._view(config) for config in found if config is not None]
         return with_token({"vectorBuckets": buckets}, token)
 
     def delete_vector_bucket(self, **address: Any) -> dict[str, Any]:

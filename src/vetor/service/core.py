@@ -90,12 +90,12 @@ class ServiceCore:
         """
         if self.store.put_if_absent(key, orjson.dumps(config)):
             return True
-        existing = self.store.get_many([key], missing_ok=True)[0]
-        return existing is not None and orjson.loads(existing).get(id_field) == config[id_field]
+        existing = self.store.get_many_json([key])[0]
+        return existing is not None and existing.get(id_field) == config[id_field]
 
     def bucket_config(self, bucket: str) -> Config:
         try:
-            return dict(orjson.loads(self.store.get(layout.bucket_config(bucket))))
+            return dict(self.store.get_json(layout.bucket_config(bucket)))
         except ObjectNotFound:
             raise NotFoundException(errors.BUCKET_NOT_FOUND) from None
 
@@ -114,7 +114,7 @@ class ServiceCore:
     def index_config(self, bucket: str, index: str) -> Config:
         """index.json: the index as created (its later configuration is in the manifests)."""
         try:
-            return dict(orjson.loads(self.store.get(layout.index_config(bucket, index))))
+            return dict(self.store.get_json(layout.index_config(bucket, index)))
         except ObjectNotFound:  # also when the bucket is missing: AWS names the index then
             raise NotFoundException(errors.INDEX_NOT_FOUND) from None
 
@@ -163,10 +163,8 @@ class ServiceCore:
         key = layout.legacy_settings(
             config["vectorBucketName"], config["indexName"], config["indexId"]
         )
-        blob = self.store.get_many([key], missing_ok=True)[0]
-        if blob is None:
-            return config
-        return current_config(config, orjson.loads(blob))
+        later = self.store.get_many_json([key])[0]
+        return config if later is None else current_config(config, later)
 
     def with_engine(self, bucket: str, index: str, action: Callable[[Config, IndexEngine], T]) -> T:
         """Run ``action``; if the index was deleted or re-created under us, resolve again."""

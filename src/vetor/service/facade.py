@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from ..contract import Contract, service_model
 from ..engine import IndexEngine, limit_numpy_blas
 from ..settings import Settings
-from ..store import ObjectStore, open_store
+from ..store import ObjectStore, call_deadline, open_store
 from . import layout
 from .buckets import Buckets
 from .core import ServiceCore
@@ -39,7 +39,8 @@ class _Operation(Generic[R]):
 
     An S3 Vectors operation first checks its call against botocore's model (types, required
     members, lengths, ranges, enums, patterns: AWS's messages), for embedded and remote
-    callers alike; vetor's own operations go straight to the part.
+    callers alike, then runs within ``call_timeout_seconds``; vetor's own operations
+    (compact, warm, stats) go straight to the part.
     """
 
     def __init__(self, method: Callable[..., R]) -> None:
@@ -64,11 +65,13 @@ class _Operation(Generic[R]):
             self.method,
             service.contract,
         )
+        bound = service.settings.call_timeout_seconds
 
         @functools.wraps(method)
         def checked(**params: Any) -> R:
             contract.check(operation, params, defaults)
-            return method(part, **params)
+            with call_deadline(bound):  # the call ends by then, whatever the store does
+                return method(part, **params)
 
         return checked
 

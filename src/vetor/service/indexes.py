@@ -119,8 +119,8 @@ class Indexes:
         names = core.store.list_dirs(layout.indexes(bucket))  # may include deleted ones
         page, token = core.page(names, maxResults, nextToken, prefix)
         keys = [layout.index_config(bucket, name) for name in page]
-        blobs = core.store.get_many(missing_ok=True, keys=keys)
-        indexes = [self._view(orjson.loads(b)) for b in blobs if b is not None]
+        found = core.store.get_many_json(keys)
+        indexes = [self._view(config) for config in found if config is not None]
         return with_token({"indexes": indexes}, token)
 
     def delete_index(self, **address: Any) -> dict[str, Any]:

@@ -54,6 +54,6 @@ class Tags:
 
     def _read(self, key: str) -> dict[str, str]:
         try:
-            return dict(orjson.loads(self.core.store.get(key)))
+            return dict(self.core.store.get_json(key))
         except ObjectNotFound:
             return {}

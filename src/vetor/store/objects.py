@@ -1,19 +1,22 @@
-"""Object-store layer: one small interface over a local directory, memory and S3.
+"""Objects: one small interface over a local directory, memory and S3.
 
-The protocol work (S3 signing, retries with backoff and jitter, atomic local writes,
-conditional create) is done by obstore; this module only names the operations vetor
-needs and turns the store's errors into vetor's.
+The protocol work (S3 signing, retries with backoff and jitter, conditional create) is done
+by obstore; this module names the operations vetor needs, turns the store's errors into
+vetor's, keeps remote requests within their call's deadline (``deadline``) and writes a
+directory store's files durably (``local``).
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import contextvars
 import functools
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,12 +25,15 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
 import obstore
+import orjson
 from obstore.exceptions import AlreadyExistsError, NotFoundError
 from obstore.store import LocalStore, MemoryStore, S3Store
 
-from .cache import DiskCache
-from .errors import StoreError
-from .settings import Settings
+from ..cache import DiskCache
+from ..errors import StoreError
+from ..settings import Settings
+from . import local
+from .deadline import T, within_deadline
 
 
 class ObjectNotFound(KeyError):
@@ -52,8 +58,10 @@ class ObjectStore:
         trusted_conditional_create: bool,
         local_root: Path | None = None,
         cache: DiskCache | None = None,
+        remote: bool = False,
     ) -> None:
         self._inner = inner
+        self._remote = remote  # requests cross a network: keep them within call deadlines
         self._cache = cache  # local-disk copies of immutable objects (remote stores)
         self.uri = uri
         self._local_root = local_root  # set for directory stores, which keep empty folders
@@ -67,13 +75,22 @@ class ObjectStore:
     def get(self, key: str) -> bytes:
         return bytes(self._buffer(key))
 
+    def get_json(self, key: str) -> Any:
+        """The object, parsed as the JSON document vetor wrote there."""
+        return parse_json(key, self._buffer(key))
+
+    def get_many_json(self, keys: builtins.list[str]) -> builtins.list[Any]:
+        """Several JSON objects in parallel; a missing one is None."""
+        blobs = self.get_many(keys, missing_ok=True)
+        return [None if b is None else parse_json(k, b) for k, b in zip(keys, blobs, strict=True)]
+
     def _buffer(self, key: str) -> memoryview:
         """The object's bytes without a copy (large runs are read this way)."""
         cache = self._cache_for(key)
         if cache is not None and (hit := cache.read(key)) is not None:
             return hit
         with _translated(key):
-            data = memoryview(obstore.get(self._inner, key).bytes())
+            data = memoryview(self._call(lambda: obstore.get(self._inner, key).bytes()))
         if cache is not None:
             cache.write(key, data)
         return data
@@ -94,7 +111,12 @@ class ObjectStore:
         if cache is not None and (hit := cache.read_ranges(key, starts, ends)) is not None:
             return [memoryview(b) for b in hit]
         with _translated(key):
-            found = obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
+            found = self._call(
+                lambda: obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
+            )
+        for start, end, blob in zip(starts, ends, found, strict=True):
+            if len(blob) != end - start:  # a reply cut short, headers and all
+                raise unreadable(key, f"{len(blob)} of {end - start} bytes came back")
         return [memoryview(b) for b in found]
 
     def read_ranges(self, wanted: list[tuple[str, int, int]]) -> list[memoryview]:
@@ -117,7 +139,7 @@ class ObjectStore:
             return self.get_ranges(key, starts, [wanted[i][2] for i in members])
 
         found: list[memoryview] = [memoryview(b"")] * len(wanted)
-        results = map(fetch, calls) if local or len(calls) <= 1 else _pool().map(fetch, calls)
+        results = map(fetch, calls) if local or len(calls) <= 1 else _parallel(fetch, calls)
         for (_, members), blobs in zip(calls, results):
             for i, blob in zip(members, blobs):
                 found[i] = blob
@@ -125,34 +147,62 @@ class ObjectStore:
 
     def put(self, key: str, data: bytes | memoryview) -> None:
         with _translated(key):
-            obstore.put(self._inner, key, data)
+            if self._local_root is not None:
+                local.write(self._local_root, key, data, create=False)
+            else:
+                self._call(lambda: obstore.put(self._inner, key, data))
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create the object only if no object has the key; False when it already exists."""
+        if self._local_root is not None:
+            with _translated(key):
+                return local.write(self._local_root, key, data, create=True)
         try:
             with _translated(key):
-                obstore.put(self._inner, key, data, mode="create")
+                self._call(lambda: obstore.put(self._inner, key, data, mode="create"))
         except _AlreadyExists:
             return False
         return True
 
+    def now(self) -> float:
+        """The store's clock (epoch seconds), to compare with its objects' timestamps: a
+        remote store's own, read from an object written for the purpose, never this host's."""
+        if not self._remote:
+            return time.time()
+        key = f"{local.TEMPORARY}/clock-{uuid.uuid4().hex}"
+        self.put(key, b"")
+        try:
+            with _translated(key):
+                meta = self._call(lambda: obstore.head(self._inner, key))
+        finally:
+            self.delete(key)
+        return float(meta["last_modified"].timestamp())
+
     def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` (recursively), optionally only keys > start_after."""
+        offset = start_after or None
+        if self._remote:  # the whole listing within the call's bound (pages are network calls)
+            with _translated(prefix):
+                metas = self._call(
+                    lambda: [m for c in obstore.list(self._inner, prefix, offset=offset) for m in c]
+                )
+            yield from (ObjectInfo(m["path"], m["size"], m["last_modified"]) for m in metas)
+            return
         with _translated(prefix):
-            for chunk in obstore.list(self._inner, prefix, offset=start_after or None):
+            for chunk in obstore.list(self._inner, prefix, offset=offset):
                 for meta in chunk:
                     yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"])
 
     def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Names of the immediate "sub-directories" of ``prefix`` (common prefixes)."""
         with _translated(prefix):
-            result = obstore.list_with_delimiter(self._inner, prefix or None)
+            result = self._call(lambda: obstore.list_with_delimiter(self._inner, prefix or None))
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in result["common_prefixes"])
 
     def exists(self, key: str) -> bool:
         try:
             with _translated(key):
-                obstore.head(self._inner, key)
+                self._call(lambda: obstore.head(self._inner, key))
         except ObjectNotFound:
             return False
         return True
@@ -165,13 +215,13 @@ class ObjectStore:
             return [os.path.isfile(os.path.join(root, key)) for key in keys]
         if len(keys) <= 1:
             return [self.exists(k) for k in keys]
-        return builtins.list(_pool().map(self.exists, keys))
+        return _parallel(self.exists, keys)
 
     def delete(self, key: str) -> None:
         """Delete an object; deleting a missing object is not an error."""
         try:
             with _translated(key):
-                obstore.delete(self._inner, key)
+                self._call(lambda: obstore.delete(self._inner, key))
         except ObjectNotFound:
             pass
 
@@ -181,7 +231,7 @@ class ObjectStore:
             return
         try:
             with _translated(keys[0]):
-                obstore.delete(self._inner, keys)
+                self._call(lambda: obstore.delete(self._inner, keys))
         except ObjectNotFound:  # some stores stop at the first missing key: finish one by one
             for key in keys:
                 self.delete(key)
@@ -209,7 +259,11 @@ class ObjectStore:
 
         if len(keys) <= 1 or self._local_root is not None:  # local reads don't wait on a network
             return [fetch(k) for k in keys]
-        return builtins.list(_pool().map(fetch, keys))
+        return _parallel(fetch, keys)
+
+    def _call(self, request: Callable[[], T]) -> T:
+        """Run one request; a remote one within the current call's deadline."""
+        return within_deadline(request) if self._remote else request()
 
 
 # Ranges per obstore call: each call runs its ranges about 10 at a time, so a call per few
@@ -221,6 +275,24 @@ _RANGES_PER_CALL = 4
 def _pool() -> ThreadPoolExecutor:
     """Shared by all stores: a pool per call would cost more than a small request."""
     return ThreadPoolExecutor(max_workers=32, thread_name_prefix="vetor-store")
+
+
+def _parallel(work: Callable[[Any], T], items: builtins.list[Any]) -> builtins.list[T]:
+    """``work`` over ``items`` on the store pool, each under the caller's deadline."""
+    contexts = [contextvars.copy_context() for _ in items]
+    return builtins.list(_pool().map(lambda c, i: c.run(work, i), contexts, items))
+
+
+def unreadable(key: str, why: object) -> StoreError:
+    """The error for an object that came back incomplete or corrupt (a retry may succeed)."""
+    return StoreError(f"The object store returned an incomplete or corrupt '{key}' ({why})")
+
+
+def parse_json(key: str, data: bytes | memoryview) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise unreadable(key, error) from None
 
 
 class _AlreadyExists(Exception):
@@ -243,8 +315,11 @@ class _translated:
             raise _AlreadyExists(self.key) from None
         if isinstance(error, (NotFoundError, FileNotFoundError)):
             raise ObjectNotFound(self.key) from None
-        if isinstance(error, Exception) and not isinstance(error, (ObjectNotFound, StoreError)):
-            raise StoreError(f"Object store request failed for '{self.key}': {error}") from error
+        if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            return False
+        if not isinstance(error, (ObjectNotFound, StoreError)):  # panics are BaseExceptions
+            first = (str(error).splitlines() or [""])[0]  # not the library's debug dump
+            raise StoreError(f"Object store request failed for '{self.key}': {first}") from error
         return False
 
 
@@ -274,9 +349,8 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
         cache = None
         if settings.cache_dir:
             cache = DiskCache(settings.cache_dir, settings.cache_disk_bytes, text)
-        return ObjectStore(
-            _s3_store(parsed, settings), text, trusted_conditional_create=False, cache=cache
-        )
+        s3 = _s3_store(parsed, settings)
+        return ObjectStore(s3, text, trusted_conditional_create=False, cache=cache, remote=True)
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
@@ -358,99 +432,3 @@ def _profile_credentials(profile: str | None) -> Any:
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-@dataclass
-class CheckResult:
-    name: str
-    ok: bool
-    detail: str
-
-
-def check_store(store: ObjectStore, racers: int = 8) -> list[CheckResult]:
-    """Probe a store: reachable, read/write/list/delete work, conditional create honoured.
-
-    Writes only under ``_vetor/doctor/<random>/`` and removes what it wrote.
-    """
-    base = f"_vetor/doctor/{uuid.uuid4().hex}"
-    results: list[CheckResult] = []
-
-    def step(name: str, action: Any) -> bool:
-        try:
-            detail = action() or "ok"
-        except Exception as error:  # report, don't raise: doctor explains every failure
-            results.append(CheckResult(name, False, f"{type(error).__name__}: {error}"))
-            return False
-        ok = not detail.startswith("FAIL")
-        results.append(CheckResult(name, ok, detail.removeprefix("FAIL: ")))
-        return ok
-
-    def write_read() -> str:
-        store.put(f"{base}/object", b"vetor")
-        got = store.get(f"{base}/object")
-        part = store.get_range(f"{base}/object", 1, 3)
-        if got != b"vetor" or part != b"et":
-            return f"FAIL: read back {got!r} / range {part!r}"
-        return "put, get and ranged get agree"
-
-    def listing() -> str:
-        keys = [info.key for info in store.list(f"{base}/")]
-        return "ok" if f"{base}/object" in keys else f"FAIL: listed {keys}"
-
-    def deletion() -> str:
-        store.delete(f"{base}/object")
-        return "FAIL: object still exists" if store.exists(f"{base}/object") else "ok"
-
-    if not step("reachable", lambda: (list(store.list("_vetor/doctor/none/")), "ok")[1]):
-        return results
-    step("read/write", write_read)
-    step("list", listing)
-    step("delete", deletion)
-    step("conditional create", lambda: check_conditional_create(store, base, racers))
-    store.delete_prefix(f"{base}/")
-    return results
-
-
-def check_conditional_create(store: ObjectStore, base: str, racers: int = 8) -> str:
-    """Race ``racers`` creates of one key: exactly one must win, and its bytes must stay."""
-    key = f"{base}/race"
-    barrier = threading.Barrier(racers)
-
-    def race(i: int) -> bool:
-        barrier.wait()
-        return store.put_if_absent(key, f"racer-{i}".encode())
-
-    with ThreadPoolExecutor(max_workers=racers) as pool:
-        wins = list(pool.map(race, range(racers)))
-    winners = [i for i, won in enumerate(wins) if won]
-    stored = store.get(key)
-    store.delete(key)
-    if len(winners) != 1 or stored != f"racer-{winners[0]}".encode():
-        return (
-            f"FAIL: {len(winners)} of {racers} racing creates succeeded; the store ignores "
-            "If-None-Match, so concurrent writers could overwrite each other's commits"
-        )
-    return f"exactly 1 of {racers} racing creates won"
-
-
-_checked_stores: dict[str, str] = {}
-
-
-def require_conditional_create(store: ObjectStore, settings: Settings) -> None:
-    """Refuse a store that lets two writers both "create" one key, unless single-writer.
-
-    Commits rely on create-if-absent; on a store that ignores it, two writers would silently
-    overwrite each other's manifest versions. The probe runs once per store per process.
-    """
-    if store.trusted_conditional_create or settings.single_writer:
-        return
-    if store.uri not in _checked_stores:
-        base = f"_vetor/probe/{uuid.uuid4().hex}"
-        _checked_stores[store.uri] = check_conditional_create(store, base, racers=4)
-    verdict = _checked_stores[store.uri]
-    if verdict.startswith("FAIL"):
-        raise StoreError(
-            f"Refusing to write to {store.uri}: conditional create is not honoured "
-            f"({verdict.removeprefix('FAIL: ')}). Run a single writer with "
-            "VETOR_SINGLE_WRITER=1, or use a store that supports If-None-Match."
-        )

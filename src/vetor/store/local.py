@@ -1,0 +1,62 @@
+"""Durable files for directory stores: an acknowledged write survives an OS crash.
+
+A file is written under ``_vetor/tmp/``, flushed to disk (``fsync``), then moved into place:
+renamed over an existing object for a plain put, hard-linked for a create-if-absent (``link``
+fails if the name exists, atomically). The directory that gained the name is flushed too, and
+so is every directory created on the way, so that the name itself is on disk before the
+write is acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+TEMPORARY = "_vetor/tmp"
+
+
+def write(root: Path, key: str, data: bytes | memoryview, create: bool) -> bool:
+    """Write ``key`` under ``root``; with ``create``, only if absent (False if it exists)."""
+    target = root / key
+    _make_dirs(root, target.parent)
+    temporary = root / TEMPORARY / uuid.uuid4().hex
+    _make_dirs(root, temporary.parent)
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    try:
+        if create:
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                return False
+        else:
+            os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _sync_dir(target.parent)
+    return True
+
+
+def _make_dirs(root: Path, folder: Path) -> None:
+    """Create ``folder`` and its missing parents, each new name flushed into its parent."""
+    missing = []
+    while not folder.is_dir() and folder != root:
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            new.mkdir()
+        _sync_dir(new.parent)
+
+
+def _sync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
