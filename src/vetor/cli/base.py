@@ -61,6 +61,16 @@ app = typer.Typer(
 _remote: dict[str, str] = {}  # set by --endpoint-url: talk to a vetor server instead
 
 
+def use_server(
+    endpoint_url: str | None, region: str | None = None, profile: str | None = None
+) -> None:
+    """Talk to the server at ``endpoint_url`` (None: to the store given by --data)."""
+    _remote.clear()
+    if endpoint_url:
+        options = {"endpoint_url": endpoint_url, "region": region, "profile": profile}
+        _remote.update({k: v for k, v in options.items() if v})
+
+
 @app.callback()
 def _global_options(
     endpoint_url: Annotated[
@@ -72,10 +82,7 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
-    if endpoint_url:
-        _remote["endpoint_url"] = endpoint_url
-    else:
-        _remote.clear()
+    use_server(endpoint_url)
 
 
 class Output(StrEnum):
@@ -124,11 +131,15 @@ _STORE_ONLY = {
 class _RemoteClient:
     """boto3's s3vectors client, minus ``ResponseMetadata``, so output matches local use."""
 
-    def __init__(self, endpoint_url: str) -> None:
+    def __init__(
+        self, endpoint_url: str, region: str | None = None, profile: str | None = None
+    ) -> None:
         import boto3
 
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._client = boto3.client("s3vectors", endpoint_url=endpoint_url, region_name=region)
+        env = os.environ
+        region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        session = boto3.session.Session(profile_name=profile)
+        self._client = session.client("s3vectors", endpoint_url=endpoint_url, region_name=region)
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         if name in _STORE_ONLY:
@@ -145,11 +156,14 @@ class _RemoteClient:
 
 
 @contextmanager
-def open_client(data: str) -> Iterator[VectorService]:
+def open_client(data: str, region: str | None = None) -> Iterator[VectorService]:
     """Open the store (or the server given by --endpoint-url); on exit wait for background
     compaction so the process never stops mid-commit."""
     if "endpoint_url" in _remote:
-        yield _RemoteClient(_remote["endpoint_url"])  # type: ignore[misc]
+        remote = _RemoteClient(
+            _remote["endpoint_url"], region or _remote.get("region"), _remote.get("profile")
+        )
+        yield remote  # type: ignore[misc]
         return
     try:
         service = connect(data)

@@ -16,13 +16,23 @@ from vetor.models import (
     default_model,
     get_embedder,
     parse_spec,
+    provider_of,
 )
 
-from .index import CONTENT_KEY, LOCATION_KEY, RESERVED_PREFIX, PutOptions, index_embedder
-from .pipeline import Failure, PutReport, put
-from .sources import IMAGE, TEXT, Source, SourceBucket, SourceError, expand, literal
+from .index import (
+    CHUNK_KEY,
+    CONTENT_KEY,
+    LOCATION_KEY,
+    RESERVED_PREFIX,
+    PutOptions,
+    index_embedder,
+)
+from .pipeline import Failure, PutReport, put, transcript
+from .sources import AUDIO, IMAGE, TEXT, Source, SourceBucket, SourceError, expand, literal
 
 __all__ = [
+    "AUDIO",
+    "CHUNK_KEY",
     "CONTENT_KEY",
     "IMAGE",
     "LOCATION_KEY",
@@ -44,5 +54,7 @@ __all__ = [
     "index_embedder",
     "literal",
     "parse_spec",
+    "provider_of",
     "put",
+    "transcript",
 ]

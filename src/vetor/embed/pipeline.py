@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from vetor.models import Embedder, EmbeddingError
+from vetor.models import Embedder, EmbeddingError, get_transcriber
 
 from .chunking import Chunk, fit, split
 from .index import (
@@ -38,7 +38,7 @@ from .index import (
     describe,
     prepare_index,
 )
-from .sources import IMAGE, Source, SourceError, literal_key
+from .sources import AUDIO, IMAGE, Source, SourceError, literal_key
 
 GET_BATCH = 100  # GetVectors' key limit
 
@@ -184,9 +184,9 @@ class _Run:
         return Record(self._base_key(source), source.label, True, metadata, image=image)
 
     def _text_records(self, source: Source) -> list[Record]:
-        text = source.read_text()
+        text = transcript(source) if source.kind == AUDIO else source.read_text()
         if not text.strip():
-            raise SourceError("empty text")
+            raise SourceError("no speech found" if source.kind == AUDIO else "empty text")
         chunks = self._chunks(text)
         base = self._base_key(source)
         records = []
@@ -383,6 +383,11 @@ class _Run:
                 finished += 1
         self.report.vectors += written
         self.progress(finished, written)
+
+
+def transcript(source: Source) -> str:
+    """The words spoken in an audio source (the speech model loads on the first one)."""
+    return get_transcriber().transcribe(source.read_audio()).text
 
 
 @dataclass

@@ -18,8 +18,10 @@ from typing import Any
 
 TEXT = "text"
 IMAGE = "image"
+AUDIO = "audio"  # speech: transcribed, then embedded as text
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+AUDIO_TYPES = {".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".webm"}
 # Types that are never plain text: refused with a clear message instead of decoded as noise.
 BINARY_TYPES = IMAGE_TYPES | {
     ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".zip", ".gz",
@@ -41,7 +43,7 @@ class SourceError(Exception):
 class Source:
     """One input: a literal text, a local file or an S3 object."""
 
-    kind: str  # TEXT or IMAGE
+    kind: str  # TEXT, IMAGE or AUDIO
     location: str  # file:///abs/path, s3://bucket/key, or "" for a literal text
     name: str  # the name --filename-as-key uses: relative to the glob, folder or prefix
     value: str | None = None  # the literal text of --text-value
@@ -72,6 +74,13 @@ class Source:
         if suffix not in IMAGE_TYPES:
             known = " ".join(sorted(IMAGE_TYPES))
             raise SourceError(f"unsupported image type {suffix or '(none)'} (known: {known})")
+        return self._read()
+
+    def read_audio(self) -> bytes:
+        suffix = Path(self.name).suffix.lower()
+        if suffix not in AUDIO_TYPES:
+            known = " ".join(sorted(AUDIO_TYPES))
+            raise SourceError(f"unsupported audio type {suffix or '(none)'} (known: {known})")
         return self._read()
 
     def _read(self) -> bytes:
@@ -160,7 +169,10 @@ class SourceBucket:
         profile: str | None = None,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        owner: str | None = None,
     ) -> None:
+        # the account that must own the source bucket (S3's ExpectedBucketOwner)
+        self._owner = {"ExpectedBucketOwner": owner} if owner else {}
         self._options = {
             "endpoint_url": endpoint_url,
             "region": region,
@@ -220,7 +232,7 @@ class SourceBucket:
     def _keys(self, uri: str, bucket: str, prefix: str) -> list[str]:
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=prefix
+                Bucket=bucket, Prefix=prefix, **self._owner
             )
             keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
             return [k for k in keys if not k.endswith("/")]  # folder markers
@@ -231,7 +243,7 @@ class SourceBucket:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=bucket, Key=key)
+            self.client.head_object(Bucket=bucket, Key=key, **self._owner)
             return True
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
@@ -240,7 +252,7 @@ class SourceBucket:
 
     def _source(self, kind: str, bucket: str, key: str, name: str) -> Source:
         def read() -> bytes:
-            body = self.client.get_object(Bucket=bucket, Key=key)
+            body = self.client.get_object(Bucket=bucket, Key=key, **self._owner)
             size = body.get("ContentLength") or 0
             if size > MAX_SOURCE_BYTES:
                 raise SourceError(f"object is {size} bytes, over the {MAX_SOURCE_BYTES}-byte limit")

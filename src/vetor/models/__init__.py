@@ -9,29 +9,38 @@ from __future__ import annotations
 
 from .embedder import Embedder, EmbeddingError, UnsupportedInput
 from .registry import (
+    AUDIO,
     EMBEDDING,
     IMAGE,
     MODEL_ENTRIES,
     PROVIDER_ENTRIES,
     PROVIDERS,
     TEXT,
+    TRANSCRIPTION,
     Kind,
     ModelEntry,
     ProviderEntry,
     default_model,
     get_embedder,
+    get_transcriber,
     model_entry,
     models,
     parse_spec,
+    provider_of,
 )
+from .transcriber import Transcriber, Transcript
 
 __all__ = [
+    "AUDIO",
     "EMBEDDING",
     "IMAGE",
     "MODEL_ENTRIES",
     "PROVIDERS",
     "PROVIDER_ENTRIES",
     "TEXT",
+    "TRANSCRIPTION",
+    "Transcriber",
+    "Transcript",
     "Embedder",
     "EmbeddingError",
     "Kind",
@@ -40,7 +49,9 @@ __all__ = [
     "UnsupportedInput",
     "default_model",
     "get_embedder",
+    "get_transcriber",
     "model_entry",
+    "provider_of",
     "models",
     "parse_spec",
 ]

@@ -9,7 +9,8 @@ knows (the catalogue: id, kind, vendor, modalities, dimension where known, and w
 provider uses by default). A provider may accept models not listed here (a local path, a
 model an OpenAI-compatible server hosts); listed ones are the ones it can describe.
 
-Kinds: ``embedding`` today; ``generation`` and ``rerank`` entries take the same shape.
+Kinds: ``embedding`` and ``transcription`` (speech to text, so that recordings can be embedded
+as their transcripts); ``generation`` and ``rerank`` entries take the same shape.
 
 Adding a provider is one new file and one registry line:
 
@@ -30,10 +31,12 @@ from functools import cache
 from typing import Any, Literal
 
 from .embedder import Embedder, EmbeddingError
+from .transcriber import Transcriber
 
-Kind = Literal["embedding", "generation", "rerank"]
+Kind = Literal["embedding", "transcription", "generation", "rerank"]
 EMBEDDING: Kind = "embedding"
-TEXT, IMAGE = "TEXT", "IMAGE"  # modalities, spelled as Bedrock's ListFoundationModels does
+TRANSCRIPTION: Kind = "transcription"
+TEXT, IMAGE, AUDIO = "TEXT", "IMAGE", "AUDIO"  # modalities, as Bedrock's ListFoundationModels
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ProviderEntry("openai", EMBEDDING, "vetor.embed.providers.openai:OpenAIEmbedder"),
     ProviderEntry("vertex", EMBEDDING, "vetor.embed.providers.vertex:VertexEmbedder"),
     ProviderEntry("bedrock", EMBEDDING, "vetor.embed.providers.bedrock:BedrockEmbedder"),
+    ProviderEntry("whisper", TRANSCRIPTION, "vetor.embed.providers.whisper:WhisperTranscriber"),
 )
 
 
@@ -94,6 +98,7 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     _embedding("cohere.embed-english-v3", "bedrock", "Cohere", 1024, images=True),
     _embedding("cohere.embed-multilingual-v3", "bedrock", "Cohere", 1024, images=True),
     _embedding("cohere.embed-v4:0", "bedrock", "Cohere", 1536, images=True),
+    ModelEntry("whisper-base", "whisper", TRANSCRIPTION, "OpenAI", (AUDIO,), ("TEXT",), None, True),
 )
 
 
@@ -114,6 +119,15 @@ def model_entry(provider: str, model_id: str) -> ModelEntry | None:
     for entry in MODEL_ENTRIES:
         if entry.provider == provider and entry.model_id == model_id:
             return entry
+    return None
+
+
+def provider_of(model_id: str) -> str | None:
+    """The provider serving a catalogued model id (``amazon.titan-embed-text-v2:0`` → bedrock,
+    ``all-MiniLM-L6-v2`` → local), as the AWS embed CLI's ``--model-id`` names models."""
+    for entry in MODEL_ENTRIES:
+        if entry.model_id == model_id and entry.kind == EMBEDDING:
+            return entry.provider
     return None
 
 
@@ -176,6 +190,21 @@ def get_embedder(provider: str, model: str | None = None, **options: Any) -> Emb
             except TypeError as error:  # an option the provider does not take
                 raise EmbeddingError(f"provider {provider}: {error}") from None
         return _cache[key]
+
+
+_transcribers: dict[tuple[str, str], Transcriber] = {}
+
+
+def get_transcriber(provider: str = "whisper", model: str | None = None) -> Transcriber:
+    """The speech-to-text model, loaded once per process."""
+    names = [e.name for e in PROVIDER_ENTRIES if e.kind == TRANSCRIPTION]
+    if provider not in names:
+        raise EmbeddingError(f"unknown transcription provider {provider!r} (known: {names})")
+    key = (provider, model or "")
+    with _cache_lock:
+        if key not in _transcribers:
+            _transcribers[key] = implementation(provider)(model=model or None)
+        return _transcribers[key]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

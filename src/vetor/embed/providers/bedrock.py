@@ -59,6 +59,7 @@ class BedrockEmbedder(Embedder):
         endpoint_url: str | None = None,
         dimensions: int | str | None = None,
         normalize: bool | str = True,
+        inference_params: dict[str, Any] | str | None = None,
     ) -> None:
         self.model = model or default_model(self.provider)
         spec = MODELS.get(self.model)
@@ -74,6 +75,7 @@ class BedrockEmbedder(Embedder):
         self.supports_images = spec.family in ("titan-image", "cohere")
         self._normalize = str(normalize).lower() not in ("false", "0", "no")
         self._options = {"region": region, "profile": profile, "endpoint_url": endpoint_url}
+        self._extra = _inference_params(inference_params, self._spec.family)
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -124,7 +126,7 @@ class BedrockEmbedder(Embedder):
         try:
             reply = self.client.invoke_model(
                 modelId=self.model,
-                body=orjson.dumps(body),
+                body=orjson.dumps(_merged(self._extra, body)),
                 contentType="application/json",
                 accept="application/json",
             )
@@ -170,3 +172,38 @@ def _media_type(image: bytes) -> str:
     if image[:4] == b"RIFF" and image[8:12] == b"WEBP":
         return "image/webp"
     return "image/jpeg"
+
+
+# The request members the embedder sets from its inputs, which inference parameters may not
+# override (the AWS embed CLI's rule for --bedrock-inference-params).
+SYSTEM_KEYS = {
+    "titan-text": {"inputText", "dimensions"},
+    "titan-image": {"inputText", "inputImage", "embeddingConfig"},
+    "cohere": {"texts", "images", "input_type"},
+}
+
+
+def _inference_params(params: dict[str, Any] | str | None, family: str) -> dict[str, Any]:
+    """Extra request members for every call (``--bedrock-inference-params``)."""
+    if not params:
+        return {}
+    value = orjson.loads(params) if isinstance(params, str) else params
+    if not isinstance(value, dict):
+        raise EmbeddingError("bedrock inference parameters must be a JSON object")
+    fixed = sorted(SYSTEM_KEYS.get(family, set()) & value.keys())
+    if fixed:
+        raise EmbeddingError(
+            f"Cannot override system-controlled parameters: {fixed}. These parameters are "
+            "automatically set based on your CLI inputs."
+        )
+    return value
+
+
+def _merged(extra: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` over ``extra``, nested objects merged member by member."""
+    merged = dict(extra)
+    for name, value in body.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            value = _merged(merged[name], value)
+        merged[name] = value
+    return merged

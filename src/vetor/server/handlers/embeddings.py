@@ -9,6 +9,8 @@ concurrent load. Models load on first use, in the batching thread, never in the 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import queue
 import threading
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...embed import Embedder, EmbeddingError, default_model, get_embedder, parse_spec
+from ...models import get_transcriber
 from ...settings import Settings
 
 __all__ = ["Batcher", "EmbeddingError", "EmbeddingService", "Embeddings", "InputProblem"]
@@ -154,6 +157,8 @@ class EmbeddingService:
     ) -> Embeddings:
         """The texts' vectors; :class:`InputProblem` or :class:`EmbeddingError` otherwise."""
         embedder = await asyncio.to_thread(batcher.embedder)
+        if any(t.startswith(AUDIO_URI) for t in texts):  # speech: embedded as its transcript
+            texts = await asyncio.to_thread(_transcribed, texts)
         # Tokenizing is CPU work: off the event loop, like the model call.
         problem, tokens = await asyncio.to_thread(_check, embedder, texts)
         if problem:
@@ -165,6 +170,30 @@ class EmbeddingService:
         job = batcher.submit(texts, query)
         vectors = await asyncio.wrap_future(job.future)
         return Embeddings(vectors, batcher.model_id, tokens, job.batch_texts)
+
+
+AUDIO_URI = "data:audio/"  # an input "data:audio/wav;base64,…" is a recording (vetor's own)
+
+
+def _transcribed(texts: list[str]) -> list[str]:
+    """Each recording in ``texts`` replaced by the words spoken in it."""
+    out = []
+    for n, text in enumerate(texts):
+        if not text.startswith(AUDIO_URI):
+            out.append(text)
+            continue
+        header, _, payload = text.partition(",")
+        if not header.endswith(";base64"):
+            raise InputProblem(f"input[{n}]: an audio data URI must be base64", "input")
+        try:
+            audio = base64.b64decode(payload, validate=True)
+        except binascii.Error:
+            raise InputProblem(f"input[{n}]: the audio is not valid base64", "input") from None
+        try:
+            out.append(get_transcriber().transcribe(audio).text)
+        except EmbeddingError as error:
+            raise InputProblem(f"input[{n}]: {error}", "input") from None
+    return out
 
 
 def _check(embedder: Embedder, texts: list[str]) -> tuple[str | None, int]:

@@ -1,9 +1,10 @@
 """``vetor embed``: ``put`` and ``query``: documents in, answers out, one command each.
 
-Everything the AWS S3 Vectors embed CLI does, with any provider (local models, self-hosted
-OpenAI-compatible servers, Vertex AI, Bedrock), chunking, resumable runs and a progress bar.
-Both commands talk to the store given by ``--data`` or, with the global ``--endpoint-url``,
-to a remote vetor server, exactly like the other ``vetor`` commands.
+Everything the AWS S3 Vectors embed CLI does, with its options too (``aws``), and any provider
+(local models, self-hosted OpenAI-compatible servers, Vertex AI, Bedrock), chunking,
+resumable runs and a progress bar. Both commands talk to the store given by ``--data`` or,
+with the global ``--endpoint-url``, to a remote vetor server, like the other ``vetor``
+commands.
 """
 
 from __future__ import annotations
@@ -13,26 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-import orjson
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from ..embed import (
+from ...embed import (
+    AUDIO,
     CONTENT_KEY,
     IMAGE,
-    LOCATION_KEY,
     RESERVED_PREFIX,
     TEXT,
     Embedder,
@@ -45,23 +32,37 @@ from ..embed import (
     expand,
     index_embedder,
     literal,
+    parse_spec,
     put,
+    transcript,
 )
-from ..settings import Settings
-from .base import (
-    DEFAULT_DATA,
-    Bucket,
-    DataOpt,
-    Index,
-    Metric,
-    Output,
-    OutputOpt,
-    open_client,
-    parse_json,
+from ...settings import Settings
+from ..base import DEFAULT_DATA, DataOpt, Metric, Output, open_client, parse_json
+from . import aws
+from .output import (
+    aws_put_document,
+    aws_query_document,
+    echo_json,
+    err,
+    out,
+    print_failures,
+    print_report,
+    progress_bar,
+    results_table,
 )
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+OptBucket = Annotated[
+    str | None, typer.Argument(metavar="[BUCKET]", help="Vector bucket (or --vector-bucket-name).")
+]
+OptIndex = Annotated[str | None, typer.Argument(metavar="[INDEX]", help="Index (or --index-name).")]
+SourceEndpointOpt = Annotated[
+    str | None,
+    typer.Option(envvar="VETOR_SOURCE_ENDPOINT_URL", help="S3 endpoint of s3:// inputs."),
+]
+OptOutput = Annotated[
+    Output | None,
+    typer.Option("--output", "-o", help="json or table [default: table; json in the AWS form]."),
+]
 
 embed_app = typer.Typer(
     help="Embed documents into an index with a model, and query it in words.",
@@ -108,11 +109,16 @@ ProviderOptionOpt = Annotated[
 
 @embed_app.command("put")
 def put_command(
-    bucket: Bucket,
-    index: Index,
+    bucket: OptBucket = None,
+    index: OptIndex = None,
+    vector_bucket_name: aws.BucketNameOpt = None,
+    index_name: aws.IndexNameOpt = None,
+    model_id: aws.ModelIdOpt = None,
     text_value: TextValueOpt = None,
     text: TextOpt = None,
     image: ImageOpt = None,
+    video: aws.VideoOpt = None,
+    audio: aws.AudioOpt = None,
     key: Annotated[str | None, typer.Option(help="Vector key of a single input.")] = None,
     key_prefix: Annotated[str, typer.Option(help="Prefix of every vector key.")] = "",
     filename_as_key: Annotated[
@@ -121,6 +127,9 @@ def put_command(
     metadata: Annotated[
         str | None, typer.Option(help="JSON object of metadata added to every vector.")
     ] = None,
+    bedrock_inference_params: aws.InferenceParamsOpt = None,
+    src_bucket_owner: aws.SrcBucketOwnerOpt = None,
+    async_output_s3_uri: aws.AsyncOutputOpt = None,
     batch_size: Annotated[
         int, typer.Option(help="Vectors per PutVectors call.", min=1, max=500)
     ] = 500,
@@ -155,10 +164,7 @@ def put_command(
         bool,
         typer.Option(help="Embed inputs stored unchanged again; allow a model not the index's."),
     ] = False,
-    source_endpoint_url: Annotated[
-        str | None,
-        typer.Option(envvar="VETOR_SOURCE_ENDPOINT_URL", help="S3 endpoint of s3:// inputs."),
-    ] = None,
+    source_endpoint_url: SourceEndpointOpt = None,
     source_region: Annotated[
         str | None, typer.Option(envvar="VETOR_SOURCE_REGION", help="Region of s3:// inputs.")
     ] = None,
@@ -166,19 +172,28 @@ def put_command(
         str | None,
         typer.Option(envvar="VETOR_SOURCE_PROFILE", help="AWS profile for s3:// inputs."),
     ] = None,
+    region: aws.RegionOpt = None,
     data: DataOpt = DEFAULT_DATA,
-    output: OutputOpt = Output.table,
+    output: OptOutput = None,
 ) -> None:
-    """Embed texts, files, folders or S3 prefixes and store them as vectors."""
+    """Embed texts, files, folders or S3 prefixes and store them as vectors.
+
+    Name the index as BUCKET INDEX, or the AWS embed CLI's way (--vector-bucket-name,
+    --index-name, --model-id), which also prints its JSON documents."""
     settings = Settings.from_env()
+    where = aws.target(bucket, index, vector_bucket_name, index_name)
     user_metadata = _user_metadata(metadata)
-    source_bucket = _source_bucket(source_endpoint_url, source_region, source_profile)
-    sources = _sources(text_value, text, image, source_bucket)
+    source_bucket = _source_bucket(
+        source_endpoint_url, source_region, source_profile, src_bucket_owner
+    )
+    with _fatal():
+        aws.refuse_video(video, model_id or model or provider or "(any of vetor's)")
+    sources = _sources(text_value, text, image, audio, source_bucket)
     if key is not None and sum(isinstance(s, Source) for s in sources) > 1:
         raise typer.BadParameter("--key names one input; use --key-prefix for several")
     options = PutOptions(
-        bucket=bucket,
-        index=index,
+        bucket=where.bucket,
+        index=where.index,
         key=key,
         key_prefix=key_prefix,
         filename_as_key=filename_as_key,
@@ -193,15 +208,60 @@ def put_command(
         distance_metric=distance_metric.value,
         text_search=text_search,
     )
-    with open_client(data) as client, _fatal():
-        embedder = index_embedder(
-            client, bucket, index, provider, model, _provider_options(provider_option), settings
-        )
-        with _progress(len(sources)) as advance:
+    with open_client(data, region) as client, _fatal():
+        embedder = _embedder(
+            client, where, model_id, provider, model, provider_option,
+            bedrock_inference_params, region, settings,
+        )  # fmt: skip
+        with progress_bar(len(sources)) as advance:
             report = put(client, embedder, sources, options, advance)
-    _print_report(report, output)
-    if report.failures:
+        if where.aws and (output or Output.json) is Output.json:
+            patterns = (text or []) + (image or []) + (audio or [])
+            batch = len(sources) > 1 or any(_is_pattern(p) for p in patterns)
+            stored = {} if batch or len(report.keys) != 1 else _stored_metadata(client, report)
+            kinds = {getattr(s, "kind", TEXT) for s in sources}
+            kind = kinds.pop() if len(kinds) == 1 else TEXT
+            echo_json(aws_put_document(report, model_id or embedder.model, kind, batch, stored))
+            print_failures(report)
+        else:
+            print_report(report, output or Output.table)
+    # The AWS tool lists a batch's failed files and succeeds; vetor fails on any failure.
+    if report.failures and (not where.aws or not report.vectors):
         raise typer.Exit(1)
+
+
+def _embedder(
+    client: Any,
+    where: aws.Target,
+    model_id: str | None,
+    provider: str | None,
+    model: str | None,
+    provider_option: list[str] | None,
+    inference_params: str | None,
+    region: str | None,
+    settings: Settings,
+) -> Embedder:
+    provider, model = aws.model_choice(model_id, provider, model)
+    chosen = parse_spec(provider)[0] if provider else None
+    options = aws.provider_options(
+        chosen, _provider_options(provider_option), inference_params, region
+    )
+    return index_embedder(client, where.bucket, where.index, provider, model, options, settings)
+
+
+def _is_pattern(path: str) -> bool:
+    return "*" in path or "?" in path
+
+
+def _stored_metadata(client: Any, report: PutReport) -> dict[str, Any]:
+    """The metadata of the one vector written, as the AWS tool prints it (not vetor's own
+    bookkeeping keys)."""
+    found = client.get_vectors(
+        vectorBucketName=report.bucket, indexName=report.index, keys=report.keys,
+        returnMetadata=True,
+    )["vectors"]  # fmt: skip
+    metadata = found[0].get("metadata") or {} if found else {}
+    return {k: v for k, v in metadata.items() if not k.startswith(RESERVED_PREFIX)}
 
 
 def _user_metadata(text: str | None) -> dict[str, Any]:
@@ -219,13 +279,16 @@ def _user_metadata(text: str | None) -> dict[str, Any]:
     return value
 
 
-def _source_bucket(endpoint: str | None, region: str | None, profile: str | None) -> SourceBucket:
+def _source_bucket(
+    endpoint: str | None, region: str | None, profile: str | None, owner: str | None = None
+) -> SourceBucket:
     return SourceBucket(
         endpoint_url=endpoint,
         region=region,
         profile=profile,
         access_key_id=os.environ.get("VETOR_SOURCE_ACCESS_KEY_ID"),
         secret_access_key=os.environ.get("VETOR_SOURCE_SECRET_ACCESS_KEY"),
+        owner=owner,
     )
 
 
@@ -233,31 +296,18 @@ def _sources(
     text_values: list[str] | None,
     texts: list[str] | None,
     images: list[str] | None,
+    recordings: list[str] | None,
     bucket: SourceBucket,
 ) -> list[Source | SourceError]:
     items: list[Source | SourceError] = [literal(v) for v in text_values or []]
     items += expand(texts or [], TEXT, bucket)
     items += expand(images or [], IMAGE, bucket)
+    items += expand(recordings or [], AUDIO, bucket)
     if not items:
-        raise typer.BadParameter("give something to embed: --text-value, --text or --image")
+        raise typer.BadParameter(
+            "give something to embed: --text-value, --text, --image or --audio"
+        )
     return items
-
-
-def _print_report(report: PutReport, output: Output) -> None:
-    summary = report.to_dict()
-    if output is Output.json:
-        typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-    else:
-        table = Table("field", "value", show_header=False)
-        for name in ("bucket", "index", "provider", "model", "dimension", "indexCreated",
-                     "inputs", "vectors", "embedded", "skipped", "failed", "seconds",
-                     "embeddedPerSecond"):  # fmt: skip
-            table.add_row(Text(name), Text(str(summary[name])))
-        out.print(table)
-    if report.failures:
-        err.print(f"{len(summary['failures'])} failed:", markup=False)
-        for failure in report.failures:
-            err.print(f"  {failure.input}: {failure.error}", markup=False, soft_wrap=True)
 
 
 # --- query ------------------------------------------------------------------------------------
@@ -265,11 +315,14 @@ def _print_report(report: PutReport, output: Output) -> None:
 
 @embed_app.command("query")
 def query_command(
-    bucket: Bucket,
-    index: Index,
+    bucket: OptBucket = None,
+    index: OptIndex = None,
     question: Annotated[
         str | None, typer.Argument(metavar="[QUESTION]", help="The query text.")
     ] = None,
+    vector_bucket_name: aws.BucketNameOpt = None,
+    index_name: aws.IndexNameOpt = None,
+    model_id: aws.ModelIdOpt = None,
     text_value: Annotated[str | None, typer.Option("--text-value", help="The query text.")] = None,
     text: Annotated[
         str | None, typer.Option("--text", help="A text file or S3 object holding the query.")
@@ -277,57 +330,72 @@ def query_command(
     image: Annotated[
         str | None, typer.Option("--image", help="An image file or S3 object to search with.")
     ] = None,
+    video: aws.VideoOpt = None,
+    audio: Annotated[
+        str | None, typer.Option("--audio", help="A recording of the question (transcribed).")
+    ] = None,
     k: Annotated[int, typer.Option("--k", "--top-k", help="How many results.", min=1)] = 5,
     filter_json: Annotated[
         str | None, typer.Option("--filter", help="Metadata filter as a JSON object.")
     ] = None,
-    return_distance: Annotated[bool, typer.Option(help="Include distances.")] = True,
+    return_distance: Annotated[
+        bool | None, typer.Option(help="Include distances [default: yes; no in the AWS form].")
+    ] = None,
     return_metadata: Annotated[bool, typer.Option(help="Include metadata.")] = True,
+    bedrock_inference_params: aws.InferenceParamsOpt = None,
+    src_bucket_owner: aws.SrcBucketOwnerOpt = None,
+    async_output_s3_uri: aws.AsyncOutputOpt = None,
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     provider_option: ProviderOptionOpt = None,
-    source_endpoint_url: Annotated[
-        str | None,
-        typer.Option(envvar="VETOR_SOURCE_ENDPOINT_URL", help="S3 endpoint of s3:// inputs."),
-    ] = None,
+    source_endpoint_url: SourceEndpointOpt = None,
+    region: aws.RegionOpt = None,
     data: DataOpt = DEFAULT_DATA,
-    output: OutputOpt = Output.table,
+    output: OptOutput = None,
 ) -> None:
-    """Embed a question (or an image) and return the nearest vectors."""
+    """Embed a question (or an image) and return the nearest vectors.
+
+    Name the index as BUCKET INDEX, or the AWS embed CLI's way (--vector-bucket-name,
+    --index-name, --model-id), which also prints its JSON document."""
     settings = Settings.from_env()
-    where = parse_json(filter_json, "--filter") if filter_json is not None else None
-    if where is not None and not isinstance(where, dict):
+    where = aws.target(bucket, index, vector_bucket_name, index_name)
+    condition = parse_json(filter_json, "--filter") if filter_json is not None else None
+    if condition is not None and not isinstance(condition, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="'--filter'")
-    source_bucket = _source_bucket(source_endpoint_url, None, None)
-    query = _query_input(question, text_value, text, image, source_bucket)
-    with open_client(data) as client, _fatal():
-        embedder = index_embedder(
-            client, bucket, index, provider, model, _provider_options(provider_option), settings
-        )
+    with _fatal():
+        aws.refuse_video(video, model_id or model or provider or "(any of vetor's)")
+    source_bucket = _source_bucket(source_endpoint_url, None, None, src_bucket_owner)
+    query = _query_input(question, text_value, text, image, audio, source_bucket)
+    distances = not where.aws if return_distance is None else return_distance
+    with open_client(data, region) as client, _fatal():
+        embedder = _embedder(
+            client, where, model_id, provider, model, provider_option,
+            bedrock_inference_params, region, settings,
+        )  # fmt: skip
         vector = _query_vector(embedder, query)
         response = client.query_vectors(
-            vectorBucketName=bucket,
-            indexName=index,
+            vectorBucketName=where.bucket,
+            indexName=where.index,
             topK=k,
             queryVector={"float32": vector},
-            filter=where,
+            filter=condition,
             returnMetadata=return_metadata,
-            returnDistance=return_distance,
+            returnDistance=distances,
         )
     results = response["vectors"]
-    summary = {
-        "queryType": query.kind,
-        "provider": embedder.provider,
-        "model": embedder.model,
-        "index": f"{bucket}/{index}",
-        "resultsFound": len(results),
-        "queryDimensions": embedder.dimension,
-    }
-    if output is Output.json:
-        document = {"results": results, "summary": summary}
-        typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    summary: dict[str, Any] = {"queryType": query.kind, "model": model_id or embedder.model}
+    if where.aws:
+        summary["index"] = where.index
     else:
+        summary.update(provider=embedder.provider, index=f"{where.bucket}/{where.index}")
+    summary.update(resultsFound=len(results), queryDimensions=embedder.dimension)
+    chosen = output or (Output.json if where.aws else Output.table)
+    if chosen is Output.table:
         out.print(results_table(results))
+    elif where.aws:
+        echo_json(aws_query_document(results, summary, distances))
+    else:
+        echo_json({"results": results, "summary": summary})
 
 
 def _query_input(
@@ -335,14 +403,17 @@ def _query_input(
     text_value: str | None,
     text: str | None,
     image: str | None,
+    audio: str | None,
     bucket: SourceBucket,
 ) -> Source:
-    given = [v for v in (question, text_value, text, image) if v is not None]
+    given = [v for v in (question, text_value, text, image, audio) if v is not None]
     if len(given) != 1:
-        raise typer.BadParameter("give exactly one of QUESTION, --text-value, --text, --image")
+        raise typer.BadParameter(
+            "give exactly one of QUESTION, --text-value, --text, --image, --audio"
+        )
     if question is not None or text_value is not None:
         return literal(question if question is not None else text_value or "")
-    kind, pattern = (TEXT, text) if text is not None else (IMAGE, image)
+    kind, pattern = next((k, p) for k, p in ((TEXT, text), (IMAGE, image), (AUDIO, audio)) if p)
     found = list(expand([pattern or ""], kind, bucket))
     if len(found) != 1 or isinstance(found[0], SourceError):
         problem = str(found[0]) if found and isinstance(found[0], SourceError) else "several inputs"
@@ -354,29 +425,13 @@ def _query_vector(embedder: Embedder, query: Source) -> list[float]:
     try:
         if query.kind == IMAGE:
             return embedder.embed_images([query.read_image()])[0].tolist()
-        text = query.read_text()
+        text = transcript(query) if query.kind == AUDIO else query.read_text()
     except SourceError as error:
         raise EmbeddingError(f"{query.label}: {error}") from None
     problem = embedder.input_problem(text)
     if problem:
         raise EmbeddingError(f"{query.label}: {problem}")
     return embedder.embed_queries([text])[0].tolist()
-
-
-def results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table("key", "distance", "source", "text")
-    table.columns[0].no_wrap = True
-    for item in results:
-        meta = item.get("metadata") or {}
-        distance = item.get("distance")
-        snippet = str(meta.get(CONTENT_KEY, ""))[:120].replace("\n", " ")
-        table.add_row(
-            Text(item["key"]),
-            Text("" if distance is None else f"{distance:.4f}"),
-            Text(str(meta.get(LOCATION_KEY, ""))),
-            Text(snippet),
-        )
-    return table
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -400,39 +455,3 @@ def _provider_options(pairs: list[str] | None) -> dict[str, str]:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="'--provider-option'")
         options[name.strip().replace("-", "_")] = value
     return options
-
-
-class _RateColumn(ProgressColumn):
-    """Inputs per second, the throughput people compare between models and settings."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        vectors = task.fields.get("vectors", 0)
-        rate = f"{speed:.1f} inputs/s" if speed else "- inputs/s"
-        return Text(f"{vectors} vectors · {rate}")
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    """A bar over inputs with vectors written, throughput and ETA; only at a terminal."""
-    with Progress(
-        TextColumn("embedding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not err.is_terminal,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("embed", total=total, vectors=0)
-        written = 0
-
-        def advance(inputs: int, vectors: int) -> None:
-            nonlocal written
-            written += vectors
-            progress.update(task, advance=inputs, vectors=written)
-
-        yield advance
