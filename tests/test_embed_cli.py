@@ -216,7 +216,8 @@ def test_bad_inputs_are_named_and_the_rest_lands(tmp_path: Path) -> None:
     ]
 
 
-def test_images_need_a_provider_that_embeds_them(tmp_path: Path) -> None:
+def test_an_unreadable_image_is_named_and_the_rest_lands(tmp_path: Path) -> None:
+    """A text model reads an image's words (OCR, tests/test_ocr.py); a broken one fails."""
     image = tmp_path / "pixel.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
     data = ["--data", str(tmp_path / "store")]
@@ -225,7 +226,7 @@ def test_images_need_a_provider_that_embeds_them(tmp_path: Path) -> None:
     assert result.exit_code == 1
     failure = json.loads(result.stdout)["failures"][0]
     assert failure["input"].endswith("pixel.png")
-    assert "cannot embed images" in failure["error"]
+    assert "cannot read the image" in failure["error"]
     assert json.loads(result.stdout)["vectors"] == 1
 
 

@@ -38,7 +38,7 @@ from .index import (
     describe,
     prepare_index,
 )
-from .sources import AUDIO, IMAGE, Source, SourceError, literal_key
+from .sources import AUDIO, IMAGE, TEXT, Source, SourceError, literal_key
 
 GET_BATCH = 100  # GetVectors' key limit
 
@@ -170,23 +170,21 @@ class _Run:
         if isinstance(source, SourceError):
             return Failure(source.input, str(source))
         try:
-            if source.kind == IMAGE:
+            if source.kind == IMAGE and self.embedder.supports_images:
                 return [self._image_record(source)]
-            return self._text_records(source)
+            return self._text_records(source)  # a text model reads an image's words
         except (SourceError, EmbeddingError) as error:
             return Failure(source.label, str(error))
 
     def _image_record(self, source: Source) -> Record:
-        if not self.embedder.supports_images:
-            self.embedder.embed_images([])  # raises UnsupportedInput with the reason
         image = source.read_image()
         metadata = self._metadata(source, None, image, None, self._base_key(source))
         return Record(self._base_key(source), source.label, True, metadata, image=image)
 
     def _text_records(self, source: Source) -> list[Record]:
-        text = transcript(source) if source.kind == AUDIO else source.read_text()
+        text = source.read_text() if source.kind == TEXT else transcript(source)
         if not text.strip():
-            raise SourceError("no speech found" if source.kind == AUDIO else "empty text")
+            raise SourceError(EMPTY[source.kind])
         chunks = self._chunks(text)
         base = self._base_key(source)
         records = []
@@ -385,9 +383,15 @@ class _Run:
         self.progress(finished, written)
 
 
+EMPTY = {TEXT: "empty text", AUDIO: "no speech found", IMAGE: "no text found in the image"}
+
+
 def transcript(source: Source) -> str:
-    """The words spoken in an audio source (the speech model loads on the first one)."""
-    return get_transcriber().transcribe(source.read_audio()).text
+    """The words of a recording (Whisper) or shown in an image (OCR), for a text model; the
+    model loads with the first such input."""
+    if source.kind == AUDIO:
+        return get_transcriber("whisper").transcribe(source.read_audio()).text
+    return get_transcriber("ocr").transcribe(source.read_image()).text
 
 
 @dataclass

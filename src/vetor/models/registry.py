@@ -9,8 +9,9 @@ knows (the catalogue: id, kind, vendor, modalities, dimension where known, and w
 provider uses by default). A provider may accept models not listed here (a local path, a
 model an OpenAI-compatible server hosts); listed ones are the ones it can describe.
 
-Kinds: ``embedding`` and ``transcription`` (speech to text, so that recordings can be embedded
-as their transcripts); ``generation`` and ``rerank`` entries take the same shape.
+Kinds: ``embedding`` and ``transcription`` (speech, or the text in an image, to text: what a
+text model embeds of a recording or a picture); ``generation`` and ``rerank`` entries take the
+same shape.
 
 Adding a provider is one new file and one registry line:
 
@@ -65,6 +66,7 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ProviderEntry("vertex", EMBEDDING, "vetor.embed.providers.vertex:VertexEmbedder"),
     ProviderEntry("bedrock", EMBEDDING, "vetor.embed.providers.bedrock:BedrockEmbedder"),
     ProviderEntry("whisper", TRANSCRIPTION, "vetor.embed.providers.whisper:WhisperTranscriber"),
+    ProviderEntry("ocr", TRANSCRIPTION, "vetor.embed.providers.ocr:OcrTranscriber"),
 )
 
 
@@ -99,6 +101,7 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     _embedding("cohere.embed-multilingual-v3", "bedrock", "Cohere", 1024, images=True),
     _embedding("cohere.embed-v4:0", "bedrock", "Cohere", 1536, images=True),
     ModelEntry("whisper-base", "whisper", TRANSCRIPTION, "OpenAI", (AUDIO,), ("TEXT",), None, True),
+    ModelEntry("pp-ocrv4", "ocr", TRANSCRIPTION, "PaddlePaddle", (IMAGE,), ("TEXT",), None, True),
 )
 
 

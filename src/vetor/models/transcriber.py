@@ -1,8 +1,10 @@
-"""The interface every speech-to-text provider implements.
+"""The interface of providers that turn media into text: speech (Whisper) and the text in
+images (OCR).
 
-Audio reaches a vector index as text: a recording is transcribed, then its transcript is
-chunked and embedded like any text, with the model the index uses. Providers live in
-``vetor.embed.providers`` and import only this module; the registry finds them by name.
+A recording, or a picture given to a text model, reaches a vector index as text: it is
+transcribed, then chunked and embedded like any text, with the model the index uses.
+Providers live in ``vetor.embed.providers`` and import only this module; the registry finds
+them by name.
 """
 
 from __future__ import annotations
@@ -22,5 +24,6 @@ class Transcriber(ABC):
     model: str = ""
 
     @abstractmethod
-    def transcribe(self, audio: bytes) -> Transcript:
-        """The speech in ``audio`` (any container and codec FFmpeg reads: WAV, MP3, FLAC...)."""
+    def transcribe(self, data: bytes) -> Transcript:
+        """The words in ``data``: speech in a recording (any container and codec FFmpeg
+        reads), text in an image (PNG, JPEG...)."""

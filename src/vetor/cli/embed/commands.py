@@ -423,9 +423,9 @@ def _query_input(
 
 def _query_vector(embedder: Embedder, query: Source) -> list[float]:
     try:
-        if query.kind == IMAGE:
+        if query.kind == IMAGE and embedder.supports_images:
             return embedder.embed_images([query.read_image()])[0].tolist()
-        text = transcript(query) if query.kind == AUDIO else query.read_text()
+        text = query.read_text() if query.kind == TEXT else transcript(query)
     except SourceError as error:
         raise EmbeddingError(f"{query.label}: {error}") from None
     problem = embedder.input_problem(text)

@@ -41,10 +41,10 @@ class WhisperTranscriber(Transcriber):
         )
         self._lock = threading.Lock()  # one transcription at a time: it uses every core
 
-    def transcribe(self, audio: bytes) -> Transcript:
+    def transcribe(self, data: bytes) -> Transcript:
         try:
             with self._lock:
-                segments, info = self._model.transcribe(io.BytesIO(audio), beam_size=1)
+                segments, info = self._model.transcribe(io.BytesIO(data), beam_size=1)
                 text = " ".join(segment.text.strip() for segment in segments)
         except Exception as error:  # PyAV cannot decode it, or the model failed
             raise EmbeddingError(f"cannot transcribe: {error}") from None

@@ -157,7 +157,7 @@ class EmbeddingService:
     ) -> Embeddings:
         """The texts' vectors; :class:`InputProblem` or :class:`EmbeddingError` otherwise."""
         embedder = await asyncio.to_thread(batcher.embedder)
-        if any(t.startswith(AUDIO_URI) for t in texts):  # speech: embedded as its transcript
+        if any(t.startswith(MEDIA_URIS) for t in texts):  # embedded as the words in them
             texts = await asyncio.to_thread(_transcribed, texts)
         # Tokenizing is CPU work: off the event loop, like the model call.
         problem, tokens = await asyncio.to_thread(_check, embedder, texts)
@@ -172,25 +172,28 @@ class EmbeddingService:
         return Embeddings(vectors, batcher.model_id, tokens, job.batch_texts)
 
 
-AUDIO_URI = "data:audio/"  # an input "data:audio/wav;base64,…" is a recording (vetor's own)
+# vetor's own: an input "data:audio/wav;base64,…" is a recording (read by Whisper),
+# "data:image/png;base64,…" a picture (its text read by OCR).
+MEDIA_URIS = ("data:audio/", "data:image/")
 
 
 def _transcribed(texts: list[str]) -> list[str]:
-    """Each recording in ``texts`` replaced by the words spoken in it."""
+    """Each recording or image in ``texts`` replaced by the words in it."""
     out = []
     for n, text in enumerate(texts):
-        if not text.startswith(AUDIO_URI):
+        if not text.startswith(MEDIA_URIS):
             out.append(text)
             continue
+        reader = "whisper" if text.startswith(MEDIA_URIS[0]) else "ocr"
         header, _, payload = text.partition(",")
         if not header.endswith(";base64"):
-            raise InputProblem(f"input[{n}]: an audio data URI must be base64", "input")
+            raise InputProblem(f"input[{n}]: a data URI must be base64", "input")
         try:
-            audio = base64.b64decode(payload, validate=True)
+            media = base64.b64decode(payload, validate=True)
         except binascii.Error:
-            raise InputProblem(f"input[{n}]: the audio is not valid base64", "input") from None
+            raise InputProblem(f"input[{n}]: the data is not valid base64", "input") from None
         try:
-            out.append(get_transcriber().transcribe(audio).text)
+            out.append(get_transcriber(reader).transcribe(media).text)
         except EmbeddingError as error:
             raise InputProblem(f"input[{n}]: {error}", "input") from None
     return out
