@@ -371,3 +371,15 @@ def test_indexing_progress_and_warm(
     loaded = vetor(data, "warm", "films", "plots")
     assert loaded["rows"] == 1300 and loaded["annIndexes"] == 1
     assert loaded["residentAnnBytes"] >= 1300 * 8 and loaded["seconds"] >= 0
+
+
+@pytest.mark.parametrize(
+    "command", [["vectors", "query"], ["embed", "put"], ["embed", "query"], ["serve"], ["warm"]]
+)
+def test_help_reads_like_a_command_line_tool(command: list[str]) -> None:
+    """Value names as click writes them (TEXT, INTEGER, [json|table]), not Python type tags;
+    no type and no "[default: no-…]" on a flag that is off unless given."""
+    shown = CliRunner().invoke(app, [*command, "--help"], terminal_width=200).stdout
+    assert "<str>" not in shown and "<bool>" not in shown and "<int" not in shown
+    assert "[default: no-" not in shown and "``" not in shown
+    assert "TEXT" in shown or "PATH" in shown or "INTEGER" in shown

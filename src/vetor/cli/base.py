@@ -25,7 +25,9 @@ from typer.core import TyperGroup
 
 from ..errors import VetorError
 from ..service import VectorService, connect
+from . import helpstyle
 
+helpstyle.apply()
 # Consoles resolve sys.stdout / sys.stderr lazily, so test runners that swap them still work.
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -61,7 +61,7 @@ SourceEndpointOpt = Annotated[
 ]
 OptOutput = Annotated[
     Output | None,
-    typer.Option("--output", "-o", help="json or table [default: table; json in the AWS form]."),
+    typer.Option("--output", "-o", help="json or table (default: table; json in the AWS form)."),
 ]
 
 embed_app = typer.Typer(
@@ -339,7 +339,7 @@ def query_command(
         str | None, typer.Option("--filter", help="Metadata filter as a JSON object.")
     ] = None,
     return_distance: Annotated[
-        bool | None, typer.Option(help="Include distances [default: yes; no in the AWS form].")
+        bool | None, typer.Option(help="Include distances (default: yes; no in the AWS form).")
     ] = None,
     return_metadata: Annotated[bool, typer.Option(help="Include metadata.")] = True,
     bedrock_inference_params: aws.InferenceParamsOpt = None,
