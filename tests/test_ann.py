@@ -398,3 +398,26 @@ def test_disk_cache_serves_a_new_process_without_the_segments_in_s3(
     third_store = third.store
     third_store.get_many([k.removeprefix(prefix + "/") for k in segments], missing_ok=True)
     assert sum(f.stat().st_size for f in (tmp_path / "small").glob("*.obj")) <= small
+
+
+def test_compact_merges_small_segments_into_an_indexed_one(tmp_path: Any) -> None:
+    """20,003 rows in segments each below ann_min_rows: a plain compact merges them into one
+    segment with an ANN index, as the README says segments that size carry one."""
+    service = vetor.connect(str(tmp_path), background_compaction=False)
+    service.create_vector_bucket(vectorBucketName="bkt")
+    address = {"vectorBucketName": "bkt", "indexName": "idx"}
+    service.create_index(**address, dataType="float32", dimension=8, distanceMetric="euclidean")
+    rng = np.random.default_rng(5)
+    for part, count in enumerate((7000, 7000, 6003)):
+        for start in range(0, count, 500):
+            rows = rng.random((min(500, count - start), 8), dtype=np.float32)
+            vectors = [
+                {"key": f"p{part}-{start + i}", "data": {"float32": row.tolist()}}
+                for i, row in enumerate(rows)
+            ]
+            service.put_vectors(**address, vectors=vectors)
+        service.engine("bkt", "idx").compact("eager")  # the part's batches: a small segment
+    before = service.index_stats(**address)
+    assert before["segments"] >= 2 and (before["indexedRows"], before["exactRows"]) == (0, 20_003)
+    after = service.compact(**address)
+    assert (after["segments"], after["indexedRows"], after["rows"]) == (1, 20_003, 20_003)

@@ -286,3 +286,22 @@ def test_s3_source_prefix_on_another_endpoint(
     )
     assert one["inputs"] == 1
     assert os.environ["VETOR_SOURCE_ACCESS_KEY_ID"] == "source-key"
+
+
+def test_a_rerun_that_embeds_nothing_never_loads_the_model(tmp_path: Path) -> None:
+    """MiniLM's weights load with the first input that needs them, announced; a re-run over
+    unchanged files skips them all and leaves the model on disk."""
+    from vetor.embed.providers.local import LocalEmbedder
+
+    service = vetor.connect(str(tmp_path / "store"))
+    options = PutOptions(bucket="library", index="docs")
+    heard: list[str] = []
+    first = LocalEmbedder()
+    assert not first.loaded and first.dimension == 384  # known without loading
+    report = put(service, first, expand([str(CORPUS)], TEXT), options, announce=heard.append)
+    assert first.loaded and report.embedded > 0
+    assert heard == [f"loading {first.identity}", "embedding"]
+    again = LocalEmbedder()
+    report = put(service, again, expand([str(CORPUS)], TEXT), options, announce=heard.append)
+    assert report.embedded == 0 and report.skipped >= len(list(CORPUS.iterdir()))
+    assert not again.loaded and len(heard) == 2

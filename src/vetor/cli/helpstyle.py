@@ -38,7 +38,7 @@ def _quiet_flag_default(init: Any) -> Any:
 def apply() -> None:
     if getattr(TyperOption, "_vetor_style", False):
         return
-    TyperOption.display_type_rich = _value_name  # type: ignore[method-assign]
+    TyperOption.display_type_rich = _value_name  # type: ignore[method-assign,assignment]
     TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
     TyperOption.__init__ = _quiet_flag_default(TyperOption.__init__)  # type: ignore[method-assign]
     TyperOption._vetor_style = True  # type: ignore[attr-defined]

@@ -117,14 +117,19 @@ def put(
     sources: Iterable[Source | SourceError],
     options: PutOptions,
     progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> PutReport:
-    """Embed ``sources`` into the index; every failure is in the report, none raises."""
+    """Embed ``sources`` into the index; every failure is in the report, none raises.
+
+    ``announce`` hears what a long pause is for ("loading all-MiniLM-L6-v2"), once the first
+    input that needs the model arrives; a run that embeds nothing never loads it."""
     started = time.perf_counter()
     report = PutReport(
         options.bucket, options.index, embedder.provider, embedder.model, embedder.dimension
     )
     report.index_created = prepare_index(client, embedder, options)
     run = _Run(client, embedder, options, report, progress or (lambda inputs, vectors: None))
+    run.announce = announce or (lambda message: None)
     try:
         run.execute(list(sources))
     finally:
@@ -148,6 +153,7 @@ class _Run:
         self.progress = progress
         self.address = {"vectorBucketName": options.bucket, "indexName": options.index}
         self.check_existing = not (report.index_created or options.force)
+        self.announce: Callable[[str], None] = lambda message: None
 
     def execute(self, sources: list[Source | SourceError]) -> None:
         self.report.inputs = sum(isinstance(s, Source) for s in sources)
@@ -306,6 +312,10 @@ class _Run:
         return result
 
     def _call_model(self, records: list[Record]) -> np.ndarray:
+        if not self.embedder.loaded:
+            self.announce(f"loading {self.embedder.identity}")
+            self.embedder.load()
+            self.announce("embedding")
         if records[0].kind == IMAGE:
             return self.embedder.embed_images([r.image or b"" for r in records])
         return self.embedder.embed_documents([r.text or "" for r in records])

@@ -87,8 +87,10 @@ class Optimizer:
         """What to merge next, if anything.
 
         ``auto``: fold the write-batch tail once it has ``compact_wal_runs`` batches; merge
-        segments size-tiered above ``max_segments`` runs. ``eager``: fold any write batch now.
-        ``full``: everything into one segment, deletes applied (rewrites the whole index).
+        neighbouring segments too small for an ANN index once together they are big enough
+        for one; merge segments size-tiered above ``max_segments`` runs. ``eager``: the same,
+        but fold any write batch now. ``full``: everything into one segment, deletes applied
+        (rewrites the whole index).
         """
         runs = manifest.runs
         if mode == "full":
@@ -100,12 +102,30 @@ class Optimizer:
         wal_count = len(runs) - tail
         if wal_count >= (1 if mode == "eager" else self.settings.compact_wal_runs):
             return CompactionPlan(tail, runs[tail:])
+        small = self._indexable_span(runs)
+        if small is not None:
+            return small
         if len(runs) > self.settings.max_segments:
             sizes = [r.rows for r in runs]
             for start in range(len(runs) - 1):
                 if sizes[start] <= 2 * sum(sizes[start + 1 :]):  # size-tiered
                     return CompactionPlan(start, runs[start:])
             return CompactionPlan(len(runs) - 2, runs[-2:])
+        return None
+
+    def _indexable_span(self, runs: tuple[RunRef, ...]) -> CompactionPlan | None:
+        """The first stretch of neighbouring segments, each too small for an ANN index
+        (``ann_min_rows`` live rows), whose rows together are enough for one."""
+        minimum = self.settings.ann_min_rows
+        start, total = 0, 0
+        for end, run in enumerate(runs):
+            live = run.rows - run.tombstones
+            if run.kind != "segment" or live >= minimum:
+                start, total = end + 1, 0
+                continue
+            total += live
+            if total >= minimum and end > start:
+                return CompactionPlan(start, runs[start : end + 1])
         return None
 
     def compact(self, mode: str = "auto") -> bool:

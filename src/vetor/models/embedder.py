@@ -37,7 +37,12 @@ class Embedder(ABC):
     max_input_chars: int | None = None
     supports_images: bool = False
     parallel: bool = False  # True when concurrent calls help (a remote server)
+    loaded: bool = True  # False while a lazily loaded model is not in memory yet
     _dimension: int | None = None
+
+    def load(self) -> None:  # noqa: B027 - a model that is always there loads nothing
+        """Bring the model into memory now (the first embedding call would), so that a
+        caller can say what the pause is for; a model that is there does nothing."""
 
     @property
     def dimension(self) -> int:

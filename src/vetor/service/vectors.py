@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import orjson
 
 from .. import errors, validation
@@ -210,20 +211,26 @@ def _text_field(config: Config, key: str) -> TextField:
     raise ValidationException(errors.no_text_search(key))
 
 
+def _single(value: float) -> float:
+    """A float32 result as the shortest decimal that is that float32 (0.4064896, not the
+    0.40648961067199707 a float64 conversion prints): one value, one spelling everywhere."""
+    return float(str(np.float32(value)))
+
+
 def _hit(hit: Hit, distance: bool, metadata: bool, scores: bool) -> dict[str, Any]:
     item: dict[str, Any] = {"key": hit.key}
     if distance and hit.distance is not None:
-        item["distance"] = hit.distance
+        item["distance"] = _single(hit.distance)
     if metadata:
         item["metadata"] = hit.metadata
     if scores:
         block: dict[str, Any] = {
-            "bm25Scores": [{"metadataKey": k, "score": s} for k, s in hit.bm25]
+            "bm25Scores": [{"metadataKey": k, "score": _single(s)} for k, s in hit.bm25]
         }
         if hit.fused is not None:
-            block["fused"] = hit.fused
+            block["fused"] = _single(hit.fused)
         if hit.vector_distance is not None:
-            block["vectorDistance"] = hit.vector_distance
+            block["vectorDistance"] = _single(hit.vector_distance)
         item["scores"] = block
     return item
 

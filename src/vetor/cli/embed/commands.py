@@ -44,6 +44,7 @@ from .output import (
     aws_query_document,
     echo_json,
     err,
+    loading,
     out,
     print_failures,
     print_report,
@@ -213,8 +214,8 @@ def put_command(
             client, where, model_id, provider, model, provider_option,
             bedrock_inference_params, region, settings,
         )  # fmt: skip
-        with progress_bar(len(sources)) as advance:
-            report = put(client, embedder, sources, options, advance)
+        with progress_bar(len(sources)) as (advance, announce):
+            report = put(client, embedder, sources, options, advance, announce)
         if where.aws and (output or Output.json) is Output.json:
             patterns = (text or []) + (image or []) + (audio or [])
             batch = len(sources) > 1 or any(_is_pattern(p) for p in patterns)
@@ -372,7 +373,8 @@ def query_command(
             client, where, model_id, provider, model, provider_option,
             bedrock_inference_params, region, settings,
         )  # fmt: skip
-        vector = _query_vector(embedder, query)
+        with loading(embedder):
+            vector = _query_vector(embedder, query)
         response = client.query_vectors(
             vectorBucketName=where.bucket,
             indexName=where.index,

@@ -162,10 +162,11 @@ class _RateColumn(ProgressColumn):
 
 
 @contextmanager
-def progress_bar(total: int) -> Iterator[Any]:
-    """A bar over inputs with vectors written, throughput and ETA; only at a terminal."""
+def progress_bar(total: int) -> Iterator[tuple[Any, Any]]:
+    """A bar over inputs with vectors written, throughput and ETA, only at a terminal; and
+    how to say what a pause is for (the bar's label there, a line on stderr elsewhere)."""
     with Progress(
-        TextColumn("embedding"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         _RateColumn(),
@@ -176,7 +177,7 @@ def progress_bar(total: int) -> Iterator[Any]:
         disable=not err.is_terminal,
         transient=True,
     ) as progress:
-        task = progress.add_task("embed", total=total, vectors=0)
+        task = progress.add_task("embedding", total=total, vectors=0)
         written = 0
 
         def advance(inputs: int, vectors: int) -> None:
@@ -184,4 +185,21 @@ def progress_bar(total: int) -> Iterator[Any]:
             written += vectors
             progress.update(task, advance=inputs, vectors=written)
 
-        yield advance
+        def announce(message: str) -> None:
+            if err.is_terminal:
+                progress.update(task, description=message)
+            elif message != "embedding":
+                err.print(f"{message} …", markup=False)
+
+        yield advance, announce
+
+
+@contextmanager
+def loading(embedder: Any) -> Iterator[None]:
+    """A spinner while a model that is not in memory yet loads (at a terminal)."""
+    if embedder.loaded or not err.is_terminal:
+        yield
+        return
+    with err.status(f"loading {embedder.identity}"):
+        embedder.load()
+        yield
