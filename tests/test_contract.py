@@ -253,3 +253,28 @@ def test_an_index_in_a_missing_bucket_is_the_missing_resource(strict_client: Any
         )
     assert raised.value.response["Error"]["Code"] == "NotFoundException"
     assert raised.value.response["Error"]["Message"] == "The specified index could not be found"
+
+
+def test_null_members_are_absent_at_every_depth() -> None:
+    """JSON null is "not given" (Smithy's rule), nested too: never a 500, never stored."""
+    import vetor
+
+    service = vetor.connect("memory://contract-nulls")
+    service.create_vector_bucket(vectorBucketName="docs", encryptionConfiguration=None)
+    address = {"vectorBucketName": "docs", "indexName": "idx"}
+    service.create_index(
+        **address,
+        dataType="float32",
+        dimension=2,
+        distanceMetric="cosine",
+        metadataConfiguration={"nonFilterableMetadataKeys": None},
+        encryptionConfiguration={"sseType": None},
+    )
+    index = service.get_index(**address)["index"]
+    assert index["encryptionConfiguration"] == {"sseType": "AES256"}
+    assert index["metadataConfiguration"]["nonFilterableMetadataKeys"] == []
+    with pytest.raises(vetor.ValidationException, match="'/add/textSearchConfigurations'"):
+        service.update_metadata_configuration(**address, add={"textSearchConfigurations": None})
+    arn = index["indexArn"]
+    with pytest.raises(vetor.ValidationException, match="length between 1 and 50"):
+        service.untag_resource(resourceArn=arn, tagKeys=[])

@@ -58,19 +58,23 @@ class Contract:
         self.model = model
         self.limits = dict(limits or {})
 
-    def check(self, operation: str, params: dict[str, Any], defaults: frozenset[str] = frozenset()):
-        """Raise a ValidationException naming every rule ``params`` breaks.
+    def check(
+        self, operation: str, params: dict[str, Any], defaults: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """``params`` as the service should see them — members that are JSON ``null`` left
+        out, as absent, at every depth — or a ValidationException naming every rule broken.
 
         ``defaults`` are required members the caller fills in itself when absent (a Python
         keyword's default), so their absence is not an error.
         """
         shape = self.model.operation_model(operation).input_shape
         if shape is None:
-            return
+            return params
         found: list[tuple[str, str]] = []
-        _Walk(self, found).structure(shape, params, "", defaults)
+        cleaned = _Walk(self, found).structure(shape, params, "", defaults)
         if found:
             raise violations(found)
+        return cleaned
 
     def bounds(self, shape: Shape) -> Bounds:
         if shape.name in self.limits:
@@ -98,45 +102,57 @@ class _Walk:
     def __init__(self, contract: Contract, found: list[tuple[str, str]]) -> None:
         self.contract, self.found = contract, found
 
-    def value(self, shape: Shape, value: Any, path: str) -> None:
+    def value(self, shape: Shape, value: Any, path: str) -> Any:
+        """Check ``value``; return it, or a copy without its ``null`` members."""
         kind = shape.type_name
         if kind == "structure":
-            if not shape.metadata.get("document"):
-                self.structure(shape, value, path)
-            return
+            if shape.metadata.get("document"):
+                return value
+            return self.structure(shape, value, path)
         if kind == "list":
-            self.list(shape, value, path)
-        elif kind == "map":
+            return self.list(shape, value, path)
+        if kind == "map":
             self.map(shape, value, path)
         else:
             self.scalar(shape, value, path)
+        return value
 
     def structure(
         self, shape: Shape, value: Any, path: str, defaults: frozenset[str] = frozenset()
-    ) -> None:
+    ) -> Any:
         if not isinstance(value, dict):
             raise _wrong_type(path, "structure")
         unknown = value.keys() - shape.members.keys()
         if unknown:
             raise ValidationException(f"Unknown field '{path}/{min(unknown)}' for this operation")
+        changed: dict[str, Any] = {}  # member -> its cleaned value (None: leave it out)
         for name, member in shape.members.items():
             item = value.get(name)
             if item is None:
                 if name in shape.required_members and name not in defaults:
                     self.add(f"{path}/{name}", "must not be null", null=True)
+                if name in value:
+                    changed[name] = None
                 continue
-            self.value(member, item, f"{path}/{name}")
+            checked = self.value(member, item, f"{path}/{name}")
+            if checked is not item:
+                changed[name] = checked
+        if not changed:
+            return value
+        kept = {k: changed.get(k, v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None}
 
-    def list(self, shape: Shape, value: Any, path: str) -> None:
+    def list(self, shape: Shape, value: Any, path: str) -> Any:
         numeric = shape.member.type_name in ("float", "double")
         if numeric and isinstance(value, np.ndarray):
-            return  # a vector: converted and checked as a whole downstream, never float by float
+            return value  # a vector: converted and checked as a whole downstream
         if not isinstance(value, list):
             raise _wrong_type(path, "list")
         self.length(shape, len(value), path)
-        if not numeric:
-            for n, item in enumerate(value):
-                self.value(shape.member, item, f"{path}/{n}")
+        if numeric:
+            return value
+        checked = [self.value(shape.member, item, f"{path}/{n}") for n, item in enumerate(value)]
+        return value if all(a is b for a, b in zip(checked, value, strict=True)) else checked
 
     def map(self, shape: Shape, value: Any, path: str) -> None:
         if not isinstance(value, dict):

@@ -25,9 +25,6 @@ INDEX_ARN = re.compile(
     r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"bucket/(?P<bucket>[^/]+)/index/(?P<index>[^/]+)$"
 )
-TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
-METRICS = ("cosine", "euclidean")
-INDEX_MODES = ("CLASSIC", "ENHANCED")
 MAX_TEXT_SEARCH_CONFIGS = 10  # per index
 
 
@@ -173,15 +170,6 @@ def _scalar_ok(item: Any) -> bool:
     if isinstance(item, float):
         return math.isfinite(item)
     return isinstance(item, (str, int, bool))
-
-
-def tags(value: dict[str, str], settings: Settings, path: str = "/tags") -> dict[str, str]:
-    """Tags, whose keys and values the model has checked: at most ``max_tags`` of them."""
-    if len(value) > settings.max_tags:
-        raise ValidationException.field(
-            path, f"Member must have length less than or equal to {settings.max_tags}"
-        )
-    return dict(value)
 
 
 # --- request structures -----------------------------------------------------------------------

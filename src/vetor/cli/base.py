@@ -33,7 +33,7 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-class _App(TyperGroup):
+class CommandGroup(TyperGroup):
     """Turns vetor's typed errors into ``<Code>: <message>`` and exit code 1, no traceback."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -53,7 +53,7 @@ class _App(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_App,
+    cls=CommandGroup,
     name="vetor",
     help="Self-hostable Amazon S3 Vectors.",
     no_args_is_help=True,
@@ -61,6 +61,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 _remote: dict[str, str] = {}  # set by --endpoint-url: talk to a vetor server instead
+cli_defaults: dict[str, str] = {}  # a group's --region / --profile (s3vectors-embed's)
 
 
 def use_server(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import StoreError
 from ..store import bounded
 from .commits import CommitLog, too_many_commits
 from .format import Manifest, Rows, RunRef, encode_run
@@ -73,11 +74,16 @@ class WritePath:
         pending = PendingWrite(run, rows, data, time.monotonic())
         with self._queue_lock:
             self._queue.append(pending)
-        with bounded(self.log.commit_lock, "this index's commit lock"):
-            if not pending.done:  # nobody committed it for us meanwhile: commit the queue
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit(batch)
+        try:
+            with bounded(self.log.commit_lock, "this index's commit lock"):
+                if not pending.done:  # nobody committed it for us meanwhile: commit the queue
+                    with self._queue_lock:
+                        batch, self._queue = self._queue, []
+                    self._commit(batch)
+        except StoreError:  # the caller hears "failed": no later commit may carry it along
+            with self._queue_lock:
+                self._queue = [p for p in self._queue if p is not pending]
+            raise
         if pending.error is not None:
             raise pending.error
         assert pending.manifest is not None

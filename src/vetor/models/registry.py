@@ -196,6 +196,7 @@ def get_embedder(provider: str, model: str | None = None, **options: Any) -> Emb
 
 
 _transcribers: dict[tuple[str, str], Transcriber] = {}
+_transcribers_lock = threading.Lock()  # not the embedders': loading one takes seconds
 
 
 def get_transcriber(provider: str = "whisper", model: str | None = None) -> Transcriber:
@@ -204,7 +205,7 @@ def get_transcriber(provider: str = "whisper", model: str | None = None) -> Tran
     if provider not in names:
         raise EmbeddingError(f"unknown transcription provider {provider!r} (known: {names})")
     key = (provider, model or "")
-    with _cache_lock:
+    with _transcribers_lock:
         if key not in _transcribers:
             _transcribers[key] = implementation(provider)(model=model or None)
         return _transcribers[key]

@@ -28,7 +28,7 @@ class Buckets:
         core = self.core
         bucket = validation.bucket_name(vectorBucketName)
         encryption = validation.encryption(encryptionConfiguration)
-        tag_map = validation.tags(tags, core.settings) if tags is not None else {}
+        tag_map = dict(tags or {})
         require_conditional_create(core.store, core.settings)
         config = {
             "vectorBucketName": bucket,

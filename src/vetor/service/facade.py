@@ -69,9 +69,9 @@ class _Operation(Generic[R]):
 
         @functools.wraps(method)
         def checked(**params: Any) -> R:
-            contract.check(operation, params, defaults)
-            with call_deadline(bound):  # the call ends by then, whatever the store does
-                return method(part, **params)
+            checked = contract.check(operation, params, defaults)
+            with call_deadline(bound):  # the call ends by then, whatever a remote store does
+                return method(part, **checked)
 
         return checked
 
@@ -158,6 +158,8 @@ def _limits(settings: Settings) -> dict[str, tuple[float | None, float | None]]:
         "TopK": (1, settings.max_top_k),
         "VectorKey": (1, settings.max_key_length),
         "NonFilterableMetadataKeys": (0, settings.max_non_filterable_keys),
+        "TagsMap": (None, settings.max_tags),
+        "TagKeyList": (1, settings.max_tags),
     }
 
 

@@ -51,7 +51,7 @@ class Indexes:
         index = validation.index_name(indexName)
         dimension = int(dimension)  # the model's range is checked; JSON may say 1e3
         metadata_config = self._metadata_configuration(metadataConfiguration)
-        tag_map = validation.tags(tags, settings) if tags is not None else {}
+        tag_map = dict(tags or {})
         bucket_config = core.bucket_config(bucket)
         if len(core.index_names(bucket)) >= settings.max_indexes_per_bucket:
             raise errors.ServiceQuotaExceededException(

@@ -212,8 +212,8 @@ def _text_field(config: Config, key: str) -> TextField:
 
 
 def _single(value: float) -> float:
-    """A float32 result as the shortest decimal that is that float32 (0.4064896, not the
-    0.40648961067199707 a float64 conversion prints): one value, one spelling everywhere."""
+    """A float32 result (a distance, a BM25 score) as the shortest decimal that is that
+    float32 (0.4064896, not the 0.40648961067199707 a float64 conversion prints)."""
     return float(str(np.float32(value)))
 
 
@@ -228,7 +228,7 @@ def _hit(hit: Hit, distance: bool, metadata: bool, scores: bool) -> dict[str, An
             "bm25Scores": [{"metadataKey": k, "score": _single(s)} for k, s in hit.bm25]
         }
         if hit.fused is not None:
-            block["fused"] = _single(hit.fused)
+            block["fused"] = hit.fused  # computed in float64: its digits are its own
         if hit.vector_distance is not None:
             block["vectorDistance"] = _single(hit.vector_distance)
         item["scores"] = block

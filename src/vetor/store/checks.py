@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -81,11 +82,14 @@ def check_conditional_create(store: ObjectStore, base: str, racers: int = 8) -> 
         barrier.wait()
         return store.put_if_absent(key, f"racer-{i}".encode())
 
-    with ThreadPoolExecutor(max_workers=racers) as pool:
-        wins = list(pool.map(race, range(racers)))
-    winners = [i for i, won in enumerate(wins) if won]
-    stored = store.get(key)
-    store.delete(key)
+    contexts = [contextvars.copy_context() for _ in range(racers)]  # the caller's deadline
+    try:
+        with ThreadPoolExecutor(max_workers=racers) as pool:
+            wins = list(pool.map(lambda c, i: c.run(race, i), contexts, range(racers)))
+        winners = [i for i, won in enumerate(wins) if won]
+        stored = store.get(key)
+    finally:
+        store.delete(key)
     if len(winners) > 1 or (winners and stored != f"racer-{winners[0]}".encode()):
         return (
             f"FAIL: {len(winners)} of {racers} racing creates succeeded; the store ignores "

@@ -68,6 +68,7 @@ def within_deadline(request: Callable[[], T]) -> T:
     try:
         return future.result(timeout=left)
     except FutureTimeout:
+        future.cancel()  # one still queued never runs: a late write could undo a newer one
         raise _timed_out() from None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -20,26 +21,43 @@ TEMPORARY = "_vetor/tmp"
 def write(root: Path, key: str, data: bytes | memoryview, create: bool) -> bool:
     """Write ``key`` under ``root``; with ``create``, only if absent (False if it exists)."""
     target = root / key
-    _make_dirs(root, target.parent)
     temporary = root / TEMPORARY / uuid.uuid4().hex
     _make_dirs(root, temporary.parent)
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
     try:
-        if create:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        for attempt in (1, 2):  # a concurrent prefix delete may remove the empty folder
+            _make_dirs(root, target.parent)
             try:
+                if not create:
+                    os.replace(temporary, target)
+                    break
                 os.link(temporary, target)
+                break
             except FileExistsError:
                 return False
-        else:
-            os.replace(temporary, target)
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     _sync_dir(target.parent)
     return True
+
+
+def sweep(root: Path, older_than: float = 3600.0) -> None:
+    """Remove temporary files a crashed writer left behind (none is younger than a write)."""
+    folder = root / TEMPORARY
+    if not folder.is_dir():
+        return
+    limit = time.time() - older_than
+    for stale in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < limit:
+                stale.unlink()
 
 
 def _make_dirs(root: Path, folder: Path) -> None:

@@ -354,6 +354,7 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
+        local.sweep(path)
         return ObjectStore(
             LocalStore(path), str(path), trusted_conditional_create=True, local_root=path
         )

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from ...embed import EmbeddingError, provider_of
-from ..base import parse_json
+from ..base import cli_defaults, parse_json
 
 BucketNameOpt = Annotated[
     str | None, typer.Option("--vector-bucket-name", help="The vector bucket (AWS form).")
@@ -110,8 +110,10 @@ def provider_options(
                 "must be a JSON object", param_hint="'--bedrock-inference-params'"
             )
         options = {**options, "inference_params": value}
-    if region is not None and provider == "bedrock":
-        options = {"region": region, **options}
+    if provider == "bedrock":  # the command's --region, else the group's, and its profile
+        defaults = {"region": region or cli_defaults.get("region")}
+        defaults["profile"] = cli_defaults.get("profile")
+        options = {**{k: v for k, v in defaults.items() if v}, **options}
     return options
 
 

@@ -18,11 +18,12 @@ from typing import Annotated
 import typer
 
 from ... import __version__
-from ..base import use_server
+from ..base import CommandGroup, cli_defaults, use_server
 from .commands import put_command, query_command
 
 app = typer.Typer(
     name="s3vectors-embed",
+    cls=CommandGroup,  # vetor's errors as "<Code>: <message>", exit 1, no traceback
     help="S3 Vectors Embed CLI (vetor): embed text, images and speech into vector indexes, "
     "and query them.",
     no_args_is_help=True,
@@ -50,6 +51,8 @@ def _group(
     use_server(
         env.get("AWS_ENDPOINT_URL_S3VECTORS") or env.get("AWS_ENDPOINT_URL"), region, profile
     )
+    cli_defaults.clear()  # the subcommands' --region, and Bedrock's region and profile
+    cli_defaults.update({k: v for k, v in {"region": region, "profile": profile}.items() if v})
     if debug:
         logging.basicConfig(level=logging.DEBUG)
 

@@ -37,14 +37,14 @@ from ...embed import (
     transcript,
 )
 from ...settings import Settings
-from ..base import DEFAULT_DATA, DataOpt, Metric, Output, open_client, parse_json
+from ..base import DEFAULT_DATA, DataOpt, Metric, Output, cli_defaults, open_client, parse_json
 from . import aws
 from .output import (
     aws_put_document,
     aws_query_document,
     echo_json,
     err,
-    loading,
+    load,
     out,
     print_failures,
     print_report,
@@ -53,9 +53,9 @@ from .output import (
 )
 
 OptBucket = Annotated[
-    str | None, typer.Argument(metavar="[BUCKET]", help="Vector bucket (or --vector-bucket-name).")
+    str | None, typer.Argument(metavar="BUCKET", help="Vector bucket (or --vector-bucket-name).")
 ]
-OptIndex = Annotated[str | None, typer.Argument(metavar="[INDEX]", help="Index (or --index-name).")]
+OptIndex = Annotated[str | None, typer.Argument(metavar="INDEX", help="Index (or --index-name).")]
 SourceEndpointOpt = Annotated[
     str | None,
     typer.Option(envvar="VETOR_SOURCE_ENDPOINT_URL", help="S3 endpoint of s3:// inputs."),
@@ -209,6 +209,7 @@ def put_command(
         distance_metric=distance_metric.value,
         text_search=text_search,
     )
+    region = region or cli_defaults.get("region")
     with open_client(data, region) as client, _fatal():
         embedder = _embedder(
             client, where, model_id, provider, model, provider_option,
@@ -368,13 +369,14 @@ def query_command(
     source_bucket = _source_bucket(source_endpoint_url, None, None, src_bucket_owner)
     query = _query_input(question, text_value, text, image, audio, source_bucket)
     distances = not where.aws if return_distance is None else return_distance
+    region = region or cli_defaults.get("region")
     with open_client(data, region) as client, _fatal():
         embedder = _embedder(
             client, where, model_id, provider, model, provider_option,
             bedrock_inference_params, region, settings,
         )  # fmt: skip
-        with loading(embedder):
-            vector = _query_vector(embedder, query)
+        load(embedder)
+        vector = _query_vector(embedder, query)
         response = client.query_vectors(
             vectorBucketName=where.bucket,
             indexName=where.index,

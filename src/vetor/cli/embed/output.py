@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,10 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ...embed import CHUNK_KEY, CONTENT_KEY, LOCATION_KEY, RESERVED_PREFIX, PutReport
-from ..base import Output
+from ..base import Output, err, out
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 WIDE = 120  # columns from which the vector key is worth its 36 characters
 
 
@@ -194,12 +191,13 @@ def progress_bar(total: int) -> Iterator[tuple[Any, Any]]:
         yield advance, announce
 
 
-@contextmanager
-def loading(embedder: Any) -> Iterator[None]:
-    """A spinner while a model that is not in memory yet loads (at a terminal)."""
-    if embedder.loaded or not err.is_terminal:
-        yield
+def load(embedder: Any) -> None:
+    """Load a model not in memory yet, saying so: a spinner at a terminal, a line elsewhere."""
+    if embedder.loaded:
+        return
+    if not err.is_terminal:
+        err.print(f"loading {embedder.identity} …", markup=False)
+        embedder.load()
         return
     with err.status(f"loading {embedder.identity}"):
         embedder.load()
-        yield

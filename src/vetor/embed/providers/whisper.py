@@ -31,9 +31,7 @@ class WhisperTranscriber(Transcriber):
         try:
             from faster_whisper import WhisperModel
         except ImportError as error:
-            raise EmbeddingError(
-                "speech needs the speech extra: pip install 'vetor[speech]'"
-            ) from error
+            raise EmbeddingError(NEEDS_EXTRA) from error
         folder = Path(model) if model and os.path.isdir(model) else packaged_model()
         self.model = model if model and os.path.isdir(model) else "whisper-base"
         self._model = WhisperModel(
@@ -56,9 +54,7 @@ def packaged_model() -> Path:
     try:
         first, second = (resources.files(name) / "data" for name in PARTS)
     except ModuleNotFoundError as error:
-        raise EmbeddingError(
-            "speech needs the speech extra: pip install 'vetor[speech]'"
-        ) from error
+        raise EmbeddingError(NEEDS_EXTRA) from error
     halves = [Path(str(first / "model.bin.part1")), Path(str(second / "model.bin.part2"))]
     size = sum(p.stat().st_size for p in halves)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

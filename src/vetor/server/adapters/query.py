@@ -85,7 +85,7 @@ class QueryAdapter:
         action.append(name)
         op_model = self.model.operation_model(name)
         params = decode(op_model.input_shape, form)
-        self.contract.check(name, params)
+        params = self.contract.check(name, params)
         result = self.handler.call(op.function, params, caller)
         return self._response(op_model, result or {}, exchange.request_id)
 

@@ -122,7 +122,7 @@ class RestJsonAdapter:
         params.update({member: unquote(value) for member, value in match.labels.items()})
         params.update(_query_params(op, request))
         if self.contract is not None:
-            self.contract.check(op.name, params)
+            params = self.contract.check(op.name, params)
         return self.handler.call(op.function, params, caller)
 
 

@@ -157,19 +157,30 @@ class EmbeddingService:
     ) -> Embeddings:
         """The texts' vectors; :class:`InputProblem` or :class:`EmbeddingError` otherwise."""
         embedder = await asyncio.to_thread(batcher.embedder)
-        if any(t.startswith(MEDIA_URIS) for t in texts):  # embedded as the words in them
-            texts = await asyncio.to_thread(_transcribed, texts)
-        # Tokenizing is CPU work: off the event loop, like the model call.
-        problem, tokens = await asyncio.to_thread(_check, embedder, texts)
-        if problem:
-            raise InputProblem(problem, "input")
         if dimensions is not None and dimensions != embedder.dimension:
             raise InputProblem(
                 f"This model makes {embedder.dimension}-dimensional vectors", "dimensions"
             )
-        job = batcher.submit(texts, query)
-        vectors = await asyncio.wrap_future(job.future)
-        return Embeddings(vectors, batcher.model_id, tokens, job.batch_texts)
+        # A model that embeds pictures takes them as they are; other media become words.
+        pictures = [n for n, t in enumerate(texts) if embedder.supports_images and _picture(t)]
+        words = [t for n, t in enumerate(texts) if n not in set(pictures)]
+        if any(t.startswith(MEDIA_URIS) for t in words):
+            words = await asyncio.to_thread(_transcribed, words)
+        # Tokenizing is CPU work: off the event loop, like the model call.
+        problem, tokens = await asyncio.to_thread(_check, embedder, words)
+        if problem:
+            raise InputProblem(problem, "input")
+        vectors = np.zeros((len(texts), embedder.dimension), np.float32)
+        batch_texts = 0
+        if words:
+            job = batcher.submit(words, query)
+            embedded: np.ndarray = await asyncio.wrap_future(job.future)
+            vectors[[n for n in range(len(texts)) if n not in set(pictures)]] = embedded
+            batch_texts = job.batch_texts
+        if pictures:
+            images = [_media(n, texts[n]) for n in pictures]
+            vectors[pictures] = await asyncio.to_thread(embedder.embed_images, images)
+        return Embeddings(vectors, batcher.model_id, tokens, batch_texts)
 
 
 # vetor's own: an input "data:audio/wav;base64,…" is a recording (read by Whisper),
@@ -177,23 +188,31 @@ class EmbeddingService:
 MEDIA_URIS = ("data:audio/", "data:image/")
 
 
+def _picture(text: str) -> bool:
+    return text.startswith(MEDIA_URIS[1])
+
+
+def _media(n: int, text: str) -> bytes:
+    """The bytes of a ``data:…;base64,…`` input."""
+    header, _, payload = text.partition(",")
+    if not header.endswith(";base64"):
+        raise InputProblem(f"input[{n}]: a data URI must be base64", "input")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise InputProblem(f"input[{n}]: the data is not valid base64", "input") from None
+
+
 def _transcribed(texts: list[str]) -> list[str]:
-    """Each recording or image in ``texts`` replaced by the words in it."""
+    """Each recording or picture in ``texts`` replaced by the words in it."""
     out = []
     for n, text in enumerate(texts):
         if not text.startswith(MEDIA_URIS):
             out.append(text)
             continue
-        reader = "whisper" if text.startswith(MEDIA_URIS[0]) else "ocr"
-        header, _, payload = text.partition(",")
-        if not header.endswith(";base64"):
-            raise InputProblem(f"input[{n}]: a data URI must be base64", "input")
+        reader = "ocr" if _picture(text) else "whisper"
         try:
-            media = base64.b64decode(payload, validate=True)
-        except binascii.Error:
-            raise InputProblem(f"input[{n}]: the data is not valid base64", "input") from None
-        try:
-            out.append(get_transcriber(reader).transcribe(media).text)
+            out.append(get_transcriber(reader).transcribe(_media(n, text)).text)
         except EmbeddingError as error:
             raise InputProblem(f"input[{n}]: {error}", "input") from None
     return out
