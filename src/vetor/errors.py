@@ -45,6 +45,13 @@ class NotFoundException(VetorError):
     http_status = 404
 
 
+class ResourceNotFoundException(VetorError):
+    """Bedrock's name for a missing resource (a knowledge base, a data source...)."""
+
+    code = "ResourceNotFoundException"
+    http_status = 404
+
+
 class RequestTimeoutException(VetorError):
     code = "RequestTimeoutException"
     http_status = 408

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..kb import KnowledgeBases
 from ..service import VectorService
 from . import codec, pages
 from .access import Gate, signing_service
@@ -29,6 +30,7 @@ from .adapters.query import QueryAdapter
 from .adapters.restjson import RestJsonAdapter
 from .auth import Keyring
 from .exchange import error_log
+from .handlers.bedrock_agent import BedrockAgentHandler
 from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
 from .handlers.sts import StsHandler
@@ -47,12 +49,17 @@ class Dispatcher:
 
     def __init__(self, adapters: list[Adapter]) -> None:
         self.adapters = adapters
-        self.by_signing_name = {adapter.signing_name: adapter for adapter in adapters}
+        # Several services may sign with one name (Bedrock's all sign as "bedrock").
+        self.by_signing_name: dict[str, list[Adapter]] = {}
+        for adapter in adapters:
+            self.by_signing_name.setdefault(adapter.signing_name, []).append(adapter)
 
     async def handle(self, request: Request) -> Response:
-        named = self.by_signing_name.get(signing_service(request) or "")
-        if named is not None:
-            return await named.handle(request, named.resolve(request))
+        named = self.by_signing_name.get(signing_service(request) or "", [])
+        for adapter in named:
+            match = adapter.resolve(request)
+            if match is not None or adapter is named[-1]:
+                return await adapter.handle(request, match)
         for adapter in self.adapters:
             match = adapter.resolve(request)
             if match is not None:
@@ -75,8 +82,10 @@ def create_app(
         checks=False,  # VectorService checks each call against the same model
     )
     sts = QueryAdapter("sts", StsHandler(), gate)
+    knowledge_bases = BedrockAgentHandler(KnowledgeBases(service))
+    bedrock_agent = RestJsonAdapter("bedrock-agent", knowledge_bases, gate)
     openai = OpenAIAdapter(EmbeddingService(service.settings), gate)
-    dispatcher = Dispatcher([s3vectors, sts])
+    dispatcher = Dispatcher([s3vectors, sts, bedrock_agent])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process
     docs_page = pages.docs_html(spec)
 

@@ -95,20 +95,20 @@ class RestJsonAdapter:
 
     async def handle(self, request: Request, match: Match | None) -> Response:
         exchange = Exchange(request)
-        status, payload = 500, b""
+        status, payload, code = 500, b"", None
         try:
             body = await exchange.read_body()
             if match is None:
                 raise UnknownOperation(f"Unknown operation {request.method} {request.url.path}")
             result = await run_in_threadpool(self._call, match, request, body)
-            status, payload = 200, orjson.dumps(result, default=_json_default)
+            status, payload = match.op.status, orjson.dumps(result, default=_json_default)
         except VetorError as error:
             status, payload, code = error.http_status, orjson.dumps(error.to_dict()), error.code
         except Exception:  # never leak a stack trace to the client
             failure = exchange.internal_error()
             status, payload, code = 500, orjson.dumps(failure.to_dict()), failure.code
         headers = {"x-amzn-RequestId": exchange.request_id}
-        if status != 200:
+        if code is not None:
             headers["x-amzn-ErrorType"] = code
         exchange.log(match.op.name if match else None, status, len(payload))
         return Response(payload, status, headers, media_type="application/json")

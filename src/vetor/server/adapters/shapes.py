@@ -26,6 +26,7 @@ class Operation:
     query_members: dict[str, str]  # member -> query-string name
     list_query_members: frozenset[str]  # query members that repeat (lists)
     required: frozenset[str]
+    status: int  # of a success: 200, or 202 for Bedrock's asynchronous-looking creates
 
 
 @cache
@@ -58,6 +59,7 @@ def _operation(model: OperationModel) -> Operation:
         query_members=query,
         list_query_members=frozenset(lists),
         required=frozenset(shape.required_members if shape is not None else ()),
+        status=int(model.http.get("responseCode", 200)),
     )
 
 
