@@ -137,3 +137,21 @@ def test_a_retried_create_is_the_same_knowledge_base(tmp_path: Any) -> None:
     assert again == first
     with pytest.raises(ConflictException):
         kbs.create_knowledge_base(**{**request, "clientToken": "token-2"})
+
+
+def test_the_foundation_models_a_knowledge_base_may_name(server: Server) -> None:
+    """bedrock's ListFoundationModels on vetor serve lists the embedding models it can use."""
+    bedrock = server.client("bedrock")
+    summaries = bedrock.list_foundation_models(byOutputModality="EMBEDDING")["modelSummaries"]
+    ids = [s["modelId"] for s in summaries]
+    assert "all-MiniLM-L6-v2" in ids and "amazon.titan-embed-text-v2:0" in ids
+    minilm = next(s for s in summaries if s["modelId"] == "all-MiniLM-L6-v2")
+    assert minilm["modelArn"] == MINILM and minilm["inputModalities"] == ["TEXT"]
+    # GetFoundationModel's identifier must look like "vendor.model" (the model's pattern)
+    titan = bedrock.get_foundation_model(modelIdentifier="amazon.titan-embed-text-v2:0")
+    assert titan["modelDetails"]["providerName"] == "Amazon"
+    cohere = bedrock.list_foundation_models(byProvider="Cohere")["modelSummaries"]
+    assert cohere and all(s["modelId"].startswith("cohere.") for s in cohere)
+    with pytest.raises(ClientError) as missing:
+        bedrock.get_foundation_model(modelIdentifier="acme.no-such-model")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"

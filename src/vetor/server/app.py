@@ -30,6 +30,7 @@ from .adapters.query import QueryAdapter
 from .adapters.restjson import RestJsonAdapter
 from .auth import Keyring
 from .exchange import error_log
+from .handlers.bedrock import BedrockHandler
 from .handlers.bedrock_agent import BedrockAgentHandler
 from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
@@ -84,8 +85,9 @@ def create_app(
     sts = QueryAdapter("sts", StsHandler(), gate)
     knowledge_bases = BedrockAgentHandler(KnowledgeBases(service))
     bedrock_agent = RestJsonAdapter("bedrock-agent", knowledge_bases, gate)
+    bedrock = RestJsonAdapter("bedrock", BedrockHandler(service.settings.region), gate)
     openai = OpenAIAdapter(EmbeddingService(service.settings), gate)
-    dispatcher = Dispatcher([s3vectors, sts, bedrock_agent])
+    dispatcher = Dispatcher([s3vectors, sts, bedrock_agent, bedrock])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process
     docs_page = pages.docs_html(spec)
 

@@ -1,0 +1,56 @@
+"""Bedrock's control plane (``bedrock``): ``ListFoundationModels`` and ``GetFoundationModel``
+list the embedding models this server can use, from the one model registry, so that a
+client discovers what ``embeddingModelArn`` may name; the model's other operations answer
+501."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ResourceNotFoundException
+from ...models import EMBEDDING, ModelEntry, models
+from ..access import Caller
+from . import NotImplementedOperation
+
+
+class BedrockHandler:
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
+        if function == "list_foundation_models":
+            return {"modelSummaries": [self._describe(e) for e in models(EMBEDDING)
+                                       if _wanted(e, params)]}  # fmt: skip
+        if function == "get_foundation_model":
+            wanted = params["modelIdentifier"].rsplit("foundation-model/", 1)[-1]
+            for entry in models(EMBEDDING):
+                if entry.model_id == wanted:
+                    return {"modelDetails": self._describe(entry)}
+            raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist")
+        raise NotImplementedOperation(f"vetor does not serve bedrock {function} yet")
+
+    def _describe(self, entry: ModelEntry) -> dict[str, Any]:
+        return {
+            "modelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{entry.model_id}",
+            "modelId": entry.model_id,
+            "modelName": entry.model_id,
+            "providerName": entry.vendor,
+            "inputModalities": list(entry.input_modalities),
+            "outputModalities": list(entry.output_modalities),
+            "responseStreamingSupported": False,
+            "customizationsSupported": [],
+            "inferenceTypesSupported": ["ON_DEMAND"],
+            "modelLifecycle": {"status": "ACTIVE"},
+        }
+
+
+def _wanted(entry: ModelEntry, params: dict[str, Any]) -> bool:
+    provider = params.get("byProvider")
+    modality = params.get("byOutputModality")
+    inference = params.get("byInferenceType")
+    return (
+        (provider is None or provider.lower() == entry.vendor.lower())
+        and (modality is None or modality in entry.output_modalities)
+        and (inference is None or inference == "ON_DEMAND")
+        and params.get("byCustomizationType") is None  # none of them can be customized
+    )
