@@ -13,7 +13,7 @@ from conftest import Server
 
 import vetor
 from vetor.errors import ConflictException
-from vetor.kb.records import KnowledgeBaseRecords
+from vetor.kb.records import knowledge_base_records
 
 MINILM = "arn:aws:bedrock:us-east-1::foundation-model/all-MiniLM-L6-v2"
 ROLE = "arn:aws:iam::000000000000:role/kb"
@@ -102,13 +102,13 @@ def test_knowledge_base_errors(agent: Any) -> None:
         )  # fmt: skip
     assert "dimension 384" in dimension.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as unserved:
-        agent.list_data_sources(knowledgeBaseId="ABCDEFGHIJ")
+        agent.start_ingestion_job(knowledgeBaseId="ABCDEFGHIJ", dataSourceId="ABCDEFGHIJ")
     assert unserved.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
 def test_concurrent_updates_never_lose_one(tmp_path: Any) -> None:
     """Two writers update the same version: one wins, the other is told to retry."""
-    records = KnowledgeBaseRecords(vetor.connect(str(tmp_path)).store)
+    records = knowledge_base_records(vetor.connect(str(tmp_path)).store)
     document = {"knowledgeBaseId": "ABCDEFGHIJ", "name": "kb", "updatedAt": "t0"}
     assert records.create(document)
     assert not records.create({**document, "knowledgeBaseId": "KLMNOPQRST"})  # name taken
@@ -155,3 +155,49 @@ def test_the_foundation_models_a_knowledge_base_may_name(server: Server) -> None
     with pytest.raises(ClientError) as missing:
         bedrock.get_foundation_model(modelIdentifier="acme.no-such-model")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_data_sources_of_a_knowledge_base(agent: Any) -> None:
+    bucket = f"kb-{uuid.uuid4().hex[:8]}"
+    kb = agent.create_knowledge_base(
+        name=f"ds-{uuid.uuid4().hex[:6]}", roleArn=ROLE, knowledgeBaseConfiguration=vector(),
+        storageConfiguration=storage(bucket),
+    )["knowledgeBase"]  # fmt: skip
+    kb_id = kb["knowledgeBaseId"]
+    s3 = {"type": "S3", "s3Configuration": {"bucketArn": "arn:aws:s3:::corp-docs",
+                                            "inclusionPrefixes": ["policies/"]}}  # fmt: skip
+    source = agent.create_data_source(
+        knowledgeBaseId=kb_id, name="policies", dataSourceConfiguration=s3
+    )["dataSource"]
+    assert source["status"] == "AVAILABLE" and source["dataDeletionPolicy"] == "DELETE"
+    ds_id = source["dataSourceId"]
+    custom = agent.create_data_source(
+        knowledgeBaseId=kb_id, name="pushed", dataSourceConfiguration={"type": "CUSTOM"}
+    )["dataSource"]
+    listed = agent.list_data_sources(knowledgeBaseId=kb_id)["dataSourceSummaries"]
+    assert sorted(s["name"] for s in listed) == ["policies", "pushed"]
+    s3["s3Configuration"]["inclusionPrefixes"] = ["handbook/"]  # Bedrock allows one
+    updated = agent.update_data_source(
+        knowledgeBaseId=kb_id, dataSourceId=ds_id, name="policies", dataSourceConfiguration=s3
+    )["dataSource"]
+    assert updated["dataSourceConfiguration"]["s3Configuration"]["inclusionPrefixes"] == [
+        "handbook/"
+    ]
+    fetched = agent.get_data_source(knowledgeBaseId=kb_id, dataSourceId=ds_id)["dataSource"]
+    assert fetched == updated
+    with pytest.raises(ClientError) as taken:
+        agent.create_data_source(
+            knowledgeBaseId=kb_id, name="policies", dataSourceConfiguration={"type": "CUSTOM"}
+        )
+    assert taken.value.response["Error"]["Code"] == "ConflictException"
+    with pytest.raises(ClientError) as web:
+        agent.create_data_source(
+            knowledgeBaseId=kb_id, name="site", dataSourceConfiguration={"type": "WEB"}
+        )
+    assert web.value.response["Error"]["Code"] == "ValidationException"
+    agent.delete_data_source(knowledgeBaseId=kb_id, dataSourceId=custom["dataSourceId"])
+    assert len(agent.list_data_sources(knowledgeBaseId=kb_id)["dataSourceSummaries"]) == 1
+    agent.delete_knowledge_base(knowledgeBaseId=kb_id)  # takes its data sources along
+    with pytest.raises(ClientError) as gone:
+        agent.get_data_source(knowledgeBaseId=kb_id, dataSourceId=ds_id)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -5,6 +5,7 @@ A client of the S3 Vectors API (``VectorService``) and the model registry; its o
 documents created with put-if-absent (``records``).
 """
 
+from .data_sources import DataSources
 from .knowledge_bases import KnowledgeBases
 
-__all__ = ["KnowledgeBases"]
+__all__ = ["DataSources", "KnowledgeBases"]

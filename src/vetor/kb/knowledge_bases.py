@@ -10,9 +10,6 @@ v2:0``). Creation is synchronous: a knowledge base is ACTIVE when the call retur
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import string
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,18 +17,17 @@ from ..errors import ConflictException, ResourceNotFoundException, ValidationExc
 from ..models import EMBEDDING, model_entry, models, provider_of
 from ..service import VectorService
 from ..validation import BUCKET_ARN, INDEX_ARN
-from .records import Document, KnowledgeBaseRecords
+from .records import Document, data_source_records, knowledge_base_records, new_id
 
 # Bedrock's metadata keys in an S3 Vectors index: the chunk text and its source's metadata.
 TEXT_KEY, METADATA_KEY = "AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"
 FIXED = ("knowledgeBaseConfiguration", "storageConfiguration")  # set once, at creation
-ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
 class KnowledgeBases:
     def __init__(self, service: VectorService) -> None:
         self.service = service
-        self.records = KnowledgeBaseRecords(service.store)
+        self.records = knowledge_base_records(service.store)
         settings = service.settings
         self.arn_prefix = f"arn:aws:bedrock:{settings.region}:{settings.account_id}"
 
@@ -50,7 +46,7 @@ class KnowledgeBases:
         _refuse(unsupported)
         dimension = _dimension(knowledgeBaseConfiguration)
         storage = self._storage(storageConfiguration, dimension)
-        kb_id = _new_id(clientToken)
+        kb_id = new_id(clientToken)
         stamp = datetime.now(UTC).isoformat()
         document: Document = {
             "knowledgeBaseId": kb_id,
@@ -71,7 +67,7 @@ class KnowledgeBases:
         return {"knowledgeBase": _view(stored)}
 
     def get_knowledge_base(self, *, knowledgeBaseId: str) -> dict[str, Any]:
-        return {"knowledgeBase": _view(self._find(knowledgeBaseId))}
+        return {"knowledgeBase": _view(self.find(knowledgeBaseId))}
 
     def list_knowledge_bases(
         self, *, maxResults: int | None = None, nextToken: str | None = None
@@ -106,7 +102,7 @@ class KnowledgeBases:
         """Rename, describe or re-role a knowledge base; its embedding model and storage are
         fixed at creation, as in Bedrock."""
         _refuse(unsupported)
-        old = self._find(knowledgeBaseId)
+        old = self.find(knowledgeBaseId)
         given = {"knowledgeBaseConfiguration": knowledgeBaseConfiguration}
         if storageConfiguration is not None:
             given["storageConfiguration"] = storageConfiguration
@@ -121,13 +117,21 @@ class KnowledgeBases:
         return {"knowledgeBase": _view(new)}
 
     def delete_knowledge_base(self, *, knowledgeBaseId: str) -> dict[str, Any]:
-        """Forget the knowledge base; its vector index stays (it is the user's S3 Vectors)."""
-        self.records.delete(self._find(knowledgeBaseId))
+        """Forget the knowledge base and its data sources; its vector index stays (it is the
+        user's S3 Vectors index)."""
+        document = self.find(knowledgeBaseId)
+        sources = data_source_records(self.service.store, knowledgeBaseId)
+        for source_id in sources.ids():
+            found = sources.get(source_id)
+            if found is not None:
+                sources.delete(found)
+        self.records.delete(document)
         return {"knowledgeBaseId": knowledgeBaseId, "status": "DELETING"}
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _find(self, kb_id: str) -> Document:
+    def find(self, kb_id: str) -> Document:
+        """The knowledge base, or Bedrock's ResourceNotFoundException."""
         document = self.records.get(kb_id)
         if document is None:
             raise ResourceNotFoundException(f"Knowledge base {kb_id} does not exist")
@@ -173,15 +177,6 @@ class KnowledgeBases:
                 "indexName": index,
             },
         }
-
-
-def _new_id(client_token: str | None) -> str:
-    """Ten characters as Bedrock's ids; from the client token when there is one (boto3 sends
-    one per call), so that a retried create finds its own name claim and version."""
-    if not client_token:
-        return "".join(secrets.choice(ID_ALPHABET) for _ in range(10))
-    digest = hashlib.sha256(client_token.encode()).digest()
-    return "".join(ID_ALPHABET[b % len(ID_ALPHABET)] for b in digest[:10])
 
 
 def _refuse(unsupported: dict[str, Any]) -> None:

@@ -1,14 +1,17 @@
 """Knowledge-base state on the store: versioned JSON documents and name claims.
 
-A knowledge base is the chain ``_vetor/kb/knowledge-bases/<id>/<version>.json``, each version
-created with put-if-absent (as an index's manifests are): of two concurrent updates of one
-version, one wins and the other gets a ConflictException, so no update is lost. A name is
-claimed by ``_vetor/kb/names/<name>`` (put-if-absent, holding the id) before the first version
-is written, so two processes creating the same name cannot both succeed.
+A document (a knowledge base, a data source) is the chain ``<root>/<id>/<version>.json``, each
+version created with put-if-absent (as an index's manifests are): of two concurrent updates of
+one version, one wins and the other gets a ConflictException, so no update is lost. A name is
+claimed by ``<names>/<name>`` (put-if-absent, holding the id) before the first version is
+written, so two processes creating the same name cannot both succeed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import string
 from typing import Any
 
 import orjson
@@ -17,25 +20,26 @@ from ..errors import ConflictException
 from ..store import ObjectStore
 
 ROOT = "_vetor/kb"
+ID_ALPHABET = string.ascii_uppercase + string.digits
 DIGITS = 12
 Document = dict[str, Any]
 
 
-class KnowledgeBaseRecords:
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+class VersionedDocuments:
+    def __init__(self, store: ObjectStore, root: str, names: str, id_field: str) -> None:
+        self.store, self.root, self.names, self.id_field = store, root, names, id_field
 
     def create(self, document: Document) -> bool:
-        """Store a new knowledge base (version 1); False if its name is taken."""
-        kb_id = document["knowledgeBaseId"]
-        if not self._claim(document["name"], kb_id):
+        """Store a new document (version 1); False if its name is taken."""
+        doc_id = document[self.id_field]
+        if not self._claim(document["name"], doc_id):
             return False
-        self.store.put_if_absent(self._version_key(kb_id, 1), orjson.dumps(document))
+        self.store.put_if_absent(self._version_key(doc_id, 1), orjson.dumps(document))
         return True
 
-    def get(self, kb_id: str) -> Document | None:
+    def get(self, doc_id: str) -> Document | None:
         """The latest version, with its number under ``"_version"``; None if there is none."""
-        keys = sorted(info.key for info in self.store.list(f"{ROOT}/knowledge-bases/{kb_id}/"))
+        keys = sorted(info.key for info in self.store.list(f"{self.root}/{doc_id}/"))
         if not keys:
             return None
         document = dict(self.store.get_json(keys[-1]))
@@ -43,36 +47,56 @@ class KnowledgeBaseRecords:
         return document
 
     def ids(self) -> list[str]:
-        return self.store.list_dirs(f"{ROOT}/knowledge-bases/")
+        return self.store.list_dirs(f"{self.root}/")
 
     def replace(self, old: Document, new: Document) -> None:
         """Write ``new`` as the version after ``old``; a ConflictException if another request
         wrote that version first (or took the new name)."""
-        kb_id = old["knowledgeBaseId"]
+        doc_id = old[self.id_field]
         renamed = new["name"] != old["name"]
-        if renamed and not self._claim(new["name"], kb_id):
-            raise ConflictException(f"A knowledge base named {new['name']} already exists")
+        if renamed and not self._claim(new["name"], doc_id):
+            raise ConflictException(f"The name {new['name']} is already taken")
         body = orjson.dumps({k: v for k, v in new.items() if k != "_version"})
-        if not self.store.put_if_absent(self._version_key(kb_id, old["_version"] + 1), body):
+        if not self.store.put_if_absent(self._version_key(doc_id, old["_version"] + 1), body):
             if renamed:
                 self.store.delete(self._name_key(new["name"]))
-            raise ConflictException("The knowledge base was changed by another request; retry")
+            raise ConflictException("It was changed by another request; retry")
         if renamed:
             self.store.delete(self._name_key(old["name"]))
 
     def delete(self, document: Document) -> None:
-        self.store.delete_prefix(f"{ROOT}/knowledge-bases/{document['knowledgeBaseId']}/")
+        self.store.delete_prefix(f"{self.root}/{document[self.id_field]}/")
         self.store.delete(self._name_key(document["name"]))
 
-    def _claim(self, name: str, kb_id: str) -> bool:
+    def _claim(self, name: str, doc_id: str) -> bool:
         key = self._name_key(name)
-        if self.store.put_if_absent(key, kb_id.encode()):
+        if self.store.put_if_absent(key, doc_id.encode()):
             return True
         owner = self.store.get_many([key], missing_ok=True)[0]
-        return owner is not None and bytes(owner).decode() == kb_id  # a retry of our own
+        return owner is not None and bytes(owner).decode() == doc_id  # a retry of our own
 
-    def _version_key(self, kb_id: str, version: int) -> str:
-        return f"{ROOT}/knowledge-bases/{kb_id}/{version:0{DIGITS}d}.json"
+    def _version_key(self, doc_id: str, version: int) -> str:
+        return f"{self.root}/{doc_id}/{version:0{DIGITS}d}.json"
 
     def _name_key(self, name: str) -> str:
-        return f"{ROOT}/names/{name}"
+        return f"{self.names}/{name}"
+
+
+def knowledge_base_records(store: ObjectStore) -> VersionedDocuments:
+    return VersionedDocuments(store, f"{ROOT}/knowledge-bases", f"{ROOT}/names", "knowledgeBaseId")
+
+
+def data_source_records(store: ObjectStore, kb_id: str) -> VersionedDocuments:
+    """A knowledge base's data sources (names are unique within it)."""
+    return VersionedDocuments(
+        store, f"{ROOT}/data-sources/{kb_id}", f"{ROOT}/data-source-names/{kb_id}", "dataSourceId"
+    )
+
+
+def new_id(client_token: str | None) -> str:
+    """Ten characters as Bedrock's ids; from the client token when there is one (boto3 sends
+    one per call), so that a retried create finds its own name claim and version."""
+    if not client_token:
+        return "".join(secrets.choice(ID_ALPHABET) for _ in range(10))
+    digest = hashlib.sha256(client_token.encode()).digest()
+    return "".join(ID_ALPHABET[b % len(ID_ALPHABET)] for b in digest[:10])

@@ -1,0 +1,144 @@
+"""A knowledge base's data sources, as Bedrock's ``bedrock-agent`` shapes them: where its
+documents come from. ``S3`` (a bucket ARN and inclusion prefixes, read from the store's
+endpoint or from one given by the ``VETOR_SOURCE_*`` settings) and ``CUSTOM`` (documents
+pushed through the API). Ingesting them is the next slice.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import ConflictException, ResourceNotFoundException, ValidationException
+from .knowledge_bases import KnowledgeBases
+from .records import Document, data_source_records, new_id
+
+BUCKET_ARN = re.compile(r"^arn:aws[-a-z]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SERVED = ("S3", "CUSTOM")
+
+
+class DataSources:
+    def __init__(self, knowledge_bases: KnowledgeBases) -> None:
+        self.knowledge_bases = knowledge_bases
+        self.store = knowledge_bases.service.store
+
+    def create_data_source(
+        self,
+        *,
+        knowledgeBaseId: str,
+        name: str,
+        dataSourceConfiguration: dict[str, Any],
+        description: str | None = None,
+        dataDeletionPolicy: str = "DELETE",
+        clientToken: str | None = None,
+        vectorIngestionConfiguration: dict[str, Any] | None = None,
+        serverSideEncryptionConfiguration: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        self.knowledge_bases.find(knowledgeBaseId)
+        _check(dataSourceConfiguration)
+        stamp = datetime.now(UTC).isoformat()
+        source_id = new_id(clientToken)
+        document: Document = {
+            "knowledgeBaseId": knowledgeBaseId,
+            "dataSourceId": source_id,
+            "name": name,
+            "status": "AVAILABLE",
+            "dataSourceConfiguration": dataSourceConfiguration,
+            "dataDeletionPolicy": dataDeletionPolicy,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+        }
+        optional = {
+            "description": description,
+            "vectorIngestionConfiguration": vectorIngestionConfiguration,
+            "serverSideEncryptionConfiguration": serverSideEncryptionConfiguration,
+        }
+        document.update({k: v for k, v in optional.items() if v is not None})
+        records = data_source_records(self.store, knowledgeBaseId)
+        if not records.create(document):
+            raise ConflictException(f"A data source named {name} already exists")
+        return {"dataSource": _view(records.get(source_id) or document)}
+
+    def get_data_source(self, *, knowledgeBaseId: str, dataSourceId: str) -> dict[str, Any]:
+        return {"dataSource": _view(self._find(knowledgeBaseId, dataSourceId))}
+
+    def list_data_sources(
+        self, *, knowledgeBaseId: str, maxResults: int | None = None, nextToken: str | None = None
+    ) -> dict[str, Any]:
+        self.knowledge_bases.find(knowledgeBaseId)
+        records = data_source_records(self.store, knowledgeBaseId)
+        ids = [i for i in records.ids() if nextToken is None or i > nextToken]
+        limit = int(maxResults or 1000)
+        fields = ("knowledgeBaseId", "dataSourceId", "name", "status", "description", "updatedAt")
+        page = [d for d in (records.get(i) for i in ids[:limit]) if d is not None]
+        body: dict[str, Any] = {
+            "dataSourceSummaries": [
+                {k: v for k, v in _view(d).items() if k in fields} for d in page
+            ]
+        }
+        if len(ids) > limit:
+            body["nextToken"] = ids[limit - 1]
+        return body
+
+    def update_data_source(
+        self,
+        *,
+        knowledgeBaseId: str,
+        dataSourceId: str,
+        name: str,
+        dataSourceConfiguration: dict[str, Any],
+        description: str | None = None,
+        dataDeletionPolicy: str | None = None,
+        vectorIngestionConfiguration: dict[str, Any] | None = None,
+        serverSideEncryptionConfiguration: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        old = self._find(knowledgeBaseId, dataSourceId)
+        _check(dataSourceConfiguration)
+        if dataSourceConfiguration["type"] != old["dataSourceConfiguration"]["type"]:
+            raise ValidationException("The type of a data source cannot be changed")
+        new = {**old, "name": name, "dataSourceConfiguration": dataSourceConfiguration}
+        optional = {
+            "description": description,
+            "dataDeletionPolicy": dataDeletionPolicy,
+            "vectorIngestionConfiguration": vectorIngestionConfiguration,
+            "serverSideEncryptionConfiguration": serverSideEncryptionConfiguration,
+        }
+        new.update({k: v for k, v in optional.items() if v is not None})
+        new["updatedAt"] = datetime.now(UTC).isoformat()
+        data_source_records(self.store, knowledgeBaseId).replace(old, new)
+        return {"dataSource": _view(new)}
+
+    def delete_data_source(self, *, knowledgeBaseId: str, dataSourceId: str) -> dict[str, Any]:
+        document = self._find(knowledgeBaseId, dataSourceId)
+        data_source_records(self.store, knowledgeBaseId).delete(document)
+        return {"knowledgeBaseId": knowledgeBaseId, "dataSourceId": dataSourceId,
+                "status": "DELETING"}  # fmt: skip
+
+    def _find(self, kb_id: str, source_id: str) -> Document:
+        self.knowledge_bases.find(kb_id)
+        document = data_source_records(self.store, kb_id).get(source_id)
+        if document is None:
+            raise ResourceNotFoundException(
+                f"Data source {source_id} does not exist in knowledge base {kb_id}"
+            )
+        return document
+
+
+def _check(config: dict[str, Any]) -> None:
+    kind = config.get("type")
+    if kind not in SERVED:
+        raise ValidationException(f"vetor serves data sources of type {' or '.join(SERVED)}")
+    if kind == "S3":
+        s3 = config.get("s3Configuration") or {}
+        if not BUCKET_ARN.match(s3.get("bucketArn", "")):
+            raise ValidationException("An S3 data source needs s3Configuration.bucketArn")
+
+
+def _view(document: Document) -> dict[str, Any]:
+    times = ("createdAt", "updatedAt")
+    return {
+        k: datetime.fromisoformat(v) if k in times else v
+        for k, v in document.items()
+        if not k.startswith("_")
+    }
