@@ -44,11 +44,12 @@ class Faults:
     """Probability of each fault kind per request (their sum must stay below 1).
 
     ``match`` limits faults to requests whose method and path contain it (``"PUT /"``,
-    ``"/race"``), ``budget`` to that many faults in all (None: no limit).
+    ``"/race"``; several strings: all of them), ``budget`` to that many faults in all (None:
+    no limit).
     """
 
     rates: dict[str, float] = field(default_factory=dict)
-    match: str = ""
+    match: str | tuple[str, ...] = ""
     budget: int | None = None
     hang_seconds: float = 5.0
     seed: int = 0
@@ -62,7 +63,8 @@ class Faults:
     def draw(self, request: str) -> str | None:
         with self._lock:
             self.requests += 1
-            if self.match not in request or self.budget == 0:
+            wanted = (self.match,) if isinstance(self.match, str) else self.match
+            if not all(w in request for w in wanted) or self.budget == 0:
                 return None
             roll, edge = self._random.random(), 0.0
             for kind in KINDS:

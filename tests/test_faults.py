@@ -70,15 +70,17 @@ def put(service: vetor.VectorService, key: str) -> None:
     service.put_vectors(**ADDRESS, vectors=[{"key": key, "data": vector}])
 
 
-@pytest.mark.parametrize("kind", ["error_after", "drop_after"])
+@pytest.mark.parametrize("kind", ["error_after", "drop_after", "short"])
 def test_a_lost_reply_to_the_probe_does_not_condemn_the_store(
     proxied: str, proxy: FaultProxy, kind: str
 ) -> None:
-    """The store applies the probe's winning create; the reply is lost. The probe must call
-    that inconclusive (not "ignores If-None-Match"), try again, and let writes through."""
+    """The store applies the probe's winning create; the reply is lost (or the read-back of
+    the winner's bytes comes back cut short). The probe must call that inconclusive (not
+    "ignores If-None-Match"), try again, and let writes through."""
     proxy.faults.rates, proxy.faults.match, proxy.faults.budget = {kind: 1.0}, "PUT /", 1
     service = connect(proxied)
-    proxy.faults.match = "/race"  # the first create of the probe's race
+    # the first create of the probe's race, or the read-back of what won
+    proxy.faults.match = ("GET ", "/race") if kind == "short" else "/race"
     make_index(service)
     assert proxy.faults.injected[kind] == 1
     put(service, "after-the-probe")

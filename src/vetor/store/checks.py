@@ -72,8 +72,9 @@ def check_conditional_create(store: ObjectStore, base: str, racers: int = 8) -> 
     A create the store applied but whose reply was lost (a 500 or a reset after the write)
     is retried by the client, which then finds the key taken: every racer hears "lost" while
     one racer's bytes are stored. That says nothing about the store, so it is "UNSURE", not
-    a failure; only two racers told they won (or a winner whose bytes were overwritten)
-    prove that conditional create is not honoured.
+    a failure, and so is a read-back that no racer wrote (a reply cut short); only two racers
+    told they won (or a winner whose bytes another racer's replaced) prove that conditional
+    create is not honoured.
     """
     key = f"{base}/race"
     barrier = threading.Barrier(racers)
@@ -90,6 +91,9 @@ def check_conditional_create(store: ObjectStore, base: str, racers: int = 8) -> 
         stored = store.get(key)
     finally:
         store.delete(key)
+    bodies = {f"racer-{i}".encode() for i in range(racers)}
+    if len(winners) <= 1 and stored not in bodies:  # a reply cut on the way, not an overwrite
+        return f"UNSURE: read back {stored[:16]!r}, which no racer wrote"
     if len(winners) > 1 or (winners and stored != f"racer-{winners[0]}".encode()):
         return (
             f"FAIL: {len(winners)} of {racers} racing creates succeeded; the store ignores "
