@@ -94,8 +94,9 @@ class Settings:
     store_retry_timeout_seconds: float = 120.0
     store_request_timeout_seconds: float = 60.0
     # Every S3 Vectors call (and every commit compaction makes) returns or fails within this
-    # many seconds, whatever the store does: a request still unanswered at the deadline is
-    # abandoned and the call fails with ServiceUnavailableException (503, retryable).
+    # many seconds, whatever a remote store does: a request still unanswered at the deadline
+    # is abandoned and the call fails with ServiceUnavailableException (503, retryable).
+    # Directory and memory stores are local and not cut short.
     call_timeout_seconds: float = 60.0
     single_writer: bool = False  # allow a store that fails the conditional-create check
 
