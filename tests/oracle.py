@@ -62,6 +62,8 @@ def _condition(metadata: dict[str, Any], key: str, op: str, arg: Any) -> bool:
         return _any(value, lambda v: any(_equal(v, a) for a in arg))
     if op == "$startsWith":
         return _any(value, lambda v: isinstance(v, str) and v.startswith(arg))
+    if op == "$contains":
+        return _any(value, lambda v: isinstance(v, str) and arg in v)
     compare = {
         "$gt": lambda v: v > arg,
         "$gte": lambda v: v >= arg,

@@ -49,6 +49,7 @@ LEAF = st.one_of(
     ),
     st.builds(lambda k, v: {k: {"$exists": v}}, FIELD, st.booleans()),
     st.builds(lambda k, v: {k: {"$startsWith": v}}, FIELD, st.sampled_from(["x", "y"])),
+    st.builds(lambda k, v: {k: {"$contains": v}}, FIELD, st.sampled_from(["x", "y", ""])),
 )
 FILTER = st.recursive(
     LEAF,

@@ -20,6 +20,15 @@ from .settings import Settings
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    if name == "knowledge_bases":  # loaded on first use: it brings the document parsers
+        from .kb import knowledge_bases
+
+        return knowledge_bases
+    raise AttributeError(name)
+
+
 __all__ = [
     "AccessDeniedException",
     "ConflictException",
@@ -32,4 +41,5 @@ __all__ = [
     "VectorService",
     "VetorError",
     "connect",
+    "knowledge_bases",
 ]

@@ -112,6 +112,17 @@ class Settings:
     embed_serve_max_batch: int = 64  # texts of concurrent requests folded into one model call
     embed_serve_batch_wait_ms: float = 2.0  # how long a model call waits for more requests
 
+    # --- knowledge bases ---------------------------------------------------------------------
+    # Where S3 data sources are read (empty: the standard AWS chain, AWS_ENDPOINT_URL_S3 …).
+    source_endpoint_url: str = ""
+    source_region: str = ""
+    source_access_key_id: str = ""
+    source_secret_access_key: str = ""
+    kb_workers: int = 4  # threads reading and parsing documents during an ingestion job
+    kb_checkpoint_seconds: float = 2.0  # how often a job records what it finished
+    # A job whose runner has not been heard of for this long is taken over (a crashed server).
+    kb_job_lease_seconds: float = 30.0
+
     def __post_init__(self) -> None:
         if self.hybrid_rrf_constant < 0 or self.hybrid_vector_weight <= 0:
             raise ValueError("hybrid_rrf_constant must be >= 0 and hybrid_vector_weight > 0")

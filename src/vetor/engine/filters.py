@@ -8,6 +8,8 @@ Semantics (the property tests check them against a row-by-row oracle):
 - ``$ne`` and ``$nin`` are the negations of ``$eq`` and ``$in``: they match rows that lack the key.
 - ``$gt $gte $lt $lte`` take a number and match numeric values only.
 - ``$exists`` matches on the presence of the key. ``$and``/``$or`` take non-empty lists.
+- ``$contains`` (a vetor extension, for Bedrock's ``stringContains``) matches strings that
+  contain its argument.
 - Several keys (or several operators on one key) in one object are an implicit AND.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 from ..errors import ValidationException
 
 COMPARISONS = {"$gt": np.greater, "$gte": np.greater_equal, "$lt": np.less, "$lte": np.less_equal}
-FIELD_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$exists", "$startsWith", *COMPARISONS}
+FIELD_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$exists", "$startsWith", "$contains", *COMPARISONS}
 LOGICAL_OPERATORS = {"$and", "$or"}
 
 
@@ -103,8 +105,8 @@ def _check_condition(key: str, condition: Any, allow_starts_with: bool) -> None:
             raise invalid(f"'{op}' takes a non-empty array of strings, numbers or booleans")
         if op == "$exists" and not isinstance(arg, bool):
             raise invalid("'$exists' takes a boolean")
-        if op == "$startsWith" and not isinstance(arg, str):
-            raise invalid("'$startsWith' takes a string")
+        if op in ("$startsWith", "$contains") and not isinstance(arg, str):
+            raise invalid(f"'{op}' takes a string")
 
 
 # --- columnar metadata ---------------------------------------------------------------------
@@ -152,6 +154,11 @@ class Scalars:
             (isinstance(t, str) and t.startswith(prefix) for t in self.text),
             dtype=bool,
             count=len(self.text),
+        )
+
+    def contains(self, part: str) -> np.ndarray:
+        return np.fromiter(
+            (isinstance(t, str) and part in t for t in self.text), dtype=bool, count=len(self.text)
         )
 
 
@@ -230,6 +237,8 @@ def _field_mask(col: KeyColumn, op: str, arg: Any) -> np.ndarray:
         return col.present if arg else ~col.present
     if op == "$startsWith":
         return col.any_match(lambda s: s.starts_with(arg))
+    if op == "$contains":
+        return col.any_match(lambda s: s.contains(arg))
     compare = COMPARISONS[op]
     with np.errstate(invalid="ignore"):
         return col.any_match(lambda s: compare(s.num, arg))

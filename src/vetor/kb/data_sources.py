@@ -1,7 +1,12 @@
 """A knowledge base's data sources, as Bedrock's ``bedrock-agent`` shapes them: where its
 documents come from. ``S3`` (a bucket ARN and inclusion prefixes, read from the store's
-endpoint or from one given by the ``VETOR_SOURCE_*`` settings) and ``CUSTOM`` (documents
-pushed through the API). Ingesting them is the next slice.
+endpoint or from one given by the ``VETOR_SOURCE_*`` settings), ``CUSTOM`` (documents pushed
+through IngestKnowledgeBaseDocuments) and, for embedded use only, ``LOCAL`` (a folder:
+``{"type": "LOCAL", "localConfiguration": {"path": "./docs"}}``; the wire model has no such
+type, so a remote caller cannot make the server read its disk).
+
+Deleting a data source whose ``dataDeletionPolicy`` is DELETE (the default) deletes its chunks
+from the index; RETAIN keeps them.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
-from .knowledge_bases import KnowledgeBases
+from .ingest import remove_documents
+from .knowledge_bases import KnowledgeBases, index_address
 from .records import Document, data_source_records, new_id
+from .records import view as _view
+from .state import SyncState
 
 BUCKET_ARN = re.compile(r"^arn:aws[-a-z]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-SERVED = ("S3", "CUSTOM")
+SERVED = ("S3", "CUSTOM", "LOCAL")
 
 
 class DataSources:
@@ -61,7 +69,7 @@ class DataSources:
         return {"dataSource": _view(records.get(source_id) or document)}
 
     def get_data_source(self, *, knowledgeBaseId: str, dataSourceId: str) -> dict[str, Any]:
-        return {"dataSource": _view(self._find(knowledgeBaseId, dataSourceId))}
+        return {"dataSource": _view(self.find(knowledgeBaseId, dataSourceId))}
 
     def list_data_sources(
         self, *, knowledgeBaseId: str, maxResults: int | None = None, nextToken: str | None = None
@@ -93,7 +101,7 @@ class DataSources:
         vectorIngestionConfiguration: dict[str, Any] | None = None,
         serverSideEncryptionConfiguration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        old = self._find(knowledgeBaseId, dataSourceId)
+        old = self.find(knowledgeBaseId, dataSourceId)
         _check(dataSourceConfiguration)
         if dataSourceConfiguration["type"] != old["dataSourceConfiguration"]["type"]:
             raise ValidationException("The type of a data source cannot be changed")
@@ -110,12 +118,19 @@ class DataSources:
         return {"dataSource": _view(new)}
 
     def delete_data_source(self, *, knowledgeBaseId: str, dataSourceId: str) -> dict[str, Any]:
-        document = self._find(knowledgeBaseId, dataSourceId)
+        document = self.find(knowledgeBaseId, dataSourceId)
+        state = SyncState(self.store, knowledgeBaseId, dataSourceId)
+        if document["dataDeletionPolicy"] == "DELETE":
+            kb = self.knowledge_bases.find(knowledgeBaseId)
+            counts = {uri: e["chunks"] for uri, e in state.live().items()}
+            remove_documents(self.knowledge_bases.service, index_address(kb), dataSourceId, counts)
+        state.delete()
         data_source_records(self.store, knowledgeBaseId).delete(document)
         return {"knowledgeBaseId": knowledgeBaseId, "dataSourceId": dataSourceId,
                 "status": "DELETING"}  # fmt: skip
 
-    def _find(self, kb_id: str, source_id: str) -> Document:
+    def find(self, kb_id: str, source_id: str) -> Document:
+        """The data source, or Bedrock's ResourceNotFoundException."""
         self.knowledge_bases.find(kb_id)
         document = data_source_records(self.store, kb_id).get(source_id)
         if document is None:
@@ -133,12 +148,5 @@ def _check(config: dict[str, Any]) -> None:
         s3 = config.get("s3Configuration") or {}
         if not BUCKET_ARN.match(s3.get("bucketArn", "")):
             raise ValidationException("An S3 data source needs s3Configuration.bucketArn")
-
-
-def _view(document: Document) -> dict[str, Any]:
-    times = ("createdAt", "updatedAt")
-    return {
-        k: datetime.fromisoformat(v) if k in times else v
-        for k, v in document.items()
-        if not k.startswith("_")
-    }
+    if kind == "LOCAL" and not (config.get("localConfiguration") or {}).get("path"):
+        raise ValidationException("A LOCAL data source needs localConfiguration.path")

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
-from ..models import EMBEDDING, model_entry, models, provider_of
+from ..models import EMBEDDING, Embedder, get_embedder, model_entry, models, provider_of
 from ..service import VectorService
 from ..validation import BUCKET_ARN, INDEX_ARN
-from .records import Document, data_source_records, knowledge_base_records, new_id
+from .records import Document, data_source_records, knowledge_base_records, new_id, view
 
 # Bedrock's metadata keys in an S3 Vectors index: the chunk text and its source's metadata.
 TEXT_KEY, METADATA_KEY = "AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"
@@ -75,14 +75,8 @@ class KnowledgeBases:
         ids = [i for i in self.records.ids() if nextToken is None or i > nextToken]
         limit = int(maxResults or 1000)
         page = [d for d in (self.records.get(i) for i in ids[:limit]) if d is not None]
-        summaries = [
-            {
-                k: _value(k, d[k])
-                for k in ("knowledgeBaseId", "name", "description", "status", "updatedAt")
-                if k in d
-            }  # fmt: skip
-            for d in page
-        ]
+        fields = ("knowledgeBaseId", "name", "description", "status", "updatedAt")
+        summaries = [{k: v for k, v in view(d).items() if k in fields} for d in page]
         body: dict[str, Any] = {"knowledgeBaseSummaries": summaries}
         if len(ids) > limit:
             body["nextToken"] = ids[limit - 1]
@@ -160,14 +154,13 @@ class KnowledgeBases:
                 dataType="float32",
                 dimension=dimension,
                 distanceMetric="cosine",
-                metadataConfiguration={"nonFilterableMetadataKeys": [TEXT_KEY, METADATA_KEY]},
+                metadataConfiguration={
+                    "nonFilterableMetadataKeys": [TEXT_KEY, METADATA_KEY],
+                    "textSearchConfigurations": [{"metadataKey": TEXT_KEY}],  # hybrid search
+                },
             )
         else:
-            if found["dimension"] != dimension:
-                raise ValidationException(
-                    f"The index {index} has dimension {found['dimension']}; the embedding model "
-                    f"makes {dimension}-dimensional vectors"
-                )
+            _check_index(found, dimension)
         arn = service.index_arn(bucket, index)
         return {
             "type": "S3_VECTORS",
@@ -177,6 +170,45 @@ class KnowledgeBases:
                 "indexName": index,
             },
         }
+
+
+def index_address(document: Document) -> dict[str, str]:
+    """``vectorBucketName`` and ``indexName`` of the knowledge base's index."""
+    bucket, index = _index_of(document["storageConfiguration"]["s3VectorsConfiguration"])
+    return {"vectorBucketName": bucket, "indexName": index}
+
+
+def embedder_for(document: Document) -> Embedder:
+    """The knowledge base's embedding model (loaded once per process)."""
+    vector = document["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"]
+    model_id = _model_id(vector["embeddingModelArn"])
+    provider = provider_of(model_id)
+    if provider is None:
+        raise ValidationException(f"The embedding model {model_id} is not available")
+    return get_embedder(provider, model_id)
+
+
+def _model_id(arn: str) -> str:
+    return arn.rsplit("foundation-model/", 1)[-1]
+
+
+def _check_index(index: dict[str, Any], dimension: int) -> None:
+    """An index made beforehand (the AWS way) is used as it is, if it can hold the chunks."""
+    name = index["indexName"]
+    if index["dimension"] != dimension:
+        raise ValidationException(
+            f"The index {name} has dimension {index['dimension']}; the embedding model makes "
+            f"{dimension}-dimensional vectors"
+        )
+    if index.get("dataType", "float32") != "float32":
+        raise ValidationException(f"The index {name} must hold float32 vectors")
+    declared = (index.get("metadataConfiguration") or {}).get("nonFilterableMetadataKeys") or []
+    missing = [key for key in (TEXT_KEY, METADATA_KEY) if key not in declared]
+    if missing:
+        raise ValidationException(
+            f"The index {name} must declare {' and '.join(missing)} non-filterable (Bedrock "
+            "stores the chunk text and its metadata there)"
+        )
 
 
 def _refuse(unsupported: dict[str, Any]) -> None:
@@ -191,7 +223,7 @@ def _dimension(config: dict[str, Any]) -> int:
         raise ValidationException("vetor serves knowledge bases of type VECTOR")
     vector = config.get("vectorKnowledgeBaseConfiguration") or {}
     arn = vector.get("embeddingModelArn", "")
-    model_id = arn.rsplit("foundation-model/", 1)[-1]
+    model_id = _model_id(arn)
     provider = provider_of(model_id)
     entry = model_entry(provider, model_id) if provider else None
     if entry is None or entry.dimension is None:
@@ -229,9 +261,5 @@ def _all_buckets(service: VectorService) -> list[dict[str, Any]]:
             return found
 
 
-def _value(field: str, value: Any) -> Any:
-    return datetime.fromisoformat(value) if field in ("createdAt", "updatedAt") else value
-
-
 def _view(document: Document) -> dict[str, Any]:
-    return {k: _value(k, v) for k, v in document.items() if not k.startswith("_") and k != "tags"}
+    return view(document, hidden=("tags",))

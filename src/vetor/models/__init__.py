@@ -15,6 +15,7 @@ from .registry import (
     MODEL_ENTRIES,
     PROVIDER_ENTRIES,
     PROVIDERS,
+    RERANK,
     TEXT,
     TRANSCRIPTION,
     Kind,
@@ -22,12 +23,15 @@ from .registry import (
     ProviderEntry,
     default_model,
     get_embedder,
+    get_reranker,
     get_transcriber,
     model_entry,
     models,
     parse_spec,
     provider_of,
+    reranker_of,
 )
+from .reranker import Reranker
 from .transcriber import Transcriber, Transcript
 
 __all__ = [
@@ -37,6 +41,8 @@ __all__ = [
     "MODEL_ENTRIES",
     "PROVIDERS",
     "PROVIDER_ENTRIES",
+    "RERANK",
+    "Reranker",
     "TEXT",
     "TRANSCRIPTION",
     "Transcriber",
@@ -49,9 +55,11 @@ __all__ = [
     "UnsupportedInput",
     "default_model",
     "get_embedder",
+    "get_reranker",
     "get_transcriber",
     "model_entry",
     "provider_of",
+    "reranker_of",
     "models",
     "parse_spec",
 ]

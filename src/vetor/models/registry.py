@@ -32,11 +32,13 @@ from functools import cache
 from typing import Any, Literal
 
 from .embedder import Embedder, EmbeddingError
+from .reranker import Reranker
 from .transcriber import Transcriber
 
 Kind = Literal["embedding", "transcription", "generation", "rerank"]
 EMBEDDING: Kind = "embedding"
 TRANSCRIPTION: Kind = "transcription"
+RERANK: Kind = "rerank"
 TEXT, IMAGE, AUDIO = "TEXT", "IMAGE", "AUDIO"  # modalities, as Bedrock's ListFoundationModels
 
 
@@ -67,6 +69,7 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ProviderEntry("bedrock", EMBEDDING, "vetor.embed.providers.bedrock:BedrockEmbedder"),
     ProviderEntry("whisper", TRANSCRIPTION, "vetor.embed.providers.whisper:WhisperTranscriber"),
     ProviderEntry("ocr", TRANSCRIPTION, "vetor.embed.providers.ocr:OcrTranscriber"),
+    ProviderEntry("rerank-http", RERANK, "vetor.embed.providers.rerank_http:HttpReranker"),
 )
 
 
@@ -102,6 +105,8 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     _embedding("cohere.embed-v4:0", "bedrock", "Cohere", 1536, images=True),
     ModelEntry("whisper-base", "whisper", TRANSCRIPTION, "OpenAI", (AUDIO,), ("TEXT",), None, True),
     ModelEntry("pp-ocrv4", "ocr", TRANSCRIPTION, "PaddlePaddle", (IMAGE,), ("TEXT",), None, True),
+    # re-rankers: a remote server's model, named as that server names it
+    ModelEntry("rerank", "rerank-http", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
 )
 
 
@@ -195,20 +200,40 @@ def get_embedder(provider: str, model: str | None = None, **options: Any) -> Emb
         return _cache[key]
 
 
-_transcribers: dict[tuple[str, str], Transcriber] = {}
-_transcribers_lock = threading.Lock()  # not the embedders': loading one takes seconds
+_loaded: dict[tuple[str, str], Any] = {}
+_loaded_lock = threading.Lock()  # not the embedders': loading one takes seconds
+
+
+def _load(kind: Kind, provider: str, model: str | None) -> Any:
+    """The model of ``provider`` (of ``kind``), built once per process."""
+    names = [e.name for e in PROVIDER_ENTRIES if e.kind == kind]
+    if provider not in names:
+        raise EmbeddingError(f"unknown {kind} provider {provider!r} (known: {names})")
+    key = (provider, model or "")
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = implementation(provider)(model=model or None)
+        return _loaded[key]
 
 
 def get_transcriber(provider: str = "whisper", model: str | None = None) -> Transcriber:
-    """The speech-to-text model, loaded once per process."""
-    names = [e.name for e in PROVIDER_ENTRIES if e.kind == TRANSCRIPTION]
-    if provider not in names:
-        raise EmbeddingError(f"unknown transcription provider {provider!r} (known: {names})")
-    key = (provider, model or "")
-    with _transcribers_lock:
-        if key not in _transcribers:
-            _transcribers[key] = implementation(provider)(model=model or None)
-        return _transcribers[key]
+    """The speech-to-text (or image-to-text) model, loaded once per process."""
+    transcriber: Transcriber = _load(TRANSCRIPTION, provider, model)
+    return transcriber
+
+
+def get_reranker(provider: str, model: str | None = None) -> Reranker:
+    """The re-ranking model, loaded once per process."""
+    reranker: Reranker = _load(RERANK, provider, model)
+    return reranker
+
+
+def reranker_of(model_id: str) -> str | None:
+    """The provider of a catalogued re-ranking model id."""
+    for entry in MODEL_ENTRIES:
+        if entry.model_id == model_id and entry.kind == RERANK:
+            return entry.provider
+    return None
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..kb import KnowledgeBases
+from ..kb import KnowledgeBaseService
 from ..service import VectorService
 from . import codec, pages
 from .access import Gate, signing_service
@@ -31,7 +31,7 @@ from .adapters.restjson import RestJsonAdapter
 from .auth import Keyring
 from .exchange import error_log
 from .handlers.bedrock import BedrockHandler
-from .handlers.bedrock_agent import BedrockAgentHandler
+from .handlers.bedrock_agent import KnowledgeBaseHandler
 from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
 from .handlers.sts import StsHandler
@@ -83,11 +83,18 @@ def create_app(
         checks=False,  # VectorService checks each call against the same model
     )
     sts = QueryAdapter("sts", StsHandler(), gate)
-    knowledge_bases = BedrockAgentHandler(KnowledgeBases(service))
-    bedrock_agent = RestJsonAdapter("bedrock-agent", knowledge_bases, gate)
+    knowledge_bases = KnowledgeBaseService(service)
+    bedrock_agent = RestJsonAdapter(
+        "bedrock-agent", KnowledgeBaseHandler(knowledge_bases, "bedrock-agent"), gate
+    )
+    runtime = RestJsonAdapter(
+        "bedrock-agent-runtime",
+        KnowledgeBaseHandler(knowledge_bases, "bedrock-agent-runtime"),
+        gate,
+    )
     bedrock = RestJsonAdapter("bedrock", BedrockHandler(service.settings.region), gate)
     openai = OpenAIAdapter(EmbeddingService(service.settings), gate)
-    dispatcher = Dispatcher([s3vectors, sts, bedrock_agent, bedrock])
+    dispatcher = Dispatcher([s3vectors, sts, runtime, bedrock_agent, bedrock])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process
     docs_page = pages.docs_html(spec)
 
@@ -121,7 +128,9 @@ def create_app(
             bucket, _, index = name.partition("/")
             loaded = await run_in_threadpool(service.warm, vectorBucketName=bucket, indexName=index)
             error_log.info(f"warm {name}: {orjson.dumps(loaded).decode()}")
+        knowledge_bases.jobs.start_background()  # and resume jobs a stopped server left
         yield
+        await run_in_threadpool(knowledge_bases.close)  # let running ingestion jobs finish
         await run_in_threadpool(service.close)  # let background compaction finish
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]

@@ -141,7 +141,7 @@ def _routes(ops: Iterable[Operation], greedy: bool) -> list[_Route]:
             label = piece.rstrip("+")
             members.append(by_label.get(label, label))
             last = n == len(pieces) - 2
-            pattern += "(.*)" if greedy and last else "(.+)" if piece.endswith("+") else "([^/]+)"
+            pattern += "(.+)" if (greedy and last) or piece.endswith("+") else "([^/]+)"
         pattern = re.sub(r"\A/", "/+", pattern) if pattern else "/"
         routes.append(_Route(op, re.compile(rf"\A{pattern}/*\Z"), tuple(members)))
     return routes

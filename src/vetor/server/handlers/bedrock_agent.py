@@ -1,23 +1,25 @@
-"""Bedrock Agents (``bedrock-agent``): each knowledge-base and data-source operation is the
-method of the same (snake_case) name on ``KnowledgeBases`` or ``DataSources``; the model's
-other operations answer 501."""
+"""Bedrock Knowledge Bases: ``bedrock-agent`` (knowledge bases, data sources, ingestion jobs,
+documents) and ``bedrock-agent-runtime`` (Retrieve, Rerank). Each operation is the method of
+the same (snake_case) name on ``KnowledgeBaseService``; the models' other operations (agents,
+flows, prompts, sessions…) answer 501."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...kb import DataSources, KnowledgeBases
+from ...kb import KnowledgeBaseService
 from ..access import Caller
 from . import NotImplementedOperation
 
 
-class BedrockAgentHandler:
-    def __init__(self, knowledge_bases: KnowledgeBases) -> None:
-        self.parts = (knowledge_bases, DataSources(knowledge_bases))
+class KnowledgeBaseHandler:
+    def __init__(self, knowledge_bases: KnowledgeBaseService, service_name: str) -> None:
+        self.knowledge_bases, self.service_name = knowledge_bases, service_name
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
-        for part in self.parts:
-            method = getattr(part, function, None)
-            if method is not None and not function.startswith("_"):
-                return method(**params)
-        raise NotImplementedOperation(f"vetor does not serve bedrock-agent {function} yet")
+        method = self.knowledge_bases.operation(function)
+        if method is None:
+            raise NotImplementedOperation(
+                f"vetor does not serve {self.service_name} {function} yet"
+            )
+        return method(**params)
