@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
+from .chunking import check as check_chunking
 from .ingest import remove_documents
 from .knowledge_bases import KnowledgeBases, index_address
 from .records import Document, data_source_records, new_id
@@ -44,7 +45,7 @@ class DataSources:
         serverSideEncryptionConfiguration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self.knowledge_bases.find(knowledgeBaseId)
-        _check(dataSourceConfiguration)
+        _check(dataSourceConfiguration, vectorIngestionConfiguration)
         stamp = datetime.now(UTC).isoformat()
         source_id = new_id(clientToken)
         document: Document = {
@@ -102,7 +103,7 @@ class DataSources:
         serverSideEncryptionConfiguration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         old = self.find(knowledgeBaseId, dataSourceId)
-        _check(dataSourceConfiguration)
+        _check(dataSourceConfiguration, vectorIngestionConfiguration)
         if dataSourceConfiguration["type"] != old["dataSourceConfiguration"]["type"]:
             raise ValidationException("The type of a data source cannot be changed")
         new = {**old, "name": name, "dataSourceConfiguration": dataSourceConfiguration}
@@ -140,7 +141,10 @@ class DataSources:
         return document
 
 
-def _check(config: dict[str, Any]) -> None:
+def _check(config: dict[str, Any], ingestion: dict[str, Any] | None) -> None:
+    chunking = (ingestion or {}).get("chunkingConfiguration")
+    if chunking:
+        check_chunking(chunking)
     kind = config.get("type")
     if kind not in SERVED:
         raise ValidationException(f"vetor serves data sources of type {' or '.join(SERVED)}")

@@ -17,6 +17,7 @@ the same chunk hashes, so nothing is embedded twice and no chunk is left twice o
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from .records import view as _view
 from .sources import list_documents, s3_bucket
 from .state import DELETED, STATISTICS, SyncState, entry, statistics
 
+log = logging.getLogger("vetor.kb")
 ACTIVE = ("STARTING", "IN_PROGRESS", "STOPPING")
 MAX_FAILURE_REASONS = 100
 Progress = Callable[[dict[str, Any]], None]
@@ -272,6 +274,7 @@ class _Run:
         self.pending: dict[str, Any] = {}
         self.last_checkpoint = 0.0
         self.stopping = False
+        self.embedded = self.stored = 0  # chunks this runner sent to the model / found stored
 
     def take_over(self) -> bool:
         job = self.records.get(self.job_id)
@@ -332,6 +335,8 @@ class _Run:
         return not self._checkpoint(force=True)
 
     def _record(self, outcome: Outcome, before: dict[str, Any] | None) -> None:
+        self.embedded += outcome.embedded
+        self.stored += max(0, outcome.chunks - outcome.embedded)
         if outcome.reason:
             found = entry(outcome.signature, "FAILED", 0, self.job_id, "failed", outcome.reason)
             self.counts[STATISTICS["failed"]] += 1
@@ -365,6 +370,10 @@ class _Run:
         changes: dict[str, Any] = {"status": status, "statistics": dict(self.counts)}
         if reasons:
             changes["failureReasons"] = reasons
+        log.info(
+            "ingestion job %s %s: %d chunks embedded, %d found stored with the same content",
+            self.job_id, status, self.embedded, self.stored,
+        )  # fmt: skip
         self._write_job(self.job or self.records.get(self.job_id) or {}, changes)
 
     def _write_job(self, job: Document, changes: dict[str, Any]) -> bool:
