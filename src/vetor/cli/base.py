@@ -132,22 +132,31 @@ _STORE_ONLY = {
 
 
 class _RemoteClient:
-    """boto3's s3vectors client, minus ``ResponseMetadata``, so output matches local use."""
+    """boto3's clients of a server's services (s3vectors; or bedrock-agent and its runtime),
+    minus ``ResponseMetadata``, so output matches local use."""
 
     def __init__(
-        self, endpoint_url: str, region: str | None = None, profile: str | None = None
+        self,
+        endpoint_url: str,
+        region: str | None = None,
+        profile: str | None = None,
+        services: tuple[str, ...] = ("s3vectors",),
     ) -> None:
         import boto3
 
         env = os.environ
         region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         session = boto3.session.Session(profile_name=profile)
-        self._client = session.client("s3vectors", endpoint_url=endpoint_url, region_name=region)
+        self._clients = [
+            session.client(name, endpoint_url=endpoint_url, region_name=region) for name in services
+        ]
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         if name in _STORE_ONLY:
             raise typer.BadParameter(_STORE_ONLY[name])
-        method = getattr(self._client, name)
+        method = next((getattr(c, name) for c in self._clients if hasattr(c, name)), None)
+        if method is None:
+            raise AttributeError(name)
 
         def call(**kwargs: Any) -> dict[str, Any]:
             # boto3 rejects None for optional parameters; the service treats None as absent.
@@ -176,6 +185,33 @@ def open_client(data: str, region: str | None = None) -> Iterator[VectorService]
         yield service
     finally:
         service.close()
+
+
+@contextmanager
+def open_knowledge_bases(data: str, **settings: Any) -> Iterator[Any]:
+    """Knowledge bases on the store (or the server given by --endpoint-url); on exit wait for
+    jobs started here to finish."""
+    if "endpoint_url" in _remote:
+        services = ("bedrock-agent", "bedrock-agent-runtime")
+        yield _RemoteClient(_remote["endpoint_url"], _remote.get("region"),
+                            _remote.get("profile"), services)  # fmt: skip
+        return
+    from ..kb import KnowledgeBaseService
+
+    try:
+        service = connect(data, **settings)
+    except ValueError as error:  # an unsupported URI scheme
+        raise typer.BadParameter(str(error), param_hint="'--data'") from None
+    knowledge_bases = KnowledgeBaseService(service)
+    try:
+        yield knowledge_bases
+    finally:
+        knowledge_bases.close()
+        service.close()
+
+
+def is_remote() -> bool:
+    return "endpoint_url" in _remote
 
 
 def _json_default(value: Any) -> Any:

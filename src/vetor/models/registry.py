@@ -69,6 +69,7 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ProviderEntry("bedrock", EMBEDDING, "vetor.embed.providers.bedrock:BedrockEmbedder"),
     ProviderEntry("whisper", TRANSCRIPTION, "vetor.embed.providers.whisper:WhisperTranscriber"),
     ProviderEntry("ocr", TRANSCRIPTION, "vetor.embed.providers.ocr:OcrTranscriber"),
+    ProviderEntry("e5-rerank", RERANK, "vetor.embed.providers.e5_rerank:E5Reranker"),
     ProviderEntry("rerank-http", RERANK, "vetor.embed.providers.rerank_http:HttpReranker"),
 )
 
@@ -105,7 +106,8 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     _embedding("cohere.embed-v4:0", "bedrock", "Cohere", 1536, images=True),
     ModelEntry("whisper-base", "whisper", TRANSCRIPTION, "OpenAI", (AUDIO,), ("TEXT",), None, True),
     ModelEntry("pp-ocrv4", "ocr", TRANSCRIPTION, "PaddlePaddle", (IMAGE,), ("TEXT",), None, True),
-    # re-rankers: a remote server's model, named as that server names it
+    # re-rankers: the offline default first, then a remote server's model
+    ModelEntry("vetor-rerank-e5", "e5-rerank", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
     ModelEntry("rerank", "rerank-http", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
 )
 

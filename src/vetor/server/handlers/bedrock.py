@@ -1,14 +1,14 @@
 """Bedrock's control plane (``bedrock``): ``ListFoundationModels`` and ``GetFoundationModel``
-list the embedding models this server can use, from the one model registry, so that a
-client discovers what ``embeddingModelArn`` may name; the model's other operations answer
-501."""
+list the embedding and re-ranking models this server can use, from the one model registry,
+so that a client discovers what ``embeddingModelArn`` and a reranking ``modelArn`` may name;
+the model's other operations answer 501."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...errors import ResourceNotFoundException
-from ...models import EMBEDDING, ModelEntry, models
+from ...models import EMBEDDING, RERANK, ModelEntry, models
 from ..access import Caller
 from . import NotImplementedOperation
 
@@ -19,11 +19,11 @@ class BedrockHandler:
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
         if function == "list_foundation_models":
-            return {"modelSummaries": [self._describe(e) for e in models(EMBEDDING)
-                                       if _wanted(e, params)]}  # fmt: skip
+            listed = [e for e in _served() if _wanted(e, params)]
+            return {"modelSummaries": [self._describe(e) for e in listed]}
         if function == "get_foundation_model":
             wanted = params["modelIdentifier"].rsplit("foundation-model/", 1)[-1]
-            for entry in models(EMBEDDING):
+            for entry in _served():
                 if entry.model_id == wanted:
                     return {"modelDetails": self._describe(entry)}
             raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist")
@@ -42,6 +42,10 @@ class BedrockHandler:
             "inferenceTypesSupported": ["ON_DEMAND"],
             "modelLifecycle": {"status": "ACTIVE"},
         }
+
+
+def _served() -> list[ModelEntry]:
+    return models(EMBEDDING) + models(RERANK)
 
 
 def _wanted(entry: ModelEntry, params: dict[str, Any]) -> bool:
