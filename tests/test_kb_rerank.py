@@ -16,12 +16,15 @@ from test_kb_documents import ask, inline, new_kb
 
 from vetor.models import get_reranker
 
-DEFAULT = "arn:aws:bedrock:us-east-1::foundation-model/vetor-rerank-e5"
+DEFAULT = "arn:aws:bedrock:us-east-1::foundation-model/ms-marco-MiniLM-L-12-v2"
+E5 = "arn:aws:bedrock:us-east-1::foundation-model/vetor-rerank-e5"
 
 
 def rerank_config(model_arn: str = DEFAULT, **extra: Any) -> dict[str, Any]:
-    return {"type": "BEDROCK_RERANKING_MODEL", "bedrockRerankingConfiguration": {
-        "modelConfiguration": {"modelArn": model_arn}, **extra}}  # fmt: skip
+    return {
+        "type": "BEDROCK_RERANKING_MODEL",
+        "bedrockRerankingConfiguration": {"modelConfiguration": {"modelArn": model_arn}, **extra},
+    }
 
 
 def test_rerank_orders_passages_by_relevance(server: Server) -> None:
@@ -33,27 +36,40 @@ def test_rerank_orders_passages_by_relevance(server: Server) -> None:
     ]
     reply = runtime.rerank(
         queries=[{"type": "TEXT", "textQuery": {"text": "volcanic eruption in Iceland"}}],
-        sources=[{"type": "INLINE", "inlineDocumentSource": {"type": "TEXT",
-                  "textDocument": {"text": p}}} for p in passages],
+        sources=[
+            {
+                "type": "INLINE",
+                "inlineDocumentSource": {"type": "TEXT", "textDocument": {"text": p}},
+            }
+            for p in passages
+        ],
         rerankingConfiguration=rerank_config(numberOfResults=2),
-    )["results"]  # fmt: skip
+    )["results"]
     assert [r["index"] for r in reply] == [2, 1]
     assert reply[0]["relevanceScore"] > reply[1]["relevanceScore"]
     assert reply[0]["document"]["textDocument"]["text"] == passages[2]
     listed = server.client("bedrock").list_foundation_models()["modelSummaries"]
-    assert "vetor-rerank-e5" in [m["modelId"] for m in listed]
+    assert {"ms-marco-MiniLM-L-12-v2", "vetor-rerank-e5"} <= {m["modelId"] for m in listed}
 
 
-def test_retrieve_reranks_its_results(server: Server) -> None:
+@pytest.mark.parametrize("model_arn", [DEFAULT, E5])
+def test_retrieve_reranks_its_results(server: Server, model_arn: str) -> None:
     agent, runtime = server.client("bedrock-agent"), server.client("bedrock-agent-runtime")
     ids = new_kb(agent)
-    agent.ingest_knowledge_base_documents(**ids, documents=[
-        inline("a", "Hotels must be booked through the travel portal."),
-        inline("b", "Meals during business trips are paid up to 40 euros a day."),
-        inline("c", "The office closes at six on Fridays."),
-    ])  # fmt: skip
-    reranked = ask(runtime, ids["knowledgeBaseId"], "how much can I spend on food when traveling?",
-                   rerankingConfiguration=rerank_config(numberOfRerankedResults=2))  # fmt: skip
+    agent.ingest_knowledge_base_documents(
+        **ids,
+        documents=[
+            inline("a", "Hotels must be booked through the travel portal."),
+            inline("b", "Meals during business trips are paid up to 40 euros a day."),
+            inline("c", "The office closes at six on Fridays."),
+        ],
+    )
+    reranked = ask(
+        runtime,
+        ids["knowledgeBaseId"],
+        "how much can I spend on food when traveling?",
+        rerankingConfiguration=rerank_config(model_arn, numberOfRerankedResults=2),
+    )
     assert len(reranked) == 2
     assert reranked[0]["location"]["customDocumentLocation"]["id"] == "b"
     assert reranked[0]["score"] >= reranked[1]["score"]

@@ -154,7 +154,10 @@ def kb_retrieve(
     search: Annotated[str | None, typer.Option(help="HYBRID or SEMANTIC.")] = None,
     rerank: Annotated[
         str | None,
-        typer.Option(help="Re-rank with this model (vetor-rerank-e5, the offline default)."),
+        typer.Option(
+            help="Re-rank with this model: ms-marco-MiniLM-L-12-v2 (offline, English), "
+            "vetor-rerank-e5 (offline, multilingual)."
+        ),
     ] = None,
     candidates: Annotated[
         int, typer.Option(help="Results fetched for re-ranking (with --rerank).", min=1, max=100)

@@ -69,6 +69,9 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ProviderEntry("bedrock", EMBEDDING, "vetor.embed.providers.bedrock:BedrockEmbedder"),
     ProviderEntry("whisper", TRANSCRIPTION, "vetor.embed.providers.whisper:WhisperTranscriber"),
     ProviderEntry("ocr", TRANSCRIPTION, "vetor.embed.providers.ocr:OcrTranscriber"),
+    ProviderEntry(
+        "cross-encoder", RERANK, "vetor.embed.providers.cross_encoder:CrossEncoderReranker"
+    ),
     ProviderEntry("e5-rerank", RERANK, "vetor.embed.providers.e5_rerank:E5Reranker"),
     ProviderEntry("rerank-http", RERANK, "vetor.embed.providers.rerank_http:HttpReranker"),
 )
@@ -106,7 +109,18 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     _embedding("cohere.embed-v4:0", "bedrock", "Cohere", 1536, images=True),
     ModelEntry("whisper-base", "whisper", TRANSCRIPTION, "OpenAI", (AUDIO,), ("TEXT",), None, True),
     ModelEntry("pp-ocrv4", "ocr", TRANSCRIPTION, "PaddlePaddle", (IMAGE,), ("TEXT",), None, True),
-    # re-rankers: the offline default first, then a remote server's model
+    # re-rankers: the offline ones first (a cross-encoder, English; e5, multilingual), then a
+    # remote server's model
+    ModelEntry(
+        "ms-marco-MiniLM-L-12-v2",
+        "cross-encoder",
+        RERANK,
+        "cross-encoder",
+        (TEXT,),
+        ("TEXT",),
+        None,
+        True,
+    ),  # fmt: skip
     ModelEntry("vetor-rerank-e5", "e5-rerank", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
     ModelEntry("rerank", "rerank-http", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
 )
