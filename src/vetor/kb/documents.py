@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ValidationException
 from .data_sources import DataSources
 from .ingest import Incoming, Ingestor, remove_documents
-from .knowledge_bases import embedder_for, index_address
+from .knowledge_bases import index_address
 from .parsing import sidecar_attributes
 from .records import Document
 from .sources import s3_bucket
@@ -51,12 +51,7 @@ class KnowledgeBaseDocuments:
         incoming = [self._incoming(d, kind) for d in documents]
         state = SyncState(self.service.store, knowledgeBaseId, dataSourceId)
         live = state.live()
-        settings = self.service.settings
-        ingestor = Ingestor(
-            self.service, index_address(kb), dataSourceId, embedder_for(kb),
-            (source.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration"),
-            settings.kb_workers, settings.embed_batch_size,
-        )  # fmt: skip
+        ingestor = Ingestor.for_source(self.service, kb, source)
         old_counts = {u: e["chunks"] for u, e in live.items()}
         delta: dict[str, Any] = {}
         details = []

@@ -24,7 +24,7 @@ from ..embed.pipeline import ordered
 from ..models import Embedder
 from ..service import VectorService
 from .chunking import Chunk, Chunker
-from .knowledge_bases import METADATA_KEY, TEXT_KEY
+from .knowledge_bases import METADATA_KEY, TEXT_KEY, embedder_for, index_address
 from .parsing import ParseError, Section, parse, parser_for, sidecar_attributes
 
 SOURCE_URI_KEY = "x-amz-bedrock-kb-source-uri"
@@ -82,6 +82,16 @@ class Ingestor:
         self.service, self.address, self.source_id = service, address, source_id
         self.embedder, self.chunker = embedder, Chunker(chunking, embedder)
         self.workers, self.batch_size = max(1, workers), batch_size
+
+    @classmethod
+    def for_source(
+        cls, service: VectorService, kb: dict[str, Any], source: dict[str, Any]
+    ) -> Ingestor:
+        """The ingestor of a data source: its knowledge base's index and model, its chunking."""
+        chunking = (source.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
+        settings = service.settings
+        return cls(service, index_address(kb), source["dataSourceId"], embedder_for(kb),
+                   chunking, settings.kb_workers, settings.embed_batch_size)  # fmt: skip
 
     def ingest(
         self, documents: Iterable[Incoming], old_counts: dict[str, int], group: int = 32

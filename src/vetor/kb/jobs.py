@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
 from .data_sources import DataSources
 from .ingest import Incoming, Ingestor, Outcome, remove_documents
-from .knowledge_bases import KnowledgeBases, embedder_for, index_address
+from .knowledge_bases import KnowledgeBases
 from .records import Document, data_source_records, job_records, new_id
 from .records import view as _view
 from .sources import list_documents, s3_bucket
@@ -311,11 +311,7 @@ class _Run:
             return False
         todo = [d for d in listing if _needs_sync(entries.get(d.uri), d.signature, self.job_id)]
         live = {u: e for u, e in entries.items() if e["status"] != DELETED}
-        ingestor = Ingestor(
-            self.jobs.service, index_address(self.kb), self.source["dataSourceId"],
-            embedder_for(self.kb), _chunking(self.source), self.settings.kb_workers,
-            self.settings.embed_batch_size,
-        )  # fmt: skip
+        ingestor = Ingestor.for_source(self.jobs.service, self.kb, self.source)
         documents = (Incoming(d.uri, d.uri, d.signature, d.read, d.read_sidecar) for d in todo)
         old_counts = {u: e["chunks"] for u, e in live.items()}
         for outcomes in ingestor.ingest(documents, old_counts):
@@ -326,7 +322,7 @@ class _Run:
         listed = {d.uri for d in listing}
         gone = {u: e for u, e in live.items() if u not in listed and e.get("type") != "CUSTOM"}
         remove_documents(
-            self.jobs.service, index_address(self.kb), self.source["dataSourceId"],
+            self.jobs.service, ingestor.address, self.source["dataSourceId"],
             {u: e["chunks"] for u, e in gone.items()},
         )  # fmt: skip
         for uri, before in gone.items():
@@ -412,7 +408,3 @@ def _needs_sync(found: dict[str, Any] | None, signature: str, job_id: str) -> bo
     if found["status"] == "FAILED":
         return found.get("job") != job_id  # failed in an earlier job: try again
     return found["signature"] != signature
-
-
-def _chunking(source: Document) -> dict[str, Any] | None:
-    return (source.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
