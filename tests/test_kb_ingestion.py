@@ -15,7 +15,7 @@ import documents
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import S3_CREDENTIALS, Server
+from conftest import S3_CREDENTIALS, SERVER_KEYS, Server
 
 MINILM = "arn:aws:bedrock:us-east-1::foundation-model/all-MiniLM-L6-v2"
 ROLE = "arn:aws:iam::000000000000:role/kb"
@@ -218,6 +218,28 @@ def test_langchain_retriever_reads_the_knowledge_base(
     assert "receipts" in found[0].page_content
     assert found[0].metadata["location"]["s3Location"]["uri"].endswith("/guides/expenses.docx")
     assert found[0].metadata["score"] > 0
+
+
+def test_llamaindex_retriever_reads_the_knowledge_base(
+    handbook: dict[str, Any], kb_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llama_index.retrievers.bedrock import AmazonKnowledgeBasesRetriever
+
+    # LlamaIndex builds its own boto3 client: the endpoint setting is all a user changes.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", kb_server.endpoint)
+    retriever = AmazonKnowledgeBasesRetriever(
+        knowledge_base_id=handbook["knowledgeBaseId"],
+        retrieval_config={"vectorSearchConfiguration": {"numberOfResults": 2}},
+        region_name="us-east-1",
+        aws_access_key_id=SERVER_KEYS["VETOR_ACCESS_KEY_ID"],
+        aws_secret_access_key=SERVER_KEYS["VETOR_SECRET_ACCESS_KEY"],
+    )
+    found = retriever.retrieve("Where do I send receipts for travel?")
+    assert len(found) == 2
+    assert "receipts" in found[0].node.get_content()
+    location = found[0].node.metadata["location"]["s3Location"]["uri"]
+    assert location.endswith("/guides/expenses.docx")
+    assert found[0].score is not None and found[0].score > 0
 
 
 def test_wrong_input_gets_bedrocks_errors(handbook: dict[str, Any], kb_server: Server) -> None:
