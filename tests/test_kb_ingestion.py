@@ -194,6 +194,34 @@ def test_semantic_and_hybrid_search(handbook: dict[str, Any], kb_server: Server)
         assert sources_of(results)[0] == "expenses.docx", search
 
 
+def test_retrieve_pages_through_next_token(handbook: dict[str, Any], kb_server: Server) -> None:
+    runtime = kb_server.client("bedrock-agent-runtime")
+    kb_id, question = handbook["knowledgeBaseId"], {"text": "company policy"}
+
+    def page(size: int, token: str | None = None) -> dict[str, Any]:
+        config = {"vectorSearchConfiguration": {"numberOfResults": size}}
+        extra = {"nextToken": token} if token else {}
+        return runtime.retrieve(knowledgeBaseId=kb_id, retrievalQuery=question,
+                                retrievalConfiguration=config, **extra)  # fmt: skip
+
+    everything = [r["content"]["text"] for r in page(100)["retrievalResults"]]
+    assert len(everything) >= 4
+    paged, token = [], None
+    while True:
+        reply = page(2, token)
+        paged += [r["content"]["text"] for r in reply["retrievalResults"]]
+        token = reply.get("nextToken")
+        if token is None:
+            break
+    assert paged == everything  # the same order, nothing repeated or skipped
+    first = page(2)["nextToken"]
+    with pytest.raises(ClientError) as error:  # a token is bound to its question
+        config = {"vectorSearchConfiguration": {"numberOfResults": 2}}
+        runtime.retrieve(knowledgeBaseId=kb_id, retrievalQuery={"text": "another question"},
+                         retrievalConfiguration=config, nextToken=first)  # fmt: skip
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
 def test_the_index_can_be_queried_directly(handbook: dict[str, Any], kb_server: Server) -> None:
     s3v = kb_server.client()
     keys = s3v.list_vectors(vectorBucketName=handbook["bucket"], indexName="chunks")["vectors"]

@@ -6,7 +6,9 @@ searchable, SEMANTIC otherwise or when asked. Bedrock's ``RetrievalFilter`` is t
 the index's filter language and applied exactly, inside the search (k results whenever k chunks
 match). Results carry Bedrock's shape: ``content.text``, ``location``, ``score`` (the cosine
 similarity mapped to [0, 1], or the re-ranker's relevance), ``metadata``. Hierarchical chunks
-are searched as children and returned as their parents, each parent once.
+are searched as children and returned as their parents, each parent once. Pages of
+``numberOfResults`` follow one another through a signed ``nextToken`` bound to the request;
+re-ranking orders each page.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import orjson
 
 from ..errors import ValidationException
+from ..service.tokens import TokenSigner, fingerprint
 from .knowledge_bases import METADATA_KEY, TEXT_KEY, KnowledgeBases, embedder_for, index_address
 from .rerank import Reranking
 
@@ -31,6 +34,7 @@ class Retrieval:
     def __init__(self, knowledge_bases: KnowledgeBases, reranking: Reranking) -> None:
         self.knowledge_bases, self.reranking = knowledge_bases, reranking
         self.service = knowledge_bases.service
+        self.tokens = TokenSigner(self.service.store)
 
     def retrieve(
         self,
@@ -44,20 +48,32 @@ class Retrieval:
     ) -> dict[str, Any]:
         if guardrailConfiguration is not None:
             raise ValidationException("vetor does not apply guardrails to Retrieve yet")
-        if nextToken is not None:
-            raise ValidationException("The nextToken is not one this knowledge base gave")
         kb = self.knowledge_bases.find(knowledgeBaseId)
         text = retrievalQuery.get("text", "")
         if not text.strip():
             raise ValidationException("retrievalQuery.text must not be empty")
         config = (retrievalConfiguration or {}).get("vectorSearchConfiguration") or {}
         wanted = int(config.get("numberOfResults") or DEFAULT_RESULTS)
+        request = fingerprint({"kb": knowledgeBaseId, "text": text, "config": config})
+        offset = self._offset(nextToken, request)
+        hits = self._search(kb, text, config, offset + wanted + 1)  # one more: a next page?
+        results = [_result(hit) for hit in hits[offset : offset + wanted]]
         rerank = config.get("rerankingConfiguration")
-        hits = self._search(kb, text, config, wanted)
-        results = [_result(hit) for hit in hits]
         if rerank is not None:
             results = self.reranking.rerank_results(text, results, rerank)
-        return {"retrievalResults": results[:wanted] if rerank is None else results}
+        body: dict[str, Any] = {"retrievalResults": results}
+        if len(hits) > offset + wanted:
+            state = {"offset": offset + wanted, "request": request}
+            body["nextToken"] = self.tokens.encode("retrieve", state)
+        return body
+
+    def _offset(self, token: str | None, request: str) -> int:
+        if token is None:
+            return 0
+        state = self.tokens.decode(token, "retrieve")
+        if state["request"] != request:
+            raise ValidationException("Invalid nextToken: it belongs to another retrieval")
+        return int(state["offset"])
 
     def _search(
         self, kb: dict[str, Any], text: str, config: dict[str, Any], wanted: int
