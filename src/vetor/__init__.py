@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> object:
     if name == "knowledge_bases":  # loaded on first use: it brings the document parsers
-        from .kb import knowledge_bases
+        from .generation import knowledge_bases
 
         return knowledge_bases
     raise AttributeError(name)

@@ -82,6 +82,14 @@ class ServiceUnavailableException(VetorError):
     http_status = 503
 
 
+class DependencyFailedException(VetorError):
+    """A model the request needs (a generation server, a remote provider) failed or timed out;
+    Bedrock's runtime names it so."""
+
+    code = "DependencyFailedException"
+    http_status = 424
+
+
 class StoreError(ServiceUnavailableException):
     """The object store failed after all retries, or cannot be used safely."""
 

@@ -123,6 +123,17 @@ class Settings:
     # A job whose runner has not been heard of for this long is taken over (a crashed server).
     kb_job_lease_seconds: float = 30.0
 
+    # --- generation (RetrieveAndGenerate, /v1/chat/completions) -----------------------------
+    # An OpenAI-compatible chat server (vLLM, Ollama, llama.cpp's server, TGI) and the models
+    # it serves (comma-separated ids, as a modelArn names them); empty: the offline model only.
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_models: str = ""
+    llm_timeout_seconds: float = 60.0  # a model that has not answered by then fails the call
+    llm_threads: int = 0  # CPU threads of the offline model (0: every core)
+    # RetrieveAndGenerate sessions: earlier turns are kept this long after the last one.
+    session_ttl_seconds: float = 24 * 3600.0
+
     def __post_init__(self) -> None:
         if self.hybrid_rrf_constant < 0 or self.hybrid_vector_weight <= 0:
             raise ValueError("hybrid_rrf_constant must be >= 0 and hybrid_vector_weight > 0")

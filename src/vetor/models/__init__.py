@@ -8,9 +8,19 @@ lazily, by the dotted paths written in its table.
 from __future__ import annotations
 
 from .embedder import Embedder, EmbeddingError, UnsupportedInput
+from .generator import (
+    Generation,
+    GenerationError,
+    Generator,
+    Inference,
+    Message,
+    TextStream,
+    Usage,
+)
 from .registry import (
     AUDIO,
     EMBEDDING,
+    GENERATION,
     IMAGE,
     MODEL_ENTRIES,
     PROVIDER_ENTRIES,
@@ -23,6 +33,7 @@ from .registry import (
     ProviderEntry,
     default_model,
     get_embedder,
+    get_generator,
     get_reranker,
     get_transcriber,
     model_entry,
@@ -37,6 +48,15 @@ from .transcriber import Transcriber, Transcript
 __all__ = [
     "AUDIO",
     "EMBEDDING",
+    "GENERATION",
+    "Generation",
+    "GenerationError",
+    "Generator",
+    "Inference",
+    "Message",
+    "TextStream",
+    "Usage",
+    "get_generator",
     "IMAGE",
     "MODEL_ENTRIES",
     "PROVIDERS",

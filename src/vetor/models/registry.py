@@ -32,6 +32,7 @@ from functools import cache
 from typing import Any, Literal
 
 from .embedder import Embedder, EmbeddingError
+from .generator import Generator
 from .reranker import Reranker
 from .transcriber import Transcriber
 
@@ -39,6 +40,7 @@ Kind = Literal["embedding", "transcription", "generation", "rerank"]
 EMBEDDING: Kind = "embedding"
 TRANSCRIPTION: Kind = "transcription"
 RERANK: Kind = "rerank"
+GENERATION: Kind = "generation"
 TEXT, IMAGE, AUDIO = "TEXT", "IMAGE", "AUDIO"  # modalities, as Bedrock's ListFoundationModels
 
 
@@ -74,6 +76,12 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ),
     ProviderEntry("e5-rerank", RERANK, "vetor.embed.providers.e5_rerank:E5Reranker"),
     ProviderEntry("rerank-http", RERANK, "vetor.embed.providers.rerank_http:HttpReranker"),
+    ProviderEntry(
+        "llama-cpp", GENERATION, "vetor.generation.providers.llama_cpp:LlamaCppGenerator"
+    ),
+    ProviderEntry(
+        "openai-chat", GENERATION, "vetor.generation.providers.openai_chat:OpenAIChatGenerator"
+    ),
 )
 
 
@@ -123,6 +131,18 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     ),  # fmt: skip
     ModelEntry("vetor-rerank-e5", "e5-rerank", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
     ModelEntry("rerank", "rerank-http", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
+    # text generation: the offline default first (SmolLM2-135M-Instruct, GGUF, llama.cpp),
+    # then the models of an OpenAI-compatible server (settings llm_base_url, llm_models)
+    ModelEntry(
+        "smollm2-135m-instruct",
+        "llama-cpp",
+        GENERATION,
+        "HuggingFaceTB",
+        (TEXT,),
+        ("TEXT",),
+        None,
+        True,
+    ),  # fmt: skip
 )
 
 
@@ -216,19 +236,19 @@ def get_embedder(provider: str, model: str | None = None, **options: Any) -> Emb
         return _cache[key]
 
 
-_loaded: dict[tuple[str, str], Any] = {}
+_loaded: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
 _loaded_lock = threading.Lock()  # not the embedders': loading one takes seconds
 
 
-def _load(kind: Kind, provider: str, model: str | None) -> Any:
-    """The model of ``provider`` (of ``kind``), built once per process."""
+def _load(kind: Kind, provider: str, model: str | None, **options: Any) -> Any:
+    """The model of ``provider`` (of ``kind``), built once per process and options."""
     names = [e.name for e in PROVIDER_ENTRIES if e.kind == kind]
     if provider not in names:
         raise EmbeddingError(f"unknown {kind} provider {provider!r} (known: {names})")
-    key = (provider, model or "")
+    key = (provider, model or "", tuple(sorted((k, str(v)) for k, v in options.items())))
     with _loaded_lock:
         if key not in _loaded:
-            _loaded[key] = implementation(provider)(model=model or None)
+            _loaded[key] = implementation(provider)(model=model or None, **options)
         return _loaded[key]
 
 
@@ -250,6 +270,12 @@ def reranker_of(model_id: str) -> str | None:
         if entry.model_id == model_id and entry.kind == RERANK:
             return entry.provider
     return None
+
+
+def get_generator(provider: str, model: str | None = None, **options: Any) -> Generator:
+    """The text-generation model, loaded (or connected) once per process and options."""
+    generator: Generator = _load(GENERATION, provider, model, **options)
+    return generator
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..kb import KnowledgeBaseService
+from ..generation import knowledge_bases as answering_knowledge_bases
 from ..service import VectorService
 from . import codec, pages
 from .access import Gate, signing_service
@@ -83,7 +83,7 @@ def create_app(
         checks=False,  # VectorService checks each call against the same model
     )
     sts = QueryAdapter("sts", StsHandler(), gate)
-    knowledge_bases = KnowledgeBaseService(service)
+    knowledge_bases = answering_knowledge_bases(service)
     bedrock_agent = RestJsonAdapter(
         "bedrock-agent", KnowledgeBaseHandler(knowledge_bases, "bedrock-agent"), gate
     )
@@ -92,7 +92,7 @@ def create_app(
         KnowledgeBaseHandler(knowledge_bases, "bedrock-agent-runtime"),
         gate,
     )
-    bedrock = RestJsonAdapter("bedrock", BedrockHandler(service.settings.region), gate)
+    bedrock = RestJsonAdapter("bedrock", BedrockHandler(service.settings), gate)
     openai = OpenAIAdapter(EmbeddingService(service.settings), gate)
     dispatcher = Dispatcher([s3vectors, sts, runtime, bedrock_agent, bedrock])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process

@@ -21,11 +21,12 @@ import numpy as np
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from ...contract import Contract, service_model
 from ...errors import ValidationException, VetorError
 from ..access import Gate, raw_path
+from ..eventstream import CONTENT_TYPE, EventStream, encode
 from ..exchange import Exchange
 from ..handlers import Handler
 from .openapi import openapi
@@ -101,6 +102,12 @@ class RestJsonAdapter:
             if match is None:
                 raise UnknownOperation(f"Unknown operation {request.method} {request.url.path}")
             result = await run_in_threadpool(self._call, match, request, body)
+            if isinstance(result, EventStream):  # streamed: events as the handler makes them
+                exchange.log(match.op.name, match.op.status, 0)
+                headers = {"x-amzn-RequestId": exchange.request_id, **result.headers}
+                return StreamingResponse(
+                    encode(result.events), match.op.status, headers, media_type=CONTENT_TYPE
+                )
             status, payload = match.op.status, orjson.dumps(result, default=_json_default)
         except VetorError as error:
             status, payload, code = error.http_status, orjson.dumps(error.to_dict()), error.code

@@ -1,29 +1,32 @@
 """Bedrock's control plane (``bedrock``): ``ListFoundationModels`` and ``GetFoundationModel``
-list the embedding and re-ranking models this server can use, from the one model registry,
-so that a client discovers what ``embeddingModelArn`` and a reranking ``modelArn`` may name;
-the model's other operations answer 501."""
+list the generation, embedding and re-ranking models this server can use (the offline
+generation model first), from the one model registry and the configured OpenAI-compatible
+server, so that a client discovers what a ``modelArn``, an ``embeddingModelArn`` and a
+reranking ``modelArn`` may name; the model's other operations answer 501."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...errors import ResourceNotFoundException
-from ...models import EMBEDDING, RERANK, ModelEntry, models
+from ...generation.models import catalogue
+from ...models import EMBEDDING, GENERATION, RERANK, ModelEntry, models
+from ...settings import Settings
 from ..access import Caller
 from . import NotImplementedOperation
 
 
 class BedrockHandler:
-    def __init__(self, region: str) -> None:
-        self.region = region
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
         if function == "list_foundation_models":
-            listed = [e for e in _served() if _wanted(e, params)]
+            listed = [e for e in self._served() if _wanted(e, params)]
             return {"modelSummaries": [self._describe(e) for e in listed]}
         if function == "get_foundation_model":
             wanted = params["modelIdentifier"].rsplit("foundation-model/", 1)[-1]
-            for entry in _served():
+            for entry in self._served():
                 if entry.model_id == wanted:
                     return {"modelDetails": self._describe(entry)}
             raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist")
@@ -31,21 +34,21 @@ class BedrockHandler:
 
     def _describe(self, entry: ModelEntry) -> dict[str, Any]:
         return {
-            "modelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{entry.model_id}",
+            "modelArn": f"arn:aws:bedrock:{self.settings.region}::foundation-model/"
+            f"{entry.model_id}",
             "modelId": entry.model_id,
             "modelName": entry.model_id,
             "providerName": entry.vendor,
             "inputModalities": list(entry.input_modalities),
             "outputModalities": list(entry.output_modalities),
-            "responseStreamingSupported": False,
+            "responseStreamingSupported": entry.kind == GENERATION,
             "customizationsSupported": [],
             "inferenceTypesSupported": ["ON_DEMAND"],
             "modelLifecycle": {"status": "ACTIVE"},
         }
 
-
-def _served() -> list[ModelEntry]:
-    return models(EMBEDDING) + models(RERANK)
+    def _served(self) -> list[ModelEntry]:
+        return catalogue(self.settings) + models(EMBEDDING) + models(RERANK)
 
 
 def _wanted(entry: ModelEntry, params: dict[str, Any]) -> bool:

@@ -1,19 +1,24 @@
 """Bedrock Knowledge Bases: ``bedrock-agent`` (knowledge bases, data sources, ingestion jobs,
-documents) and ``bedrock-agent-runtime`` (Retrieve, Rerank). Each operation is the method of
-the same (snake_case) name on ``KnowledgeBaseService``; the models' other operations (agents,
-flows, prompts, sessions…) answer 501."""
+documents) and ``bedrock-agent-runtime`` (Retrieve, Rerank, RetrieveAndGenerate and its
+stream). Each operation is the method of the same (snake_case) name on
+``AnsweringKnowledgeBases``; the models' other operations (agents, flows, prompts, sessions…)
+answer 501."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...kb import KnowledgeBaseService
+from ...generation import AnsweringKnowledgeBases
 from ..access import Caller
+from ..eventstream import EventStream
 from . import NotImplementedOperation
+
+# The header each streamed operation sends its session id in (the model's output shape).
+STREAM_HEADERS = {"retrieve_and_generate_stream": "x-amzn-bedrock-knowledge-base-session-id"}
 
 
 class KnowledgeBaseHandler:
-    def __init__(self, knowledge_bases: KnowledgeBaseService, service_name: str) -> None:
+    def __init__(self, knowledge_bases: AnsweringKnowledgeBases, service_name: str) -> None:
         self.knowledge_bases, self.service_name = knowledge_bases, service_name
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
@@ -22,4 +27,7 @@ class KnowledgeBaseHandler:
             raise NotImplementedOperation(
                 f"vetor does not serve {self.service_name} {function} yet"
             )
+        if function in STREAM_HEADERS:
+            session_id, events = method(**params)
+            return EventStream(events, {STREAM_HEADERS[function]: session_id})
         return method(**params)

@@ -1,0 +1,224 @@
+"""RetrieveAndGenerate and RetrieveAndGenerateStream (``bedrock-agent-runtime``): an answer
+to a question from a knowledge base's passages (``KNOWLEDGE_BASE``) or from documents sent
+with the request (``EXTERNAL_SOURCES``), with citations, in a session of earlier turns.
+
+A request becomes a ``Plan``: the passages (retrieved, or the documents' text), the prompt
+(Bedrock's ``$search_results$``, ``$query$`` and ``$output_format_instructions$`` filled in;
+the earlier turns of the session as chat history) and the model. The model's answer is read
+through ``Citations`` as it streams, so the plain and the streamed call give the same text and
+the same citations. A follow-up is retrieved with the previous question before it, so "and in
+Portuguese?" finds what the conversation is about; ``QUERY_DECOMPOSITION`` asks the model for
+sub-questions and retrieves each.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ValidationException
+from ..kb import KnowledgeBaseService
+from ..kb.documents import MIME_SUFFIXES
+from ..kb.parsing import ParseError, parse
+from ..kb.sources import s3_bucket
+from ..models import Generator, Inference, Message
+from .citations import Citations, Part, bedrock_citations
+from .models import generate, generator_for
+from .sessions import Sessions
+
+DEFAULT_PROMPT = (
+    "You are a question answering agent. I will provide you with a set of search results. "
+    "The user will provide you with a question. Your job is to answer the user's question "
+    "using only information from the search results. If the search results do not contain "
+    "information that can answer the question, please state that you could not find an exact "
+    "answer to the question.\n\nHere are the search results in numbered order:\n"
+    "$search_results$\n\n$output_format_instructions$"
+)
+OUTPUT_FORMAT = (
+    "Answer in a few plain sentences. After each sentence, write the number of the search "
+    "result it comes from in square brackets, for example [1]."
+)
+# For a model too small to cite (SmolLM2-135M): the passages and the question in one message,
+# no numbers (its answers were best so; citations then come from the words it shares).
+PLAIN_SYSTEM = "You are a helpful assistant. Answer briefly from the context."
+PLAIN_PROMPT = "Context:\n$search_results$\n\nQuestion: $query$"
+DECOMPOSE = (
+    "Split the question into at most three simpler questions that together answer it. Write "
+    "one question per line and nothing else."
+)
+MAX_SUB_QUESTIONS = 3
+
+
+@dataclass
+class Plan:
+    question: str
+    references: list[dict[str, Any]]  # Bedrock's retrievedReferences, in prompt order
+    generator: Generator
+    system: str
+    messages: list[Message]
+    inference: Inference
+    session_id: str | None
+
+
+class Answers:
+    def __init__(self, knowledge_bases: KnowledgeBaseService) -> None:
+        self.knowledge_bases = knowledge_bases
+        self.settings = knowledge_bases.service.settings
+        self.sessions = Sessions(knowledge_bases.service.store, self.settings.session_ttl_seconds)
+
+    def retrieve_and_generate(self, **request: Any) -> dict[str, Any]:
+        plan = self.plan(**request)
+        citations = Citations([r["content"]["text"] for r in plan.references])
+        parts: list[Part] = []
+        for piece in generate(plan.generator, plan.messages, plan.system, plan.inference):
+            parts += citations.feed(piece)[1]
+        parts += citations.finish()[1]
+        text = citations.text.rstrip()
+        session_id = self.sessions.record(plan.session_id, plan.question, text)
+        return {
+            "sessionId": session_id,
+            "output": {"text": text},
+            "citations": bedrock_citations(text, parts, plan.references),
+        }
+
+    def retrieve_and_generate_stream(
+        self, **request: Any
+    ) -> tuple[str, Iterator[tuple[str, dict[str, Any]]]]:
+        """The session id (sent before the stream starts) and the events: ``output`` as the
+        model writes, ``citation`` as each sentence completes."""
+        plan = self.plan(**request)
+        session_id = plan.session_id or self.sessions.new_id()
+
+        def events() -> Iterator[tuple[str, dict[str, Any]]]:
+            citations = Citations([r["content"]["text"] for r in plan.references])
+            stream = generate(plan.generator, plan.messages, plan.system, plan.inference)
+            for shown, parts in (*map(citations.feed, stream), citations.finish()):
+                if shown:
+                    yield "output", {"text": shown}
+                for cited in bedrock_citations(citations.text, parts, plan.references):
+                    yield "citation", {**cited, "citation": cited}
+            self.sessions.record(session_id, plan.question, citations.text.rstrip())
+
+        return session_id, events()
+
+    def plan(
+        self,
+        *,
+        input: dict[str, Any],
+        retrieveAndGenerateConfiguration: dict[str, Any] | None = None,
+        sessionConfiguration: dict[str, Any] | None = None,
+        sessionId: str | None = None,
+        userContext: dict[str, Any] | None = None,
+    ) -> Plan:
+        question = (input or {}).get("text", "")
+        if not question.strip():
+            raise ValidationException("input.text must not be empty")
+        config = retrieveAndGenerateConfiguration or {}
+        turns = self.sessions.turns(sessionId)
+        kind = config.get("type")
+        if kind == "KNOWLEDGE_BASE":
+            kb = config.get("knowledgeBaseConfiguration") or {}
+            generator = generator_for(kb.get("modelArn", ""), self.settings)
+            query = " ".join([*(t["question"] for t in turns[-1:]), question])
+            references = self._retrieve(kb, query, generator)
+        elif kind == "EXTERNAL_SOURCES":
+            kb = config.get("externalSourcesConfiguration") or {}
+            generator = generator_for(kb.get("modelArn", ""), self.settings)
+            references = [self._external(s) for s in kb.get("sources") or []]
+        else:
+            raise ValidationException(
+                "retrieveAndGenerateConfiguration.type must be KNOWLEDGE_BASE or EXTERNAL_SOURCES"
+            )
+        generation = kb.get("generationConfiguration") or {}
+        if generation.get("guardrailConfiguration"):
+            raise ValidationException("vetor does not apply guardrails to answers yet")
+        system, user = _prompt(generation, question, references, generator.cites_sources)
+        history = [m for t in turns for m in (Message("user", t["question"]),
+                                              Message("assistant", t["answer"]))]  # fmt: skip
+        messages = [*history, Message("user", user)]
+        return Plan(question, references, generator, system, messages, _inference(generation),
+                    sessionId)  # fmt: skip
+
+    def _retrieve(
+        self, config: dict[str, Any], query: str, generator: Generator
+    ) -> list[dict[str, Any]]:
+        retrieval = config.get("retrievalConfiguration")
+        queries = [query]
+        orchestration = config.get("orchestrationConfiguration") or {}
+        transform = orchestration.get("queryTransformationConfiguration") or {}
+        if transform.get("type") == "QUERY_DECOMPOSITION":
+            queries += _sub_questions(generator, query)
+        found: dict[str, dict[str, Any]] = {}
+        for text in queries:
+            results = self.knowledge_bases.retrieve(
+                knowledgeBaseId=config.get("knowledgeBaseId", ""),
+                retrievalQuery={"text": text},
+                **({"retrievalConfiguration": retrieval} if retrieval else {}),
+            )["retrievalResults"]
+            for result in results:  # each passage once, at its best score
+                key = result["content"]["text"]
+                if key not in found or found[key]["score"] < result["score"]:
+                    found[key] = result
+        ranked = sorted(found.values(), key=lambda r: -r["score"])
+        return [{k: r[k] for k in ("content", "location", "metadata") if k in r} for r in ranked]
+
+    def _external(self, source: dict[str, Any]) -> dict[str, Any]:
+        if source.get("sourceType") == "S3":
+            uri = (source.get("s3Location") or {}).get("uri", "")
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            if not uri.startswith("s3://") or not key:
+                raise ValidationException(f"{uri} is not an S3 object URI (s3://bucket/key)")
+            data = s3_bucket(self.settings).client.get_object(Bucket=bucket, Key=key)
+            name, payload = key, data["Body"].read()
+            location = {"type": "S3", "s3Location": {"uri": uri}}
+        else:
+            content = source.get("byteContent") or {}
+            suffix = MIME_SUFFIXES.get(content.get("contentType", ""))
+            if suffix is None:
+                raise ValidationException(f"vetor reads documents of these types: "
+                                          f"{', '.join(MIME_SUFFIXES)}")  # fmt: skip
+            raw = content.get("data", b"")
+            name = content.get("identifier", "document") + suffix
+            payload = raw if isinstance(raw, bytes) else base64.b64decode(raw)
+            location = {"type": "CUSTOM", "customDocumentLocation": {"id": name}}
+        try:
+            text = "\n\n".join(section.text for section in parse(name, payload))
+        except ParseError as error:
+            raise ValidationException(f"{name} could not be read: {error}") from None
+        return {"content": {"type": "TEXT", "text": text}, "location": location, "metadata": {}}
+
+
+def _prompt(
+    generation: dict[str, Any], question: str, references: list[dict[str, Any]], numbered: bool
+) -> tuple[str, str]:
+    """The system prompt and the user's message: a template with ``$query$`` is the message."""
+    template = (generation.get("promptTemplate") or {}).get("textPromptTemplate")
+    system = ""
+    if not template:
+        template = DEFAULT_PROMPT if numbered else PLAIN_PROMPT
+        system = "" if numbered else PLAIN_SYSTEM
+    texts = [r["content"]["text"] for r in references]
+    results = "\n\n".join(f"[{n}] {t}" if numbered else t for n, t in enumerate(texts, 1))
+    filled = template.replace("$search_results$", results)
+    filled = filled.replace("$output_format_instructions$", OUTPUT_FORMAT if numbered else "")
+    if "$query$" in template:
+        return system, filled.replace("$query$", question)
+    return filled, question
+
+
+def _inference(generation: dict[str, Any]) -> Inference:
+    text = (generation.get("inferenceConfig") or {}).get("textInferenceConfig") or {}
+    return Inference(
+        max_tokens=int(text.get("maxTokens") or 512),
+        temperature=float(text.get("temperature") or 0.0),
+        top_p=float(text.get("topP") or 1.0),
+        stop=tuple(text.get("stopSequences") or ()),
+    )
+
+
+def _sub_questions(generator: Generator, question: str) -> list[str]:
+    pieces = generate(generator, [Message("user", question)], DECOMPOSE, Inference(max_tokens=96))
+    lines = [line.strip(" -*0123456789.)\t") for line in "".join(pieces).splitlines()]
+    return [line for line in lines if len(line) > 3 and line != question][:MAX_SUB_QUESTIONS]

@@ -1,0 +1,63 @@
+"""Which generation model a request names: Bedrock's ``modelArn`` (or a bare model id) →
+a loaded ``Generator``. The registry's catalogued models (the offline default first), then
+the models an OpenAI-compatible server serves (settings ``llm_base_url``, ``llm_models``)."""
+
+from __future__ import annotations
+
+from ..errors import DependencyFailedException, ValidationException
+from ..models import (
+    GENERATION,
+    GenerationError,
+    Generator,
+    Inference,
+    Message,
+    ModelEntry,
+    TextStream,
+    Usage,
+    get_generator,
+    models,
+)
+from ..settings import Settings
+
+REMOTE = "openai-chat"
+
+
+def catalogue(settings: Settings) -> list[ModelEntry]:
+    """The generation models this server can answer with, the offline default first."""
+    served = [ModelEntry(m, REMOTE, GENERATION, "vetor", output_modalities=("TEXT",))
+              for m in configured(settings)]  # fmt: skip
+    return [*models(GENERATION), *served]
+
+
+def configured(settings: Settings) -> list[str]:
+    if not settings.llm_base_url:
+        return []
+    return [m.strip() for m in settings.llm_models.split(",") if m.strip()]
+
+
+def generator_for(model_arn: str, settings: Settings) -> Generator:
+    model_id = model_arn.rsplit("/", 1)[-1]  # foundation-model/<id>, inference-profile/<id>
+    try:
+        for entry in models(GENERATION):
+            if entry.model_id == model_id:
+                return get_generator(entry.provider, model_id)
+        if model_id in configured(settings):
+            options = {"base_url": settings.llm_base_url, "api_key": settings.llm_api_key,
+                       "timeout": settings.llm_timeout_seconds}  # fmt: skip
+            return get_generator(REMOTE, model_id, **options)
+    except GenerationError as error:
+        raise DependencyFailedException(f"The model {model_id} cannot be used: {error}") from None
+    known = ", ".join(e.model_id for e in catalogue(settings))
+    raise ValidationException(f"The model {model_arn} is not available (vetor has: {known})")
+
+
+def generate(
+    generator: Generator, messages: list[Message], system: str, inference: Inference
+) -> TextStream:
+    """The model's answer as it streams; a model that fails (down, too slow) fails the
+    request with Bedrock's DependencyFailedException."""
+    try:
+        usage: Usage = yield from generator.stream(messages, system, inference)
+    except GenerationError as error:
+        raise DependencyFailedException(f"The model {generator.model} failed: {error}") from None
+    return usage

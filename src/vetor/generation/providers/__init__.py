@@ -1,0 +1,1 @@
+"""Text-generation providers: one module each, registered in ``vetor.models.registry``."""

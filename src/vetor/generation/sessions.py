@@ -1,0 +1,65 @@
+"""RetrieveAndGenerate sessions: the earlier turns of a conversation, kept in the store.
+
+A session is a versioned document (``kb.records``) under ``_vetor/kb/sessions``: each turn is
+a new version written with put-if-absent, so two processes answering in one session at once
+cannot lose a turn (the later one retries on the newer version). The last ``MAX_TURNS`` turns
+are kept; a session not used for ``session_ttl_seconds`` has expired.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..errors import ConflictException, ValidationException
+from ..kb.records import ROOT, VersionedDocuments
+from ..store import ObjectStore
+
+MAX_TURNS = 10
+
+
+class Sessions:
+    def __init__(self, store: ObjectStore, ttl_seconds: float) -> None:
+        self.records = VersionedDocuments(store, f"{ROOT}/sessions", None, "sessionId")
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    def turns(self, session_id: str | None) -> list[dict[str, str]]:
+        """The earlier turns (``question``, ``answer``) of a session; none for a new one."""
+        if session_id is None:
+            return []
+        return list(self._find(session_id)["turns"])
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def record(self, session_id: str | None, question: str, answer: str) -> str:
+        """Add a turn (to a new session when ``session_id`` is None); the session's id."""
+        session_id = session_id or self.new_id()
+        now = datetime.now(UTC).isoformat()
+        turn = {"question": question, "answer": answer}
+        while True:
+            old = self.records.get(session_id)
+            if old is None:
+                first = {"sessionId": session_id, "createdAt": now, "updatedAt": now}
+                if self.records.create({**first, "turns": [turn]}):
+                    return session_id
+                continue  # created at the same moment by another turn: add ours after it
+            new = {**old, "updatedAt": now, "turns": [*old["turns"], turn][-MAX_TURNS:]}
+            try:
+                self.records.replace(old, new)
+                return session_id
+            except ConflictException:  # another turn landed first: add ours after it
+                continue
+
+    def _find(self, session_id: str) -> dict[str, Any]:
+        found = self.records.get(session_id) if _valid(session_id) else None
+        if found is None or datetime.fromisoformat(found["updatedAt"]) + self.ttl < datetime.now(
+            UTC
+        ):
+            raise ValidationException(f"Session with Id {session_id} is not valid")
+        return found
+
+
+def _valid(session_id: str) -> bool:
+    return 2 <= len(session_id) <= 100 and all(c.isalnum() or c in "-_" for c in session_id)

@@ -1,0 +1,248 @@
+"""Grounded answers: RetrieveAndGenerate and its stream through boto3 against ``vetor serve``,
+with the offline model (SmolLM2 on llama.cpp, for real) and an OpenAI-compatible server on
+loopback (``chat_server``), which also shows exactly what vetor prompts a model with."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from chat_server import ChatServer
+from conftest import Server, free_port
+from test_kb_documents import inline, new_kb
+
+OFFLINE = "arn:aws:bedrock:us-east-1::foundation-model/smollm2-135m-instruct"
+SCRIPTED = "arn:aws:bedrock:us-east-1::foundation-model/scripted"
+HANDBOOK = {
+    "holidays": "Employees get 25 days of paid holiday per year. Unused days can be carried "
+    "over until March.",
+    "expenses": "Travel receipts must be sent to the finance team within 30 days. Hotel stays "
+    "need approval from your manager before booking.",
+    "security": "Laptops must be locked when unattended. Report lost devices to the IT helpdesk "
+    "at once.",
+}
+
+
+@pytest.fixture(scope="module")
+def chat() -> Any:
+    server = ChatServer("Employees get 25 days of paid holiday [1]. They can carry them over.")
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def rag_server(chat: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    env = {"VETOR_LLM_BASE_URL": chat.base_url, "VETOR_LLM_MODELS": "scripted",
+           "VETOR_LLM_TIMEOUT_SECONDS": "2"}  # fmt: skip
+    server = Server(str(tmp_path_factory.mktemp("rag")), env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def handbook(rag_server: Server) -> dict[str, str]:
+    agent = rag_server.client("bedrock-agent")
+    ids = new_kb(agent)
+    agent.ingest_knowledge_base_documents(
+        **ids, documents=[inline(name, text) for name, text in HANDBOOK.items()]
+    )
+    return ids
+
+
+def kb_config(ids: dict[str, str], model: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "KNOWLEDGE_BASE",
+        "knowledgeBaseConfiguration": {
+            "knowledgeBaseId": ids["knowledgeBaseId"],
+            "modelArn": model,
+            "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 2}},
+            **extra,
+        },
+    }
+
+
+def cited_documents(citations: list[dict[str, Any]]) -> list[str]:
+    return [ref["location"]["customDocumentLocation"]["id"]
+            for c in citations for ref in c["retrievedReferences"]]  # fmt: skip
+
+
+def check_spans(text: str, citations: list[dict[str, Any]]) -> None:
+    for citation in citations:
+        part = citation["generatedResponsePart"]["textResponsePart"]
+        assert text[part["span"]["start"] : part["span"]["end"]] == part["text"]
+        for ref in citation["retrievedReferences"]:
+            assert ref["content"]["text"] in HANDBOOK.values()  # it was in the prompt
+
+
+def test_generation_models_are_listed_offline_first(rag_server: Server) -> None:
+    listed = rag_server.client("bedrock").list_foundation_models(byOutputModality="TEXT")
+    text_models = [m for m in listed["modelSummaries"] if m["responseStreamingSupported"]]
+    assert [m["modelId"] for m in text_models][:2] == ["smollm2-135m-instruct", "scripted"]
+    assert text_models[0]["modelArn"] == OFFLINE
+
+
+def test_offline_model_answers_with_citations(rag_server: Server, handbook: dict[str, str]) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    reply = runtime.retrieve_and_generate(
+        input={"text": "How many days of paid holiday do employees get?"},
+        retrieveAndGenerateConfiguration=kb_config(handbook, OFFLINE),
+    )
+    text = reply["output"]["text"]
+    assert "25" in text
+    assert reply["sessionId"]
+    check_spans(text, reply["citations"])
+    assert "holidays" in cited_documents(reply["citations"])
+
+
+def test_offline_answer_streams_with_citations(
+    rag_server: Server, handbook: dict[str, str]
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    reply = runtime.retrieve_and_generate_stream(
+        input={"text": "How many days of paid holiday do employees get?"},
+        retrieveAndGenerateConfiguration=kb_config(handbook, OFFLINE),
+    )
+    assert reply["sessionId"]
+    pieces, citations = [], []
+    for event in reply["stream"]:
+        if "output" in event:
+            pieces.append(event["output"]["text"])
+        if "citation" in event:
+            citations.append(event["citation"]["citation"])
+    text = "".join(pieces)
+    assert len(pieces) > 3 and "25" in text  # token by token, not one block
+    check_spans(text, citations)
+    assert "holidays" in cited_documents(citations)
+
+
+def test_a_follow_up_in_the_session_uses_the_earlier_turn(
+    rag_server: Server, handbook: dict[str, str], chat: ChatServer
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    config = kb_config(handbook, SCRIPTED)
+    first = runtime.retrieve_and_generate(
+        input={"text": "How much paid holiday do employees get?"},
+        retrieveAndGenerateConfiguration=config,
+    )
+    assert (
+        first["output"]["text"]
+        == "Employees get 25 days of paid holiday. They can carry them over."
+    )
+    assert cited_documents(first["citations"][:1]) == ["holidays"]  # the model's own [1]
+    second = runtime.retrieve_and_generate(
+        input={"text": "Until when?"}, retrieveAndGenerateConfiguration=config,
+        sessionId=first["sessionId"],
+    )  # fmt: skip
+    assert second["sessionId"] == first["sessionId"]
+    messages = chat.requests[-1]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "How much paid holiday do employees get?"
+    assert messages[2]["content"] == first["output"]["text"]
+    assert messages[3]["content"] == "Until when?"
+    # "Until when?" alone retrieves nothing useful; with the earlier question it finds holidays
+    assert HANDBOOK["holidays"] in messages[0]["content"]
+
+
+def test_prompt_template_inference_and_query_decomposition(
+    rag_server: Server, handbook: dict[str, str], chat: ChatServer
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    generation = {
+        "promptTemplate": {"textPromptTemplate": "Sources:\n$search_results$\nAsk: $query$"},
+        "inferenceConfig": {"textInferenceConfig": {"maxTokens": 40, "temperature": 0.5,
+                                                    "stopSequences": ["END"]}},
+    }  # fmt: skip
+    orchestration = {"queryTransformationConfiguration": {"type": "QUERY_DECOMPOSITION"}}
+    before = len(chat.requests)
+    runtime.retrieve_and_generate(
+        input={"text": "Who approves hotel stays?"},
+        retrieveAndGenerateConfiguration=kb_config(
+            handbook, SCRIPTED, generationConfiguration=generation,
+            orchestrationConfiguration=orchestration,
+        ),
+    )  # fmt: skip
+    decomposition, answer = chat.requests[before:]
+    assert "simpler questions" in decomposition["messages"][0]["content"]
+    user = answer["messages"][-1]["content"]
+    assert user.startswith("Sources:\n[1] ") and user.endswith("Ask: Who approves hotel stays?")
+    assert HANDBOOK["expenses"] in user
+    assert (answer["max_tokens"], answer["temperature"], answer["stop"]) == (40, 0.5, ["END"])
+
+
+def test_external_sources_answer_from_the_request(rag_server: Server, chat: ChatServer) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    document = b"Employees get 25 days of paid holiday per year."
+    reply = runtime.retrieve_and_generate(
+        input={"text": "How much holiday?"},
+        retrieveAndGenerateConfiguration={
+            "type": "EXTERNAL_SOURCES",
+            "externalSourcesConfiguration": {
+                "modelArn": SCRIPTED,
+                "sources": [{"sourceType": "BYTE_CONTENT", "byteContent": {
+                    "identifier": "policy", "contentType": "text/plain", "data": document}}],
+            },
+        },
+    )  # fmt: skip
+    assert document.decode() in chat.requests[-1]["messages"][0]["content"]
+    refs = reply["citations"][0]["retrievedReferences"]
+    assert refs[0]["content"]["text"] == document.decode()
+
+
+def test_a_slow_model_fails_within_its_timeout(
+    rag_server: Server, handbook: dict[str, str], chat: ChatServer
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime", config=Config(retries={"max_attempts": 0}))
+    chat.delay = 5.0  # each word: longer than the 2 s the server allows a read
+    try:
+        started = time.monotonic()
+        with pytest.raises(ClientError) as error:
+            runtime.retrieve_and_generate(
+                input={"text": "Who approves hotel stays?"},
+                retrieveAndGenerateConfiguration=kb_config(handbook, SCRIPTED),
+            )
+        assert error.value.response["Error"]["Code"] == "DependencyFailedException"
+        assert time.monotonic() - started < 10
+    finally:
+        chat.delay = 0.0
+
+
+def test_a_model_server_that_is_down_is_a_clear_error(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    env = {"VETOR_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+           "VETOR_LLM_MODELS": "scripted"}  # fmt: skip
+    server = Server(str(tmp_path_factory.mktemp("down")), env)
+    try:
+        ids = new_kb(server.client("bedrock-agent"))
+        runtime = server.client("bedrock-agent-runtime")
+        started = time.monotonic()
+        with pytest.raises(ClientError) as error:
+            runtime.retrieve_and_generate(
+                input={"text": "anything"},
+                retrieveAndGenerateConfiguration=kb_config(ids, SCRIPTED),
+            )
+        assert error.value.response["Error"]["Code"] == "DependencyFailedException"
+        assert "127.0.0.1" in error.value.response["Error"]["Message"]
+        assert time.monotonic() - started < 10
+    finally:
+        server.stop()
+
+
+def test_wrong_input_gets_bedrocks_errors(rag_server: Server, handbook: dict[str, str]) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    cases = [
+        {"retrieveAndGenerateConfiguration": kb_config(handbook, "amazon.nova-pro-v1:0")},
+        {"retrieveAndGenerateConfiguration": kb_config(handbook, SCRIPTED),
+         "sessionId": "no-such-session"},
+        {"retrieveAndGenerateConfiguration": kb_config({"knowledgeBaseId": "NOSUCHKB00"},
+                                                       SCRIPTED)},
+    ]  # fmt: skip
+    codes = []
+    for case in cases:
+        with pytest.raises(ClientError) as error:
+            runtime.retrieve_and_generate(input={"text": "hello"}, **case)
+        codes.append(error.value.response["Error"]["Code"])
+    assert codes == ["ValidationException", "ValidationException", "ResourceNotFoundException"]
