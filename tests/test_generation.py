@@ -246,3 +246,57 @@ def test_wrong_input_gets_bedrocks_errors(rag_server: Server, handbook: dict[str
             runtime.retrieve_and_generate(input={"text": "hello"}, **case)
         codes.append(error.value.response["Error"]["Code"])
     assert codes == ["ValidationException", "ValidationException", "ResourceNotFoundException"]
+
+
+def test_openai_chat_completions_with_the_offline_model(rag_server: Server) -> None:
+    from conftest import SERVER_KEYS
+    from openai import OpenAI
+
+    key = f"{SERVER_KEYS['VETOR_ACCESS_KEY_ID']}:{SERVER_KEYS['VETOR_SECRET_ACCESS_KEY']}"
+    client = OpenAI(base_url=f"{rag_server.endpoint}/v1", api_key=key, max_retries=0)
+    question = [{"role": "system", "content": "Answer in one short sentence."},
+                {"role": "user", "content": "What is the capital of France?"}]  # fmt: skip
+    reply = client.chat.completions.create(
+        model="smollm2-135m-instruct",
+        messages=question,
+        max_tokens=30,  # type: ignore[arg-type]
+    )
+    assert "Paris" in reply.choices[0].message.content
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    chunks = list(client.chat.completions.create(
+        model="smollm2-135m-instruct", messages=question, max_tokens=30, stream=True,  # type: ignore[arg-type]
+        stream_options={"include_usage": True},
+    ))  # fmt: skip
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == reply.choices[0].message.content  # greedy: the same answer, token by token
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3
+    assert chunks[-1].usage is not None
+    with pytest.raises(Exception) as error:
+        client.chat.completions.create(model="no-such-model", messages=question)  # type: ignore[arg-type]
+    assert getattr(error.value, "status_code", None) == 404
+
+
+def test_converse_and_langchain_chat_bedrock_converse(rag_server: Server) -> None:
+    from langchain_aws import ChatBedrockConverse
+
+    client = rag_server.client("bedrock-runtime")
+    question = [{"role": "user", "content": [{"text": "What is the capital of France?"}]}]
+    config = {"maxTokens": 30, "temperature": 0.0}
+    system = [{"text": "Answer in one short sentence."}]
+    reply = client.converse(modelId="smollm2-135m-instruct", messages=question, system=system,
+                            inferenceConfig=config)  # fmt: skip
+    said = reply["output"]["message"]["content"][0]["text"]
+    assert "Paris" in said and reply["usage"]["outputTokens"] > 0
+    streamed = client.converse_stream(modelId="smollm2-135m-instruct", messages=question,
+                                      system=system, inferenceConfig=config)  # fmt: skip
+    events = list(streamed["stream"])
+    assert list(events[0]) == ["messageStart"] and list(events[-1]) == ["metadata"]
+    deltas = [e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e]
+    assert "".join(deltas) == said
+    chat = ChatBedrockConverse(model="smollm2-135m-instruct", client=client, max_tokens=30,
+                               temperature=0.0, provider="vetor")  # fmt: skip
+    asked = [("system", "Answer in one short sentence."),
+             ("human", "What is the capital of France?")]  # fmt: skip
+    assert "Paris" in str(chat.invoke(asked).content)
+    assert "Paris" in "".join(str(c.content) for c in chat.stream(asked))

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..generation import knowledge_bases as answering_knowledge_bases
+from ..generation.chat import Chat
 from ..service import VectorService
 from . import codec, pages
 from .access import Gate, signing_service
@@ -32,6 +33,7 @@ from .auth import Keyring
 from .exchange import error_log
 from .handlers.bedrock import BedrockHandler
 from .handlers.bedrock_agent import KnowledgeBaseHandler
+from .handlers.bedrock_runtime import BedrockRuntimeHandler
 from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
 from .handlers.sts import StsHandler
@@ -93,8 +95,10 @@ def create_app(
         gate,
     )
     bedrock = RestJsonAdapter("bedrock", BedrockHandler(service.settings), gate)
-    openai = OpenAIAdapter(EmbeddingService(service.settings), gate)
-    dispatcher = Dispatcher([s3vectors, sts, runtime, bedrock_agent, bedrock])
+    chat = Chat(service.settings)
+    bedrock_runtime = RestJsonAdapter("bedrock-runtime", BedrockRuntimeHandler(chat), gate)
+    openai = OpenAIAdapter(EmbeddingService(service.settings), chat, gate)
+    dispatcher = Dispatcher([s3vectors, sts, runtime, bedrock_agent, bedrock_runtime, bedrock])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process
     docs_page = pages.docs_html(spec)
 

@@ -1,7 +1,9 @@
-"""OpenAI-compatible ``POST /v1/embeddings`` and ``GET /v1/models`` on ``vetor serve``.
+"""OpenAI-compatible ``POST /v1/embeddings``, ``POST /v1/chat/completions`` (streamed as
+server-sent events when asked) and ``GET /v1/models`` on ``vetor serve``.
 
 The adapter speaks OpenAI's wire format (its request members, its ``{"error": {...}}``
-bodies and statuses); the models and their batching are the embeddings handler's.
+bodies and statuses); the embedding models and their batching are the embeddings handler's,
+the chat models the generation layer's (``Chat``), the same ones Converse serves.
 
 Authentication: ``Authorization: Bearer <accessKeyId>:<secretAccessKey>`` with one of the
 server's key pairs (the OpenAI client's ``api_key``); nothing with ``--no-auth``.
@@ -10,30 +12,39 @@ server's key pairs (the OpenAI client's ``api_key``); nothing with ``--no-auth``
 from __future__ import annotations
 
 import base64
+import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ...errors import AccessDeniedException
+from ...errors import AccessDeniedException, DependencyFailedException, VetorError
+from ...generation.chat import Chat
+from ...generation.models import catalogue
+from ...models import Inference, Message, TextStream, Usage
 from ..access import BEARER, Gate
 from ..exchange import MAX_BODY_BYTES
 from ..handlers.embeddings import EmbeddingError, EmbeddingService, InputProblem
 
 MAX_INPUTS = 2048  # texts per request, as OpenAI's API
+FINISH_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop"}
 
 
 class OpenAIAdapter:
-    def __init__(self, embeddings: EmbeddingService, gate: Gate) -> None:
-        self.embeddings, self.gate = embeddings, gate
+    def __init__(self, embeddings: EmbeddingService, chat: Chat, gate: Gate) -> None:
+        self.embeddings, self.chat, self.gate = embeddings, chat, gate
 
     def routes(self) -> list[Route]:
         """The routes to mount ahead of the AWS services' catch-all."""
         return [
             Route("/v1/embeddings", self.create_embeddings, methods=["POST"]),
+            Route("/v1/chat/completions", self.create_chat_completion, methods=["POST"]),
             Route("/v1/models", self.list_models, methods=["GET"]),
         ]
 
@@ -83,6 +94,37 @@ class OpenAIAdapter:
         document = {"object": "list", "data": data, "model": result.model_id, "usage": usage}
         return _json(document, headers={"x-vetor-batch-texts": str(result.batch_texts)})
 
+    async def create_chat_completion(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return _error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            body = orjson.loads(await request.body())
+            messages, system, inference = _conversation(body)
+            model = str(body.get("model") or "")
+            stream = await run_in_threadpool(self.chat.stream, model, messages, system, inference)
+        except orjson.JSONDecodeError as error:
+            return _error(400, f"The request body is not valid JSON: {error}")
+        except (ValueError, TypeError, KeyError) as error:
+            return _error(400, f"The request is not a chat completion request: {error}")
+        except VetorError as error:
+            return _vetor_error(error)
+        reply = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
+        if body.get("stream"):
+            usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            events = _chunks(stream, reply, usage)
+            return StreamingResponse(events, media_type="text/event-stream")
+        try:
+            text, used = await run_in_threadpool(_collect, stream)
+        except VetorError as error:
+            return _vetor_error(error)
+        choice = {"index": 0, "message": {"role": "assistant", "content": text},
+                  "finish_reason": FINISH_REASONS[used.stop_reason]}  # fmt: skip
+        return _json({**reply, "object": "chat.completion", "choices": [choice],
+                      "usage": _usage(used)})  # fmt: skip
+
     async def list_models(self, request: Request) -> Response:
         denied = self._denied(request)
         if denied is not None:
@@ -91,7 +133,83 @@ class OpenAIAdapter:
             {"id": model_id, "object": "model", "created": 0, "owned_by": f"vetor:{provider}"}
             for model_id, (provider, _) in self.embeddings.models.items()
         ]
+        data += [{"id": entry.model_id, "object": "model", "created": 0,
+                  "owned_by": f"vetor:{entry.provider}"}
+                 for entry in catalogue(self.chat.settings)]  # fmt: skip
         return _json({"object": "list", "data": data})
+
+
+def _conversation(body: Any) -> tuple[list[Message], str, Inference]:
+    """OpenAI's messages (system and developer ones become the system prompt) and sampling."""
+    system, messages = [], []
+    for message in body["messages"]:
+        content = message.get("content") or ""
+        if isinstance(content, list):  # content parts: text only
+            content = "".join(part["text"] for part in content if part.get("type") == "text")
+        if message["role"] in ("system", "developer"):
+            system.append(content)
+        elif message["role"] in ("user", "assistant"):
+            messages.append(Message(message["role"], content))
+        else:
+            raise ValueError(f"messages of role {message['role']!r} are not supported")
+    stop = body.get("stop") or ()
+    inference = Inference(
+        max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 512),
+        temperature=float(body.get("temperature") if body.get("temperature") is not None else 0),
+        top_p=float(body.get("top_p") or 1.0),
+        stop=(stop,) if isinstance(stop, str) else tuple(stop),
+    )
+    return messages, "\n".join(system), inference
+
+
+def _collect(stream: TextStream) -> tuple[str, Usage]:
+    pieces = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as done:
+            return "".join(pieces), done.value if isinstance(done.value, Usage) else Usage()
+
+
+def _chunks(stream: TextStream, reply: dict[str, Any], include_usage: bool) -> Iterator[bytes]:
+    """Server-sent events of ``chat.completion.chunk``s, then ``[DONE]``; a model that fails
+    midway ends the stream with an error event."""
+
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        document = {**reply, "object": "chat.completion.chunk", "choices": choices, **extra}
+        return b"data: " + orjson.dumps(document) + b"\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        while True:
+            try:
+                yield chunk({"content": next(stream)})
+            except StopIteration as done:
+                usage = done.value if isinstance(done.value, Usage) else Usage()
+                break
+    except VetorError as error:
+        yield b"data: " + orjson.dumps({"error": {"message": error.message,
+                                                  "type": "server_error"}}) + b"\n\n"  # fmt: skip
+        return
+    yield chunk({}, FINISH_REASONS[usage.stop_reason])
+    if include_usage:
+        yield chunk(None, usage=_usage(usage))  # the usage chunk has no choices
+    yield b"data: [DONE]\n\n"
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    total = usage.input_tokens + usage.output_tokens
+    return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
+            "total_tokens": total}  # fmt: skip
+
+
+def _vetor_error(error: VetorError) -> JSONResponse:
+    if isinstance(error, DependencyFailedException):
+        return _error(502, error.message, None, "model_error")
+    if error.http_status == 400 and "not available" in error.message:
+        return _error(404, error.message, "model", "model_not_found")
+    return _error(error.http_status, error.message)
 
 
 def _texts(body: Any) -> tuple[str | None, list[str]]:

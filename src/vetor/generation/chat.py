@@ -1,0 +1,102 @@
+"""Conversations with any generation model of this server: bedrock-runtime's ``Converse`` and
+``ConverseStream`` (what LangChain's ``ChatBedrockConverse`` calls), in Bedrock's shapes, and
+the one ``stream`` the OpenAI-compatible ``/v1/chat/completions`` route uses too."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ValidationException
+from ..models import Inference, Message, TextStream, Usage
+from ..settings import Settings
+from .models import generate, generator_for
+
+ROLES = ("user", "assistant")
+
+
+class Chat:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def stream(
+        self, model_id: str, messages: list[Message], system: str, inference: Inference
+    ) -> TextStream:
+        if not messages or messages[-1].role != "user":
+            raise ValidationException("A conversation must end with a user message")
+        generator = generator_for(model_id, self.settings)
+        return generate(generator, messages, system, inference)
+
+    def converse(self, *, modelId: str, messages: list[dict[str, Any]], **request: Any) -> Any:
+        started = time.perf_counter()
+        pieces, usage = _collect(self.stream(modelId, *_conversation(messages, request)))
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": "".join(pieces)}]}},
+            "stopReason": usage.stop_reason,
+            "usage": _usage(usage),
+            "metrics": {"latencyMs": int((time.perf_counter() - started) * 1000)},
+        }
+
+    def converse_stream(
+        self, *, modelId: str, messages: list[dict[str, Any]], **request: Any
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        started = time.perf_counter()
+        stream = self.stream(modelId, *_conversation(messages, request))  # checked before
+
+        def events() -> Iterator[tuple[str, dict[str, Any]]]:
+            yield "messageStart", {"role": "assistant"}
+            while True:
+                try:
+                    piece = next(stream)
+                except StopIteration as done:
+                    usage = done.value if isinstance(done.value, Usage) else Usage()
+                    break
+                yield "contentBlockDelta", {"delta": {"text": piece}, "contentBlockIndex": 0}
+            yield "contentBlockStop", {"contentBlockIndex": 0}
+            yield "messageStop", {"stopReason": usage.stop_reason}
+            latency = int((time.perf_counter() - started) * 1000)
+            yield "metadata", {"usage": _usage(usage), "metrics": {"latencyMs": latency}}
+
+        return events()
+
+
+def _conversation(
+    messages: list[dict[str, Any]], request: dict[str, Any]
+) -> tuple[list[Message], str, Inference]:
+    """Converse's messages, system blocks and inference configuration, as the models take
+    them (text only: vetor's generation models read no images or documents)."""
+    turns = []
+    for message in messages:
+        if message.get("role") not in ROLES:
+            raise ValidationException("Each message's role must be user or assistant")
+        blocks = message.get("content") or []
+        if any("text" not in block for block in blocks):
+            raise ValidationException("vetor's generation models read text content blocks only")
+        turns.append(Message(message["role"], "".join(block["text"] for block in blocks)))
+    system = "\n".join(block.get("text", "") for block in request.get("system") or [])
+    config = request.get("inferenceConfig") or {}
+    inference = Inference(
+        max_tokens=int(config.get("maxTokens") or 512),
+        temperature=float(config.get("temperature") or 0.0),
+        top_p=float(config.get("topP") or 1.0),
+        stop=tuple(config.get("stopSequences") or ()),
+    )
+    return turns, system, inference
+
+
+def _collect(stream: TextStream) -> tuple[list[str], Usage]:
+    pieces = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as done:
+            return pieces, done.value if isinstance(done.value, Usage) else Usage()
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {
+        "inputTokens": usage.input_tokens,
+        "outputTokens": usage.output_tokens,
+        "totalTokens": usage.input_tokens + usage.output_tokens,
+    }

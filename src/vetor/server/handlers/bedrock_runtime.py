@@ -1,0 +1,24 @@
+"""``bedrock-runtime``: ``Converse`` and ``ConverseStream`` with this server's generation
+models (the offline one, an OpenAI-compatible server's), so that Bedrock chat clients
+(``ChatBedrockConverse``) use vetor as their gateway; the model's other operations answer 501."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...generation.chat import Chat
+from ..access import Caller
+from ..eventstream import EventStream
+from . import NotImplementedOperation
+
+
+class BedrockRuntimeHandler:
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+
+    def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
+        if function == "converse":
+            return self.chat.converse(**params)
+        if function == "converse_stream":
+            return EventStream(self.chat.converse_stream(**params))
+        raise NotImplementedOperation(f"vetor does not serve bedrock-runtime {function} yet")
