@@ -334,6 +334,7 @@ def write_chunks(
         engine.wait_for_background()
         stats = engine.stats()
         if stats["indexedRows"] == stats["rows"] or not engine.compact():
+            log(f"latency: index {stats}")
             return
 
 

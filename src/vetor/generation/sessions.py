@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import ConflictException, ValidationException
-from ..kb.records import ROOT, VersionedDocuments
+from ..kb.records import ROOT
 from ..store import ObjectStore
+from ..store.documents import VersionedDocuments
 
 MAX_TURNS = 10
 
