@@ -300,3 +300,65 @@ def test_converse_and_langchain_chat_bedrock_converse(rag_server: Server) -> Non
              ("human", "What is the capital of France?")]  # fmt: skip
     assert "Paris" in str(chat.invoke(asked).content)
     assert "Paris" in "".join(str(c.content) for c in chat.stream(asked))
+
+
+@pytest.fixture(scope="module")
+def guard(rag_server: Server) -> dict[str, str]:
+    created = rag_server.client("bedrock").create_guardrail(
+        name="rag-guard",
+        blockedInputMessaging="I cannot help with investing.",
+        blockedOutputsMessaging="I cannot say that.",
+        topicPolicyConfig={"topicsConfig": [{
+            "name": "investing", "type": "DENY",
+            "definition": "Advice about investing money in stocks, funds or cryptocurrencies.",
+            "examples": ["Which stocks should I buy?", "Is bitcoin a good investment?"]}]},
+        sensitiveInformationPolicyConfig={
+            "piiEntitiesConfig": [{"type": "EMAIL", "action": "ANONYMIZE"}]},
+    )  # fmt: skip
+    return {"guardrailId": created["guardrailId"], "guardrailVersion": "DRAFT"}
+
+
+def test_a_guardrail_blocks_a_denied_topic_in_answers_and_retrieval(
+    rag_server: Server, handbook: dict[str, str], guard: dict[str, str]
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    config = kb_config(handbook, OFFLINE,
+                       generationConfiguration={"guardrailConfiguration": guard})  # fmt: skip
+    question = {"text": "Should I put my savings into bitcoin?"}
+    reply = runtime.retrieve_and_generate(input=question, retrieveAndGenerateConfiguration=config)
+    assert reply["output"]["text"] == "I cannot help with investing."
+    assert (reply["guardrailAction"], reply["citations"]) == ("INTERVENED", [])
+    events = list(runtime.retrieve_and_generate_stream(
+        input=question, retrieveAndGenerateConfiguration=config)["stream"])  # fmt: skip
+    assert {"guardrail": {"action": "INTERVENED"}} in events
+    found = runtime.retrieve(knowledgeBaseId=handbook["knowledgeBaseId"], retrievalQuery=question,
+                             guardrailConfiguration=guard)  # fmt: skip
+    assert (found["retrievalResults"], found["guardrailAction"]) == ([], "INTERVENED")
+    fine = runtime.retrieve(
+        knowledgeBaseId=handbook["knowledgeBaseId"],
+        retrievalQuery={"text": "paid holiday"},
+        guardrailConfiguration=guard,
+    )
+    assert fine["retrievalResults"] and fine["guardrailAction"] == "NONE"  # fmt: skip
+
+
+def test_a_guardrail_anonymizes_an_email_address_in_the_answer(
+    rag_server: Server, handbook: dict[str, str], guard: dict[str, str], chat: ChatServer
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    config = kb_config(handbook, SCRIPTED,
+                       generationConfiguration={"guardrailConfiguration": guard})  # fmt: skip
+    said = chat.reply
+    chat.reply = "Employees get 25 days of paid holiday [1]. Ask maria.souza@example.com for more."
+    try:
+        reply = runtime.retrieve_and_generate(
+            input={"text": "How much paid holiday do employees get?"},
+            retrieveAndGenerateConfiguration=config,
+        )
+    finally:
+        chat.reply = said
+    text = reply["output"]["text"]
+    assert text == "Employees get 25 days of paid holiday. Ask {EMAIL} for more."
+    assert reply["guardrailAction"] == "INTERVENED"
+    check_spans(text, reply["citations"])
+    assert cited_documents(reply["citations"][:1]) == ["holidays"]

@@ -24,7 +24,7 @@ from ..kb.documents import MIME_SUFFIXES
 from ..kb.parsing import ParseError, parse
 from ..kb.sources import s3_bucket
 from ..models import Generator, Inference, Message
-from .citations import Citations, Part, bedrock_citations
+from .citations import Citations, Part, bedrock_citations, cite
 from .models import generate, generator_for
 from .sessions import Sessions
 
@@ -60,39 +60,66 @@ class Plan:
     messages: list[Message]
     inference: Inference
     session_id: str | None
+    guardrail: dict[str, Any] | None = None  # generationConfiguration.guardrailConfiguration
+    blocked: str | None = None  # the guardrail's message when it blocked the question
+
+
+@dataclass
+class Answer:
+    text: str
+    parts: list[Part]
+    guardrail_action: str | None = None  # INTERVENED or NONE, with a guardrail
 
 
 class Answers:
     def __init__(self, knowledge_bases: KnowledgeBaseService) -> None:
         self.knowledge_bases = knowledge_bases
+        self.guardrails = knowledge_bases.guardrails
         self.settings = knowledge_bases.service.settings
         self.sessions = Sessions(knowledge_bases.service.store, self.settings.session_ttl_seconds)
 
     def retrieve_and_generate(self, **request: Any) -> dict[str, Any]:
         plan = self.plan(**request)
-        citations = Citations([r["content"]["text"] for r in plan.references])
+        return self._answer(plan, plan.session_id)
+
+    def _answer(self, plan: Plan, session_id: str | None) -> dict[str, Any]:
+        citations = Citations(_passages(plan))
         parts: list[Part] = []
-        for piece in generate(plan.generator, plan.messages, plan.system, plan.inference):
-            parts += citations.feed(piece)[1]
-        parts += citations.finish()[1]
-        text = citations.text.rstrip()
-        session_id = self.sessions.record(plan.session_id, plan.question, text)
-        return {
-            "sessionId": session_id,
-            "output": {"text": text},
-            "citations": bedrock_citations(text, parts, plan.references),
+        if plan.blocked is None:
+            for piece in generate(plan.generator, plan.messages, plan.system, plan.inference):
+                parts += citations.feed(piece)[1]
+            parts += citations.finish()[1]
+        answer = self._guarded(plan, Answer(citations.text.rstrip(), parts))
+        body = {
+            "sessionId": self.sessions.record(session_id, plan.question, answer.text),
+            "output": {"text": answer.text},
+            "citations": bedrock_citations(answer.text, answer.parts, plan.references),
         }
+        if answer.guardrail_action is not None:
+            body["guardrailAction"] = answer.guardrail_action
+        return body
 
     def retrieve_and_generate_stream(
         self, **request: Any
     ) -> tuple[str, Iterator[tuple[str, dict[str, Any]]]]:
         """The session id (sent before the stream starts) and the events: ``output`` as the
-        model writes, ``citation`` as each sentence completes."""
+        model writes, ``citation`` as each sentence completes. With a guardrail the answer is
+        judged whole before any of it is sent, then sent with a ``guardrail`` event."""
         plan = self.plan(**request)
         session_id = plan.session_id or self.sessions.new_id()
+        if plan.guardrail is not None:
+            reply = self._answer(plan, session_id)
+
+            def judged() -> Iterator[tuple[str, dict[str, Any]]]:
+                yield "output", {"text": reply["output"]["text"]}
+                for cited in reply["citations"]:
+                    yield "citation", {**cited, "citation": cited}
+                yield "guardrail", {"action": reply["guardrailAction"]}
+
+            return session_id, judged()
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
-            citations = Citations([r["content"]["text"] for r in plan.references])
+            citations = Citations(_passages(plan))
             stream = generate(plan.generator, plan.messages, plan.system, plan.inference)
             for shown, parts in (*map(citations.feed, stream), citations.finish()):
                 if shown:
@@ -102,6 +129,21 @@ class Answers:
             self.sessions.record(session_id, plan.question, citations.text.rstrip())
 
         return session_id, events()
+
+    def _guarded(self, plan: Plan, answer: Answer) -> Answer:
+        """The answer as the guardrail lets it out: blocked (its message, no citations),
+        anonymized (cited again, so spans point into the text shown), or as it was."""
+        if plan.guardrail is None:
+            return answer
+        if plan.blocked is not None:
+            return Answer(plan.blocked, [], "INTERVENED")
+        grounding = "\n\n".join(_passages(plan))
+        verdict, shown = self.guardrails.check(plan.guardrail, "OUTPUT", answer.text,
+                                               grounding, plan.question)  # fmt: skip
+        if not verdict.intervened:
+            return Answer(answer.text, answer.parts, "NONE")
+        parts = [] if verdict.blocked else cite(shown, _passages(plan))[1]
+        return Answer(shown, parts, "INTERVENED")
 
     def plan(
         self,
@@ -116,30 +158,34 @@ class Answers:
         if not question.strip():
             raise ValidationException("input.text must not be empty")
         config = retrieveAndGenerateConfiguration or {}
-        turns = self.sessions.turns(sessionId)
         kind = config.get("type")
-        if kind == "KNOWLEDGE_BASE":
-            kb = config.get("knowledgeBaseConfiguration") or {}
-            generator = generator_for(kb.get("modelArn", ""), self.settings)
-            query = " ".join([*(t["question"] for t in turns[-1:]), question])
-            references = self._retrieve(kb, query, generator)
-        elif kind == "EXTERNAL_SOURCES":
-            kb = config.get("externalSourcesConfiguration") or {}
-            generator = generator_for(kb.get("modelArn", ""), self.settings)
-            references = [self._external(s) for s in kb.get("sources") or []]
-        else:
+        if kind not in ("KNOWLEDGE_BASE", "EXTERNAL_SOURCES"):
             raise ValidationException(
                 "retrieveAndGenerateConfiguration.type must be KNOWLEDGE_BASE or EXTERNAL_SOURCES"
             )
-        generation = kb.get("generationConfiguration") or {}
-        if generation.get("guardrailConfiguration"):
-            raise ValidationException("vetor does not apply guardrails to answers yet")
+        source = config.get("knowledgeBaseConfiguration" if kind == "KNOWLEDGE_BASE"
+                            else "externalSourcesConfiguration") or {}  # fmt: skip
+        turns = self.sessions.turns(sessionId)
+        generator = generator_for(source.get("modelArn", ""), self.settings)
+        generation = source.get("generationConfiguration") or {}
+        guardrail = generation.get("guardrailConfiguration")
+        if guardrail is not None:  # the question first: a blocked one goes no further
+            verdict, shown = self.guardrails.check(guardrail, "INPUT", question)
+            if verdict.blocked:
+                return Plan(question, [], generator, "", [], Inference(), sessionId, guardrail,
+                            shown)  # fmt: skip
+            question = shown
+        if kind == "KNOWLEDGE_BASE":
+            query = " ".join([*(t["question"] for t in turns[-1:]), question])
+            references = self._retrieve(source, query, generator)
+        else:
+            references = [self._external(s) for s in source.get("sources") or []]
         system, user = _prompt(generation, question, references, generator.cites_sources)
         history = [m for t in turns for m in (Message("user", t["question"]),
                                               Message("assistant", t["answer"]))]  # fmt: skip
         messages = [*history, Message("user", user)]
         return Plan(question, references, generator, system, messages, _inference(generation),
-                    sessionId)  # fmt: skip
+                    sessionId, guardrail)  # fmt: skip
 
     def _retrieve(
         self, config: dict[str, Any], query: str, generator: Generator
@@ -222,3 +268,7 @@ def _sub_questions(generator: Generator, question: str) -> list[str]:
     pieces = generate(generator, [Message("user", question)], DECOMPOSE, Inference(max_tokens=96))
     lines = [line.strip(" -*0123456789.)\t") for line in "".join(pieces).splitlines()]
     return [line for line in lines if len(line) > 3 and line != question][:MAX_SUB_QUESTIONS]
+
+
+def _passages(plan: Plan) -> list[str]:
+    return [r["content"]["text"] for r in plan.references]

@@ -8,7 +8,8 @@ match). Results carry Bedrock's shape: ``content.text``, ``location``, ``score``
 similarity mapped to [0, 1], or the re-ranker's relevance), ``metadata``. Hierarchical chunks
 are searched as children and returned as their parents, each parent once. Pages of
 ``numberOfResults`` follow one another through a signed ``nextToken`` bound to the request;
-re-ranking orders each page.
+re-ranking orders each page. A ``guardrailConfiguration`` checks the question first: blocked,
+nothing is searched; anonymized, the anonymized question is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from ..errors import ValidationException
+from ..guardrails import GuardrailService
 from ..service.tokens import TokenSigner, fingerprint
 from .knowledge_bases import METADATA_KEY, TEXT_KEY, KnowledgeBases, embedder_for, index_address
 from .rerank import Reranking
@@ -31,8 +33,14 @@ COMPARISONS = {
 
 
 class Retrieval:
-    def __init__(self, knowledge_bases: KnowledgeBases, reranking: Reranking) -> None:
-        self.knowledge_bases, self.reranking = knowledge_bases, reranking
+    def __init__(
+        self, knowledge_bases: KnowledgeBases, reranking: Reranking, guardrails: GuardrailService
+    ) -> None:
+        self.knowledge_bases, self.reranking, self.guardrails = (
+            knowledge_bases,
+            reranking,
+            guardrails,
+        )
         self.service = knowledge_bases.service
         self.tokens = TokenSigner(self.service.store)
 
@@ -46,12 +54,14 @@ class Retrieval:
         guardrailConfiguration: dict[str, Any] | None = None,
         userContext: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        if guardrailConfiguration is not None:
-            raise ValidationException("vetor does not apply guardrails to Retrieve yet")
         kb = self.knowledge_bases.find(knowledgeBaseId)
         text = retrievalQuery.get("text", "")
         if not text.strip():
             raise ValidationException("retrievalQuery.text must not be empty")
+        if guardrailConfiguration is not None:  # the question first: blocked, nothing is searched
+            verdict, text = self.guardrails.check(guardrailConfiguration, "INPUT", text)
+            if verdict.blocked:
+                return {"retrievalResults": [], "guardrailAction": "INTERVENED"}
         config = (retrievalConfiguration or {}).get("vectorSearchConfiguration") or {}
         wanted = int(config.get("numberOfResults") or DEFAULT_RESULTS)
         request = fingerprint({"kb": knowledgeBaseId, "text": text, "config": config})
@@ -62,6 +72,8 @@ class Retrieval:
         if rerank is not None:
             results = self.reranking.rerank_results(text, results, rerank)
         body: dict[str, Any] = {"retrievalResults": results}
+        if guardrailConfiguration is not None:
+            body["guardrailAction"] = "INTERVENED" if verdict.changed else "NONE"
         if len(hits) > offset + wanted:
             state = {"offset": offset + wanted, "request": request}
             body["nextToken"] = self.tokens.encode("retrieve", state)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..guardrails import GuardrailService
 from ..service import VectorService
 from .data_sources import DataSources
 from .documents import KnowledgeBaseDocuments
@@ -32,7 +33,8 @@ class KnowledgeBaseService:
         self.jobs = IngestionJobs(self.knowledge_bases, self.data_sources)
         self.documents = KnowledgeBaseDocuments(self.data_sources)
         self.reranking = Reranking()
-        self.retrieval = Retrieval(self.knowledge_bases, self.reranking)
+        self.guardrails = GuardrailService(service)
+        self.retrieval = Retrieval(self.knowledge_bases, self.reranking, self.guardrails)
         self.parts = (self.knowledge_bases, self.data_sources, self.jobs, self.documents,
                       self.retrieval, self.reranking)  # fmt: skip
 

@@ -94,9 +94,13 @@ def create_app(
         KnowledgeBaseHandler(knowledge_bases, "bedrock-agent-runtime"),
         gate,
     )
-    bedrock = RestJsonAdapter("bedrock", BedrockHandler(service.settings), gate)
+    bedrock = RestJsonAdapter(
+        "bedrock", BedrockHandler(service.settings, knowledge_bases.guardrails), gate
+    )
     chat = Chat(service.settings)
-    bedrock_runtime = RestJsonAdapter("bedrock-runtime", BedrockRuntimeHandler(chat), gate)
+    bedrock_runtime = RestJsonAdapter(
+        "bedrock-runtime", BedrockRuntimeHandler(chat, knowledge_bases.guardrails), gate
+    )
     openai = OpenAIAdapter(EmbeddingService(service.settings), chat, gate)
     dispatcher = Dispatcher([s3vectors, sts, runtime, bedrock_agent, bedrock_runtime, bedrock])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process

@@ -2,7 +2,8 @@
 list the generation, embedding and re-ranking models this server can use (the offline
 generation model first), from the one model registry and the configured OpenAI-compatible
 server, so that a client discovers what a ``modelArn``, an ``embeddingModelArn`` and a
-reranking ``modelArn`` may name; the model's other operations answer 501."""
+reranking ``modelArn`` may name; and the guardrails (Create/Get/List/Update/DeleteGuardrail,
+CreateGuardrailVersion) of ``GuardrailService``. The model's other operations answer 501."""
 
 from __future__ import annotations
 
@@ -10,15 +11,25 @@ from typing import Any
 
 from ...errors import ResourceNotFoundException
 from ...generation.models import catalogue
+from ...guardrails import GuardrailService
 from ...models import EMBEDDING, GENERATION, RERANK, ModelEntry, models
 from ...settings import Settings
 from ..access import Caller
 from . import NotImplementedOperation
 
+GUARDRAIL_OPERATIONS = (
+    "create_guardrail",
+    "get_guardrail",
+    "list_guardrails",
+    "update_guardrail",
+    "delete_guardrail",
+    "create_guardrail_version",
+)
+
 
 class BedrockHandler:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, guardrails: GuardrailService) -> None:
+        self.settings, self.guardrails = settings, guardrails
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
         if function == "list_foundation_models":
@@ -30,6 +41,8 @@ class BedrockHandler:
                 if entry.model_id == wanted:
                     return {"modelDetails": self._describe(entry)}
             raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist")
+        if function in GUARDRAIL_OPERATIONS:
+            return getattr(self.guardrails, function)(**params)
         raise NotImplementedOperation(f"vetor does not serve bedrock {function} yet")
 
     def _describe(self, entry: ModelEntry) -> dict[str, Any]:

@@ -1,24 +1,28 @@
 """``bedrock-runtime``: ``Converse`` and ``ConverseStream`` with this server's generation
 models (the offline one, an OpenAI-compatible server's), so that Bedrock chat clients
-(``ChatBedrockConverse``) use vetor as their gateway; the model's other operations answer 501."""
+(``ChatBedrockConverse``) use vetor as their gateway, and ``ApplyGuardrail``; the model's other
+operations answer 501."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...generation.chat import Chat
+from ...guardrails import GuardrailService
 from ..access import Caller
 from ..eventstream import EventStream
 from . import NotImplementedOperation
 
 
 class BedrockRuntimeHandler:
-    def __init__(self, chat: Chat) -> None:
-        self.chat = chat
+    def __init__(self, chat: Chat, guardrails: GuardrailService) -> None:
+        self.chat, self.guardrails = chat, guardrails
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
         if function == "converse":
             return self.chat.converse(**params)
         if function == "converse_stream":
             return EventStream(self.chat.converse_stream(**params))
+        if function == "apply_guardrail":
+            return self.guardrails.apply_guardrail(**params)
         raise NotImplementedOperation(f"vetor does not serve bedrock-runtime {function} yet")
