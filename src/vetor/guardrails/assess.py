@@ -200,10 +200,17 @@ def _sensitive(guardrail: Document, direction: str, verdict: Verdict) -> None:
         return
     verdict.assessment["sensitiveInformationPolicy"] = {"piiEntities": entities, "regexes": regexes}
     verdict.blocked |= any(action == "BLOCK" for _, action in replacements)
-    masked = [(hit, "{" + hit.kind + "}") for hit, action in replacements if action == "ANONYMIZE"]
-    for hit, mask in sorted(masked, key=lambda pair: -pair[0].start):  # right to left
-        if text[hit.start : hit.end] == hit.text:  # not inside an earlier replacement
-            text = text[: hit.start] + mask + text[hit.end :]
+    masked = sorted((hit for hit, action in replacements if action == "ANONYMIZE"),
+                    key=lambda hit: (hit.start, -hit.end))  # fmt: skip
+    merged: list[Found] = []  # overlapping matches (a phone inside a card) masked as one
+    for hit in masked:
+        if merged and hit.start < merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Found(last.kind, last.start, max(last.end, hit.end), "")
+        else:
+            merged.append(hit)
+    for hit in reversed(merged):  # right to left: earlier offsets stay right
+        text = text[: hit.start] + "{" + hit.kind + "}" + text[hit.end :]
     verdict.changed |= bool(masked)
     verdict.text = text
 

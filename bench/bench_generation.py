@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Generation: the offline model's speed through vetor, answer quality, the PII filter.
+
+``--speed``: the same chat prompt (a RAG prompt of three real passages) through vetor's
+``/v1/chat/completions`` stream over HTTP, and through llama-cpp-python called directly on the
+same GGUF file with the same settings (greedy, same threads), interleaved; time to the first
+token and tokens per second of each, and their ratios.
+
+``--quality``: RetrieveAndGenerate with the offline model over the Python FAQ (each answer a
+document of a LOCAL knowledge base; Bedrock's default chunking): citation precision (cited
+passages that come from the question's own answer) and the share of answers the contextual
+grounding check finds supported (GROUNDING ≥ 0.5), on ``--questions`` questions.
+
+``--pii``: a labelled sample built from real text: paragraphs of the Python library docs
+with e-mail addresses, phone numbers, card numbers, IBANs and US social security numbers
+inserted at known places (valid ones; checksums right); precision and recall of each type (a
+detection overlapping a planted entity of its type is right; any other is a false positive,
+though the docs' own numbers may be real ones), and the entities still readable after
+ANONYMIZE (the goal: none).
+
+Results: tables on stdout, JSON in ``bench/results/generation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import corpus
+import numpy as np
+from harness import interleaved, log, machine_info, print_table, write_json
+
+RESULTS = Path(__file__).resolve().parent / "results" / "generation.json"
+OFFLINE = "smollm2-135m-instruct"
+MINILM = "arn:aws:bedrock:us-east-1::foundation-model/all-MiniLM-L6-v2"
+PII_TYPES = (
+    "EMAIL",
+    "PHONE",
+    "CREDIT_DEBIT_CARD_NUMBER",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+    "US_SOCIAL_SECURITY_NUMBER",
+)
+
+
+# --- speed ---------------------------------------------------------------------------------
+
+
+def rag_messages() -> list[dict[str, str]]:
+    pairs = corpus.faq_pairs()[:3]
+    context = "\n\n".join(p.text for p in pairs)
+    return [
+        {
+            "role": "system",
+            "content": "You are a helpful assistant. Answer briefly from the context.",
+        },
+        {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {pairs[0].query}"},
+    ]
+
+
+def run_speed(rounds: int, max_tokens: int) -> dict[str, Any]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from conftest import SERVER_KEYS, Server
+    from llama_cpp import Llama
+    from openai import OpenAI
+
+    from vetor.generation.providers.llama_cpp import _gguf
+
+    messages = rag_messages()
+    raw = Llama(model_path=_gguf(OFFLINE), n_ctx=8192, verbose=False)
+
+    def direct(_: int) -> tuple[float, int, float]:
+        started, first, count = time.perf_counter(), None, 0
+        for chunk in raw.create_chat_completion(
+            messages=messages, stream=True, max_tokens=max_tokens, temperature=0.0
+        ):
+            if chunk["choices"][0]["delta"].get("content"):
+                first = first or time.perf_counter()
+                count += 1
+        return (first or time.perf_counter()) - started, count, time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="vetor-bench-gen-") as tmp:
+        server = Server(tmp)
+        try:
+            key = f"{SERVER_KEYS['VETOR_ACCESS_KEY_ID']}:{SERVER_KEYS['VETOR_SECRET_ACCESS_KEY']}"
+            client = OpenAI(base_url=f"{server.endpoint}/v1", api_key=key)
+
+            def served(_: int) -> tuple[float, int, float]:
+                started, first, count = time.perf_counter(), None, 0
+                for chunk in client.chat.completions.create(
+                    model=OFFLINE,
+                    messages=messages,
+                    stream=True,
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                ):
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        first = first or time.perf_counter()
+                        count += 1
+                return (
+                    (first or time.perf_counter()) - started,
+                    count,
+                    time.perf_counter() - started,
+                )
+
+            # the first round warms both (the model loaded, caches); the others alternate
+            _, runs = interleaved({"vetor": served, "llama-cpp": direct}, range(rounds + 1), 1)
+        finally:
+            server.stop()
+    found: dict[str, Any] = {"rounds": rounds, "max_tokens": max_tokens}
+    for name, samples in runs.items():
+        ttft = float(np.median([s[0] for s in samples]))
+        rate = float(np.median([s[1] / max(s[2] - s[0], 1e-9) for s in samples]))
+        found[name] = {
+            "ttft_ms": ttft * 1000,
+            "tokens_per_s": rate,
+            "tokens": int(np.median([s[1] for s in samples])),
+        }
+    found["ttft_ratio_raw_over_vetor"] = found["llama-cpp"]["ttft_ms"] / found["vetor"]["ttft_ms"]
+    found["rate_ratio_vetor_over_raw"] = (
+        found["vetor"]["tokens_per_s"] / found["llama-cpp"]["tokens_per_s"]
+    )
+    log(f"speed: {found}")
+    return found
+
+
+# --- answer quality -------------------------------------------------------------------------
+
+
+def run_quality(questions: int) -> dict[str, Any]:
+    import vetor
+
+    pairs = corpus.faq_pairs()
+    with tempfile.TemporaryDirectory(prefix="vetor-bench-gen-") as tmp:
+        folder = Path(tmp) / "faq"
+        folder.mkdir()
+        for n, pair in enumerate(pairs):
+            (folder / f"{n:05d}.txt").write_text(pair.text, encoding="utf-8")
+        kbs = vetor.knowledge_bases(str(Path(tmp) / "store"))
+        kb = kbs.create_knowledge_base(
+            name="faq",
+            roleArn="arn:aws:iam::000000000000:role/bench",
+            knowledgeBaseConfiguration={
+                "type": "VECTOR",
+                "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": MINILM},
+            },
+            storageConfiguration={
+                "type": "S3_VECTORS",
+                "s3VectorsConfiguration": {
+                    "vectorBucketArn": "arn:aws:s3vectors:us-east-1:000000000000:bucket/faq",
+                    "indexName": "chunks",
+                },
+            },
+        )["knowledgeBase"]
+        source = kbs.create_data_source(
+            knowledgeBaseId=kb["knowledgeBaseId"],
+            name="faq",
+            dataSourceConfiguration={"type": "LOCAL", "localConfiguration": {"path": str(folder)}},
+        )["dataSource"]
+        ids = {"knowledgeBaseId": kb["knowledgeBaseId"], "dataSourceId": source["dataSourceId"]}
+        job = kbs.start_ingestion_job(**ids)["ingestionJob"]
+        kbs.jobs.wait(ids["knowledgeBaseId"], ids["dataSourceId"], job["ingestionJobId"])
+        guard = kbs.guardrails.create_guardrail(
+            name="grounding",
+            blockedInputMessaging="-",
+            blockedOutputsMessaging="-",
+            contextualGroundingPolicyConfig={
+                "filtersConfig": [{"type": "GROUNDING", "threshold": 0.5}]
+            },
+        )
+        config = {
+            "type": "KNOWLEDGE_BASE",
+            "knowledgeBaseConfiguration": {
+                "knowledgeBaseId": kb["knowledgeBaseId"],
+                "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{OFFLINE}",
+                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3}},
+                "generationConfiguration": {
+                    "inferenceConfig": {"textInferenceConfig": {"maxTokens": 120}},
+                    "guardrailConfiguration": {
+                        "guardrailId": guard["guardrailId"],
+                        "guardrailVersion": "DRAFT",
+                    },
+                },
+            },
+        }
+        rng = random.Random(0)
+        chosen = rng.sample(range(len(pairs)), min(questions, len(pairs)))
+        cited = right = supported = answered = 0
+        seconds = []
+        for n in chosen:
+            started = time.perf_counter()
+            reply = kbs.retrieve_and_generate(
+                input={"text": pairs[n].query}, retrieveAndGenerateConfiguration=config
+            )
+            seconds.append(time.perf_counter() - started)
+            answered += 1
+            supported += reply["guardrailAction"] == "NONE"
+            wanted = (folder / f"{n:05d}.txt").as_uri()
+            for citation in reply["citations"]:
+                for ref in citation["retrievedReferences"]:
+                    cited += 1
+                    right += ref["location"]["s3Location"]["uri"] == wanted
+        kbs.close()
+    found = {
+        "questions": answered,
+        "citations": cited,
+        "citation_precision": right / cited if cited else None,
+        "supported_rate": supported / answered,
+        "median_seconds": float(np.median(seconds)),
+        "model": OFFLINE,
+        "stronger_model": "none configured here (no OpenAI-compatible server on this machine)",
+    }
+    log(f"quality: {found}")
+    return found
+
+
+# --- PII ------------------------------------------------------------------------------------
+
+
+def _card(rng: random.Random) -> str:
+    digits = [4] + [rng.randrange(10) for _ in range(14)]
+    total = 0
+    for n, d in enumerate(reversed(digits)):  # the check digit makes the Luhn sum 0 mod 10
+        value = d * 2 if n % 2 == 0 else d
+        total += value - 9 if value > 9 else value
+    digits.append((10 - total % 10) % 10)
+    text = "".join(map(str, digits))
+    return " ".join(text[i : i + 4] for i in range(0, 16, 4))
+
+
+def _iban(rng: random.Random) -> str:
+    bank = "".join(str(rng.randrange(10)) for _ in range(18))
+    number = int("".join(str(int(c, 36)) for c in bank + "DE00"))
+    check = 98 - number % 97
+    text = f"DE{check:02d}{bank}"
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def _entity(kind: str, rng: random.Random) -> str:
+    names = ["ana", "joao", "maria", "li", "sam", "noor", "pedro", "kim"]
+    if kind == "EMAIL":
+        domain = rng.choice(["com", "org", "com.br"])
+        return f"{rng.choice(names)}.{rng.choice(names)}{rng.randrange(100)}@example.{domain}"
+    if kind == "PHONE":
+        return rng.choice(
+            [
+                f"+1 415-555-{rng.randrange(1000, 10000)}",
+                f"(11) 9{rng.randrange(1000, 10000)}-{rng.randrange(1000, 10000)}",
+                f"+44 20 7946 {rng.randrange(1000, 10000)}",
+            ]
+        )
+    if kind == "CREDIT_DEBIT_CARD_NUMBER":
+        return _card(rng)
+    if kind == "INTERNATIONAL_BANK_ACCOUNT_NUMBER":
+        return _iban(rng)
+    area, group, serial = (
+        rng.randrange(100, 900),
+        rng.randrange(10, 100),
+        rng.randrange(1000, 10**4),
+    )
+    return f"{area:03d}-{group:02d}-{serial:04d}"
+
+
+def run_pii(samples: int) -> dict[str, Any]:
+    from vetor.guardrails.assess import assess
+    from vetor.guardrails.detectors import find_pii
+
+    rng = random.Random(0)
+    paragraphs = [t for _, t in corpus_paragraphs() if "@" not in t and 80 < len(t) < 600]
+    rng.shuffle(paragraphs)
+    guardrail = {
+        "sensitiveInformationPolicy": {
+            "piiEntities": [{"type": t, "action": "ANONYMIZE"} for t in PII_TYPES]
+        }
+    }
+    scores = {t: {"tp": 0, "fp": 0, "fn": 0} for t in PII_TYPES}
+    leaked, inserted = 0, 0
+    for text in paragraphs[:samples]:
+        words = text.split(" ")
+        kinds = rng.sample(PII_TYPES, rng.randrange(0, 3))
+        planted = {}
+        for kind in kinds:
+            value = _entity(kind, rng)
+            words.insert(rng.randrange(len(words) + 1), value)
+            planted[value] = kind
+        sample = " ".join(words)
+        inserted += len(planted)
+        spans = {
+            value: (sample.index(value), sample.index(value) + len(value)) for value in planted
+        }
+        for kind in PII_TYPES:  # a detection counts where it overlaps a planted entity
+            found = [(f.start, f.end) for f in find_pii(sample, kind)]
+            wanted = [spans[v] for v, k in planted.items() if k == kind]
+            hits = [w for w in wanted if any(_overlap(w, f) for f in found)]
+            scores[kind]["tp"] += len(hits)
+            scores[kind]["fn"] += len(wanted) - len(hits)
+            scores[kind]["fp"] += sum(not any(_overlap(w, f) for w in wanted) for f in found)
+        masked = assess(guardrail, "OUTPUT", sample).text
+        leaked += sum(value in masked for value in planted)
+    table = {}
+    for kind, s in scores.items():
+        precision = s["tp"] / (s["tp"] + s["fp"]) if s["tp"] + s["fp"] else None
+        recall = s["tp"] / (s["tp"] + s["fn"]) if s["tp"] + s["fn"] else None
+        table[kind] = {**s, "precision": precision, "recall": recall}
+    found = {
+        "samples": min(samples, len(paragraphs)),
+        "inserted": inserted,
+        "leaked_after_anonymize": leaked,
+        "types": table,
+    }
+    log(f"pii: {found}")
+    return found
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def corpus_paragraphs() -> list[tuple[str, str]]:
+    blocks = []
+    for path in sorted((corpus.PY_HTML / "library").glob("*.html")):
+        blocks += [b for b in corpus.html_blocks(path) if b[0] == "p"]
+    return blocks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for part in ("speed", "quality", "pii"):
+        parser.add_argument(f"--{part}", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    parts = [p for p in ("speed", "quality", "pii") if getattr(args, p)] or [
+        "speed",
+        "quality",
+        "pii",
+    ]
+    previous = {}
+    if args.json.exists():
+        import json
+
+        previous = json.loads(args.json.read_text())
+    document: dict[str, Any] = {**previous, "machine": machine_info(("vetor", "llama_cpp_python"))}
+    if "speed" in parts:
+        s = document["speed"] = run_speed(args.rounds, args.max_tokens)
+        print_table(
+            "Offline model: vetor's stream vs llama-cpp-python",
+            ["path", "TTFT ms", "tokens/s"],
+            [
+                [n, f"{s[n]['ttft_ms']:.0f}", f"{s[n]['tokens_per_s']:.1f}"]
+                for n in ("vetor", "llama-cpp")
+            ],
+        )
+        print(
+            f"TTFT ratio (raw / vetor) {s['ttft_ratio_raw_over_vetor']:.2f}, "
+            f"tokens/s ratio (vetor / raw) {s['rate_ratio_vetor_over_raw']:.2f}"
+        )
+    if "pii" in parts:
+        p = document["pii"] = run_pii(args.samples)
+        print_table(
+            f"PII filter, {p['samples']} real paragraphs, {p['inserted']} entities",
+            ["type", "precision", "recall"],
+            [
+                [
+                    k,
+                    f"{v['precision']:.3f}" if v["precision"] is not None else "-",
+                    f"{v['recall']:.3f}" if v["recall"] is not None else "-",
+                ]
+                for k, v in p["types"].items()
+            ],
+        )
+        print(f"left readable after ANONYMIZE: {p['leaked_after_anonymize']}")
+    if "quality" in parts:
+        q = document["quality"] = run_quality(args.questions)
+        print_table(
+            "Answers (offline model, Python FAQ)",
+            ["questions", "citation precision", "supported"],
+            [[str(q["questions"]), f"{q['citation_precision']}", f"{q['supported_rate']:.2f}"]],
+        )
+    write_json(args.json, document)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
