@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from chat_server import ChatServer
+from chat_server import ChatServer, CloudChatServer
 from conftest import Server, free_port
 from test_kb_documents import inline, new_kb
 
@@ -34,9 +34,22 @@ def chat() -> Any:
 
 
 @pytest.fixture(scope="module")
-def rag_server(chat: ChatServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def cloud() -> Any:
+    server = CloudChatServer("Employees get 25 days of paid holiday [1].")
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def rag_server(
+    chat: ChatServer, cloud: CloudChatServer, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     env = {"VETOR_LLM_BASE_URL": chat.base_url, "VETOR_LLM_MODELS": "scripted",
-           "VETOR_LLM_TIMEOUT_SECONDS": "2"}  # fmt: skip
+           "VETOR_LLM_TIMEOUT_SECONDS": "2",
+           # Vertex AI and Bedrock, as loopback servers speaking their wire formats
+           "VERTEX_ENDPOINT_URL": cloud.endpoint, "GOOGLE_CLOUD_PROJECT": "demo",
+           "VERTEX_ACCESS_TOKEN": "token", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": cloud.endpoint,
+           "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}  # fmt: skip
     server = Server(str(tmp_path_factory.mktemp("rag")), env)
     yield server
     server.stop()
@@ -80,8 +93,9 @@ def check_spans(text: str, citations: list[dict[str, Any]]) -> None:
 def test_generation_models_are_listed_offline_first(rag_server: Server) -> None:
     listed = rag_server.client("bedrock").list_foundation_models(byOutputModality="TEXT")
     text_models = [m for m in listed["modelSummaries"] if m["responseStreamingSupported"]]
-    assert [m["modelId"] for m in text_models][:2] == ["smollm2-135m-instruct", "scripted"]
-    assert text_models[0]["modelArn"] == OFFLINE
+    listed_ids = [m["modelId"] for m in text_models]
+    assert listed_ids[0] == "smollm2-135m-instruct" and text_models[0]["modelArn"] == OFFLINE
+    assert {"scripted", "amazon.nova-lite-v1:0", "gemini-2.5-flash"} <= set(listed_ids)
 
 
 def test_offline_model_answers_with_citations(rag_server: Server, handbook: dict[str, str]) -> None:
@@ -234,7 +248,7 @@ def test_a_model_server_that_is_down_is_a_clear_error(
 def test_wrong_input_gets_bedrocks_errors(rag_server: Server, handbook: dict[str, str]) -> None:
     runtime = rag_server.client("bedrock-agent-runtime")
     cases = [
-        {"retrieveAndGenerateConfiguration": kb_config(handbook, "amazon.nova-pro-v1:0")},
+        {"retrieveAndGenerateConfiguration": kb_config(handbook, "mistral.large-v9:0")},
         {"retrieveAndGenerateConfiguration": kb_config(handbook, SCRIPTED),
          "sessionId": "no-such-session"},
         {"retrieveAndGenerateConfiguration": kb_config({"knowledgeBaseId": "NOSUCHKB00"},
@@ -362,3 +376,27 @@ def test_a_guardrail_anonymizes_an_email_address_in_the_answer(
     assert reply["guardrailAction"] == "INTERVENED"
     check_spans(text, reply["citations"])
     assert cited_documents(reply["citations"][:1]) == ["holidays"]
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "amazon.nova-lite-v1:0"])
+def test_vertex_gemini_and_bedrock_converse_providers(
+    rag_server: Server, handbook: dict[str, str], cloud: CloudChatServer, model: str
+) -> None:
+    runtime = rag_server.client("bedrock-agent-runtime")
+    arn = f"arn:aws:bedrock:us-east-1::foundation-model/{model}"
+    reply = runtime.retrieve_and_generate(
+        input={"text": "How much paid holiday do employees get?"},
+        retrieveAndGenerateConfiguration=kb_config(handbook, arn),
+    )
+    assert reply["output"]["text"] == "Employees get 25 days of paid holiday."
+    assert cited_documents(reply["citations"]) == ["holidays"]
+    path, body = cloud.requests[-1]
+    if model.startswith("gemini"):
+        assert path == ("/v1/projects/demo/locations/us-central1/publishers/google/models/"
+                        "gemini-2.5-flash:streamGenerateContent?alt=sse")  # fmt: skip
+        assert "search results" in body["systemInstruction"]["parts"][0]["text"]
+        assert body["contents"][-1]["parts"][0]["text"] == "How much paid holiday do employees get?"
+    else:
+        assert path == "/model/amazon.nova-lite-v1%3A0/converse-stream"
+        assert body["messages"][-1]["content"][0]["text"] == (
+            "How much paid holiday do employees get?")  # fmt: skip

@@ -20,6 +20,7 @@ from ..models import (
 from ..settings import Settings
 
 REMOTE = "openai-chat"
+OFFLINE = "llama-cpp"
 
 
 def catalogue(settings: Settings) -> list[ModelEntry]:
@@ -40,11 +41,13 @@ def generator_for(model_arn: str, settings: Settings) -> Generator:
     try:
         for entry in models(GENERATION):
             if entry.model_id == model_id:
-                return get_generator(entry.provider, model_id)
+                if entry.provider == OFFLINE:
+                    return get_generator(OFFLINE, model_id)
+                return get_generator(entry.provider, model_id, timeout=settings.llm_timeout_seconds)
         if model_id in configured(settings):
-            options = {"base_url": settings.llm_base_url, "api_key": settings.llm_api_key,
-                       "timeout": settings.llm_timeout_seconds}  # fmt: skip
-            return get_generator(REMOTE, model_id, **options)
+            return get_generator(REMOTE, model_id, base_url=settings.llm_base_url,
+                                 api_key=settings.llm_api_key,
+                                 timeout=settings.llm_timeout_seconds)  # fmt: skip
     except GenerationError as error:
         raise DependencyFailedException(f"The model {model_id} cannot be used: {error}") from None
     known = ", ".join(e.model_id for e in catalogue(settings))

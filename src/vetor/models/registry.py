@@ -82,6 +82,16 @@ PROVIDER_ENTRIES: tuple[ProviderEntry, ...] = (
     ProviderEntry(
         "openai-chat", GENERATION, "vetor.generation.providers.openai_chat:OpenAIChatGenerator"
     ),
+    ProviderEntry(
+        "bedrock-converse",
+        GENERATION,
+        "vetor.generation.providers.bedrock_converse:BedrockConverseGenerator",
+    ),
+    ProviderEntry(
+        "vertex-gemini",
+        GENERATION,
+        "vetor.generation.providers.vertex_gemini:VertexGeminiGenerator",
+    ),
 )
 
 
@@ -131,8 +141,8 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
     ),  # fmt: skip
     ModelEntry("vetor-rerank-e5", "e5-rerank", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
     ModelEntry("rerank", "rerank-http", RERANK, "vetor", (TEXT,), ("TEXT",), None, True),
-    # text generation: the offline default first (SmolLM2-135M-Instruct, GGUF, llama.cpp),
-    # then the models of an OpenAI-compatible server (settings llm_base_url, llm_models)
+    # text generation: the offline default first (SmolLM2-135M-Instruct, GGUF, llama.cpp); the
+    # models of an OpenAI-compatible server (settings llm_base_url, llm_models) come after
     ModelEntry(
         "smollm2-135m-instruct",
         "llama-cpp",
@@ -143,6 +153,18 @@ MODEL_ENTRIES: tuple[ModelEntry, ...] = (
         None,
         True,
     ),  # fmt: skip
+    # chat models of the clouds: Bedrock (Converse) and Vertex AI (Gemini)
+    *(
+        ModelEntry(model_id, provider, GENERATION, vendor, (TEXT,), ("TEXT",), None, default)
+        for model_id, provider, vendor, default in (
+            ("amazon.nova-lite-v1:0", "bedrock-converse", "Amazon", True),
+            ("amazon.nova-pro-v1:0", "bedrock-converse", "Amazon", False),
+            ("anthropic.claude-3-5-haiku-20241022-v1:0", "bedrock-converse", "Anthropic", False),
+            ("meta.llama3-1-8b-instruct-v1:0", "bedrock-converse", "Meta", False),
+            ("gemini-2.5-flash", "vertex-gemini", "Google", True),
+            ("gemini-2.5-pro", "vertex-gemini", "Google", False),
+        )
+    ),
 )
 
 

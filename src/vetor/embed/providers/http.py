@@ -59,3 +59,19 @@ def _error_text(error: urllib.error.HTTPError) -> str:
     if isinstance(detail, dict):
         return str(detail.get("message") or detail)
     return str(detail)
+
+
+def google_access_token(error: type[Exception]) -> str:
+    """A Google Cloud access token from Application Default Credentials (``google-auth``), for
+    the Vertex AI providers; ``error`` is what to raise when google-auth is missing."""
+    try:
+        import google.auth
+        import google.auth.transport.requests
+    except ImportError:
+        raise error(
+            "Vertex AI needs an access token (VERTEX_ACCESS_TOKEN or access_token=) "
+            "or google-auth: pip install 'vetor[vertex]'"
+        ) from None
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials.refresh(google.auth.transport.requests.Request())
+    return str(credentials.token)

@@ -21,7 +21,7 @@ import numpy as np
 
 from vetor.models import Embedder, EmbeddingError, default_model, model_entry
 
-from .http import post_json
+from .http import google_access_token, post_json
 
 
 @dataclass(frozen=True)
@@ -118,18 +118,4 @@ class VertexEmbedder(Embedder):
         return predictions
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token or _default_token()}"}
-
-
-def _default_token() -> str:
-    try:
-        import google.auth
-        import google.auth.transport.requests
-    except ImportError:
-        raise EmbeddingError(
-            "provider vertex needs an access token (VERTEX_ACCESS_TOKEN or access_token=) "
-            "or google-auth: pip install 'vetor[vertex]'"
-        ) from None
-    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    credentials.refresh(google.auth.transport.requests.Request())
-    return str(credentials.token)
+        return {"Authorization": f"Bearer {self._token or google_access_token(EmbeddingError)}"}

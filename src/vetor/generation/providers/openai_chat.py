@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import orjson
 
 from vetor.models.generator import (
     GenerationError,
@@ -25,6 +21,8 @@ from vetor.models.generator import (
     TextStream,
     Usage,
 )
+
+from .sse import post_events
 
 STOP_REASONS = {"length": "max_tokens", "stop": "end_turn"}
 
@@ -45,7 +43,7 @@ class OpenAIChatGenerator(Generator):
         self.model = model or _first(os.environ.get("VETOR_LLM_MODELS", "")) or "default"
         self.url = base.rstrip("/") + "/chat/completions"
         key = api_key or os.environ.get("VETOR_LLM_API_KEY")
-        self._headers = {"Content-Type": "application/json"}
+        self._headers: dict[str, str] = {}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self.timeout = float(timeout or os.environ.get("VETOR_LLM_TIMEOUT_SECONDS") or 60.0)
@@ -66,9 +64,8 @@ class OpenAIChatGenerator(Generator):
             body["stop"] = list(inference.stop)
         deadline = time.monotonic() + self.timeout * max(1.0, inference.max_tokens / 512)
         usage = Usage()
-        for event in self._events(body):
-            if time.monotonic() > deadline:
-                raise GenerationError(f"{self.url}: no complete answer in time")
+        for event in map(_complete, post_events(self.url, body, self._headers, self.timeout,
+                                                deadline)):  # fmt: skip
             for choice in event.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
@@ -79,31 +76,6 @@ class OpenAIChatGenerator(Generator):
             usage.input_tokens = counted.get("prompt_tokens", usage.input_tokens)
             usage.output_tokens = counted.get("completion_tokens", usage.output_tokens)
         return usage
-
-    def _events(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        request = urllib.request.Request(
-            self.url, data=orjson.dumps(body), method="POST", headers=self._headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                if "text/event-stream" not in reply.headers.get("Content-Type", ""):
-                    yield _complete(orjson.loads(reply.read()))  # "stream" ignored
-                    return
-                for raw in reply:
-                    line = raw.strip()
-                    if not line.startswith(b"data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == b"[DONE]":
-                        return
-                    yield _complete(orjson.loads(data))
-        except urllib.error.HTTPError as error:
-            detail = error.read()[:500].decode("utf-8", "replace")
-            raise GenerationError(f"{self.url}: HTTP {error.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-            raise GenerationError(f"{self.url}: {getattr(error, 'reason', error)}") from None
-        except orjson.JSONDecodeError:
-            raise GenerationError(f"{self.url}: the reply is not JSON") from None
 
 
 def _messages(messages: Sequence[Message], system: str) -> list[dict[str, str]]:
