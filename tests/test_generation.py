@@ -4,6 +4,7 @@ loopback (``chat_server``), which also shows exactly what vetor prompts a model 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -400,3 +401,52 @@ def test_vertex_gemini_and_bedrock_converse_providers(
         assert path == "/model/amazon.nova-lite-v1%3A0/converse-stream"
         assert body["messages"][-1]["content"][0]["text"] == (
             "How much paid holiday do employees get?")  # fmt: skip
+
+
+def test_the_answer_log_and_ratings_are_parquet_in_the_store(
+    chat: ChatServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import glob
+    import urllib.request
+
+    import pyarrow.dataset as ds
+    from conftest import SERVER_KEYS
+
+    data = tmp_path_factory.mktemp("logged")
+    stale = data / "_vetor/answers/log/date=2001-01-01"
+    stale.mkdir(parents=True)
+    (stale / "old.parquet").write_bytes(b"past the retention")
+    env = {"VETOR_LLM_BASE_URL": chat.base_url, "VETOR_LLM_MODELS": "scripted",
+           "VETOR_ANSWER_LOG": "true", "VETOR_ANSWER_LOG_RETENTION_DAYS": "30"}  # fmt: skip
+    server = Server(str(data), env)
+    try:
+        agent = server.client("bedrock-agent")
+        ids = new_kb(agent)
+        agent.ingest_knowledge_base_documents(
+            **ids, documents=[inline(name, text) for name, text in HANDBOOK.items()]
+        )
+        reply = server.client("bedrock-agent-runtime").retrieve_and_generate(
+            input={"text": "How much paid holiday do employees get?"},
+            retrieveAndGenerateConfiguration=kb_config(ids, SCRIPTED),
+        )
+        key = f"{SERVER_KEYS['VETOR_ACCESS_KEY_ID']}:{SERVER_KEYS['VETOR_SECRET_ACCESS_KEY']}"
+        rating = urllib.request.Request(
+            f"{server.endpoint}/v1/feedback", method="POST",
+            data=json.dumps({"sessionId": reply["sessionId"], "rating": 1,
+                             "comment": "right"}).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(rating) as answered:
+            assert json.loads(answered.read())["ratingId"]
+    finally:
+        server.stop()  # a graceful stop writes what is buffered
+    log = ds.dataset(str(data / "_vetor/answers/log"), partitioning="hive").to_table().to_pylist()
+    assert len(log) == 1
+    (row,) = log
+    assert (row["sessionId"], row["model"], row["knowledgeBaseId"]) == (
+        reply["sessionId"], "scripted", ids["knowledgeBaseId"])  # fmt: skip
+    assert row["answer"] == reply["output"]["text"] and row["latencyMs"] > 0
+    assert HANDBOOK["holidays"] in [p["text"] for p in row["passages"]]
+    ratings = ds.dataset(str(data / "_vetor/answers/ratings"), partitioning="hive").to_table()
+    assert ratings.to_pylist()[0]["rating"] == 1
+    assert not glob.glob(str(stale))  # older than the retention: deleted

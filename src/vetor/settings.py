@@ -133,6 +133,10 @@ class Settings:
     llm_threads: int = 0  # CPU threads of the offline model (0: every core)
     # RetrieveAndGenerate sessions: earlier turns are kept this long after the last one.
     session_ttl_seconds: float = 24 * 3600.0
+    # The answer log (question, passages, model, answer, latency, guardrail action; ratings)
+    # as Parquet files in the store, and how many days of it are kept.
+    answer_log: bool = False
+    answer_log_retention_days: float = 30.0
 
     def __post_init__(self) -> None:
         if self.hybrid_rrf_constant < 0 or self.hybrid_vector_weight <= 0:

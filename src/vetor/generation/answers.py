@@ -14,8 +14,9 @@ sub-questions and retrieves each.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationException
@@ -25,6 +26,7 @@ from ..kb.parsing import ParseError, parse
 from ..kb.sources import s3_bucket
 from ..models import Generator, Inference, Message
 from .citations import Citations, Part, bedrock_citations, cite
+from .feedback import AnswerLog
 from .models import generate, generator_for
 from .sessions import Sessions
 
@@ -62,6 +64,8 @@ class Plan:
     session_id: str | None
     guardrail: dict[str, Any] | None = None  # generationConfiguration.guardrailConfiguration
     blocked: str | None = None  # the guardrail's message when it blocked the question
+    knowledge_base: str | None = None
+    started: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Answers:
         self.guardrails = knowledge_bases.guardrails
         self.settings = knowledge_bases.service.settings
         self.sessions = Sessions(knowledge_bases.service.store, self.settings.session_ttl_seconds)
+        self.log = AnswerLog(knowledge_bases.service.store, self.settings)
 
     def retrieve_and_generate(self, **request: Any) -> dict[str, Any]:
         plan = self.plan(**request)
@@ -90,14 +95,27 @@ class Answers:
                 parts += citations.feed(piece)[1]
             parts += citations.finish()[1]
         answer = self._guarded(plan, Answer(citations.text.rstrip(), parts))
+        session = self.sessions.record(session_id, plan.question, answer.text)
         body = {
-            "sessionId": self.sessions.record(session_id, plan.question, answer.text),
+            "sessionId": session,
             "output": {"text": answer.text},
             "citations": bedrock_citations(answer.text, answer.parts, plan.references),
         }
         if answer.guardrail_action is not None:
             body["guardrailAction"] = answer.guardrail_action
+        self._log(plan, session, answer.text, len(answer.parts), answer.guardrail_action, False)
         return body
+
+    def _log(self, plan: Plan, session_id: str, text: str, citations: int,
+             guardrail_action: str | None, streamed: bool) -> None:  # fmt: skip
+        self.log.record(
+            sessionId=session_id, question=plan.question, model=plan.generator.model,
+            knowledgeBaseId=plan.knowledge_base, answer=text, streamed=streamed,
+            passages=[{"location": _where(r), "text": r["content"]["text"]}
+                      for r in plan.references],
+            citations=citations, guardrailAction=guardrail_action or "",
+            latencyMs=round((time.perf_counter() - plan.started) * 1000, 1),
+        )  # fmt: skip
 
     def retrieve_and_generate_stream(
         self, **request: Any
@@ -120,13 +138,17 @@ class Answers:
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
             citations = Citations(_passages(plan))
+            cited_parts: list[dict[str, Any]] = []
             stream = generate(plan.generator, plan.messages, plan.system, plan.inference)
             for shown, parts in (*map(citations.feed, stream), citations.finish()):
                 if shown:
                     yield "output", {"text": shown}
                 for cited in bedrock_citations(citations.text, parts, plan.references):
                     yield "citation", {**cited, "citation": cited}
-            self.sessions.record(session_id, plan.question, citations.text.rstrip())
+                    cited_parts.append(cited)
+            text = citations.text.rstrip()
+            self.sessions.record(session_id, plan.question, text)
+            self._log(plan, session_id, text, len(cited_parts), None, True)
 
         return session_id, events()
 
@@ -185,7 +207,7 @@ class Answers:
                                               Message("assistant", t["answer"]))]  # fmt: skip
         messages = [*history, Message("user", user)]
         return Plan(question, references, generator, system, messages, _inference(generation),
-                    sessionId, guardrail)  # fmt: skip
+                    sessionId, guardrail, knowledge_base=source.get("knowledgeBaseId"))  # fmt: skip
 
     def _retrieve(
         self, config: dict[str, Any], query: str, generator: Generator
@@ -272,3 +294,9 @@ def _sub_questions(generator: Generator, question: str) -> list[str]:
 
 def _passages(plan: Plan) -> list[str]:
     return [r["content"]["text"] for r in plan.references]
+
+
+def _where(reference: dict[str, Any]) -> str:
+    location = reference.get("location") or {}
+    found = (location.get("s3Location") or {}).get("uri")
+    return found or (location.get("customDocumentLocation") or {}).get("id", "")

@@ -29,6 +29,14 @@ class AnsweringKnowledgeBases:
             return getattr(self.answers, name)
         return self.knowledge_bases.operation(name)
 
+    def rate_answer(self, *, sessionId: str, rating: int, comment: str = "") -> dict[str, Any]:
+        """A user's rating of a session's latest answer, kept in the answer log."""
+        return self.answers.log.rate(sessionId, rating, comment)
+
+    def close(self) -> None:
+        self.answers.log.flush()
+        self.knowledge_bases.close()
+
     def __getattr__(self, name: str) -> Any:
         if name in ANSWERING:
             return getattr(self.answers, name)

@@ -101,7 +101,9 @@ def create_app(
     bedrock_runtime = RestJsonAdapter(
         "bedrock-runtime", BedrockRuntimeHandler(chat, knowledge_bases.guardrails), gate
     )
-    openai = OpenAIAdapter(EmbeddingService(service.settings), chat, gate)
+    openai = OpenAIAdapter(
+        EmbeddingService(service.settings), chat, knowledge_bases.answers.log, gate
+    )
     dispatcher = Dispatcher([s3vectors, sts, runtime, bedrock_agent, bedrock_runtime, bedrock])
     spec = s3vectors.openapi("vetor — Amazon S3 Vectors API")  # fixed for the process
     docs_page = pages.docs_html(spec)

@@ -1,5 +1,7 @@
 """OpenAI-compatible ``POST /v1/embeddings``, ``POST /v1/chat/completions`` (streamed as
-server-sent events when asked) and ``GET /v1/models`` on ``vetor serve``.
+server-sent events when asked) and ``GET /v1/models`` on ``vetor serve``; and vetor's own
+``POST /v1/feedback`` (a rating of an answer, ``{"sessionId", "rating", "comment"}``), with the
+same credentials.
 
 The adapter speaks OpenAI's wire format (its request members, its ``{"error": {...}}``
 bodies and statuses); the embedding models and their batching are the embeddings handler's,
@@ -26,6 +28,7 @@ from starlette.routing import Route
 
 from ...errors import AccessDeniedException, DependencyFailedException, VetorError
 from ...generation.chat import Chat
+from ...generation.feedback import AnswerLog
 from ...generation.models import catalogue
 from ...models import Inference, Message, TextStream, Usage
 from ..access import BEARER, Gate
@@ -37,8 +40,10 @@ FINISH_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "
 
 
 class OpenAIAdapter:
-    def __init__(self, embeddings: EmbeddingService, chat: Chat, gate: Gate) -> None:
-        self.embeddings, self.chat, self.gate = embeddings, chat, gate
+    def __init__(
+        self, embeddings: EmbeddingService, chat: Chat, feedback: AnswerLog, gate: Gate
+    ) -> None:
+        self.embeddings, self.chat, self.feedback, self.gate = embeddings, chat, feedback, gate
 
     def routes(self) -> list[Route]:
         """The routes to mount ahead of the AWS services' catch-all."""
@@ -46,6 +51,7 @@ class OpenAIAdapter:
             Route("/v1/embeddings", self.create_embeddings, methods=["POST"]),
             Route("/v1/chat/completions", self.create_chat_completion, methods=["POST"]),
             Route("/v1/models", self.list_models, methods=["GET"]),
+            Route("/v1/feedback", self.rate_answer, methods=["POST"]),
         ]
 
     def _denied(self, request: Request) -> Response | None:
@@ -124,6 +130,20 @@ class OpenAIAdapter:
                   "finish_reason": FINISH_REASONS[used.stop_reason]}  # fmt: skip
         return _json({**reply, "object": "chat.completion", "choices": [choice],
                       "usage": _usage(used)})  # fmt: skip
+
+    async def rate_answer(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        try:
+            body = orjson.loads(await request.body())
+            fields = (body.get("sessionId"), body.get("rating"), body.get("comment", ""))
+            rated = await run_in_threadpool(self.feedback.rate, *fields)
+        except (orjson.JSONDecodeError, AttributeError):
+            return _error(400, "The body must be a JSON object")
+        except VetorError as error:
+            return _vetor_error(error)
+        return _json(rated)
 
     async def list_models(self, request: Request) -> Response:
         denied = self._denied(request)
