@@ -47,6 +47,7 @@ def rag_server(
 ) -> Any:
     env = {"VETOR_LLM_BASE_URL": chat.base_url, "VETOR_LLM_MODELS": "scripted",
            "VETOR_LLM_TIMEOUT_SECONDS": "2",
+           "VETOR_ANSWER_CACHE_SECONDS": "0",  # every request reaches the scripted model
            # Vertex AI and Bedrock, as loopback servers speaking their wire formats
            "VERTEX_ENDPOINT_URL": cloud.endpoint, "GOOGLE_CLOUD_PROJECT": "demo",
            "VERTEX_ACCESS_TOKEN": "token", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": cloud.endpoint,
@@ -450,3 +451,26 @@ def test_the_answer_log_and_ratings_are_parquet_in_the_store(
     ratings = ds.dataset(str(data / "_vetor/answers/ratings"), partitioning="hive").to_table()
     assert ratings.to_pylist()[0]["rating"] == 1
     assert not glob.glob(str(stale))  # older than the retention: deleted
+
+
+def test_repeated_greedy_requests_are_answered_from_the_cache(
+    chat: ChatServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {"VETOR_LLM_BASE_URL": chat.base_url, "VETOR_LLM_MODELS": "scripted"}
+    server = Server(str(tmp_path_factory.mktemp("cached")), env)
+    try:
+        client = server.client("bedrock-runtime")
+        question = [{"role": "user", "content": [{"text": "How much holiday do I get?"}]}]
+        before = len(chat.requests)
+        replies = [client.converse(modelId="scripted", messages=question,
+                                   inferenceConfig={"temperature": temperature})
+                   for temperature in (0.0, 0.0, 0.7, 0.7)]  # fmt: skip
+        assert len(chat.requests) - before == 3  # the second greedy one came from the cache
+        texts = {r["output"]["message"]["content"][0]["text"] for r in replies}
+        assert texts == {chat.reply}
+        first, second = replies[0]["usage"], replies[1]["usage"]
+        assert first["cacheReadInputTokens"] == 0 and first["inputTokens"] == 7
+        assert second["cacheReadInputTokens"] == 7 and second["inputTokens"] == 0
+        assert second["outputTokens"] == first["outputTokens"]
+    finally:
+        server.stop()

@@ -131,6 +131,9 @@ class Settings:
     llm_models: str = ""
     llm_timeout_seconds: float = 60.0  # a model that has not answered by then fails the call
     llm_threads: int = 0  # CPU threads of the offline model (0: every core)
+    # An identical greedy (temperature 0) request to a generation model answered this many
+    # seconds ago is answered again from memory (0: never).
+    answer_cache_seconds: float = 300.0
     # RetrieveAndGenerate sessions: earlier turns are kept this long after the last one.
     session_ttl_seconds: float = 24 * 3600.0
     # The answer log (question, passages, model, answer, latency, guardrail action; ratings)

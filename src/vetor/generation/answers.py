@@ -24,7 +24,7 @@ from ..kb import KnowledgeBaseService
 from ..kb.documents import MIME_SUFFIXES
 from ..kb.parsing import ParseError, parse
 from ..kb.sources import s3_bucket
-from ..models import Generator, Inference, Message
+from ..models import Generator, Inference, Message, TextStream
 from .citations import Citations, Part, bedrock_citations, cite
 from .feedback import AnswerLog
 from .models import generate, generator_for
@@ -82,6 +82,7 @@ class Answers:
         self.settings = knowledge_bases.service.settings
         self.sessions = Sessions(knowledge_bases.service.store, self.settings.session_ttl_seconds)
         self.log = AnswerLog(knowledge_bases.service.store, self.settings)
+        self.cached = self.settings.answer_cache_seconds
 
     def retrieve_and_generate(self, **request: Any) -> dict[str, Any]:
         plan = self.plan(**request)
@@ -91,7 +92,9 @@ class Answers:
         citations = Citations(_passages(plan))
         parts: list[Part] = []
         if plan.blocked is None:
-            for piece in generate(plan.generator, plan.messages, plan.system, plan.inference):
+            for piece in generate(
+                plan.generator, plan.messages, plan.system, plan.inference, self.cached
+            ):
                 parts += citations.feed(piece)[1]
             parts += citations.finish()[1]
         answer = self._guarded(plan, Answer(citations.text.rstrip(), parts))
@@ -139,7 +142,9 @@ class Answers:
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
             citations = Citations(_passages(plan))
             cited_parts: list[dict[str, Any]] = []
-            stream = generate(plan.generator, plan.messages, plan.system, plan.inference)
+            stream = generate(
+                plan.generator, plan.messages, plan.system, plan.inference, self.cached
+            )
             for shown, parts in (*map(citations.feed, stream), citations.finish()):
                 if shown:
                     yield "output", {"text": shown}
@@ -151,6 +156,9 @@ class Answers:
             self._log(plan, session_id, text, len(cited_parts), None, True)
 
         return session_id, events()
+
+    def _stream(self, plan: Plan) -> TextStream:
+        return generate(plan.generator, plan.messages, plan.system, plan.inference, self.cached)
 
     def _guarded(self, plan: Plan, answer: Answer) -> Answer:
         """The answer as the guardrail lets it out: blocked (its message, no citations),

@@ -26,7 +26,7 @@ class Chat:
         if not messages or messages[-1].role != "user":
             raise ValidationException("A conversation must end with a user message")
         generator = generator_for(model_id, self.settings)
-        return generate(generator, messages, system, inference)
+        return generate(generator, messages, system, inference, self.settings.answer_cache_seconds)
 
     def converse(self, *, modelId: str, messages: list[dict[str, Any]], **request: Any) -> Any:
         started = time.perf_counter()
@@ -98,5 +98,6 @@ def _usage(usage: Usage) -> dict[str, int]:
     return {
         "inputTokens": usage.input_tokens,
         "outputTokens": usage.output_tokens,
-        "totalTokens": usage.input_tokens + usage.output_tokens,
+        "totalTokens": usage.input_tokens + usage.output_tokens + usage.cached_input_tokens,
+        "cacheReadInputTokens": usage.cached_input_tokens,
     }

@@ -18,6 +18,7 @@ from ..models import (
     models,
 )
 from ..settings import Settings
+from .cache import ANSWERS
 
 REMOTE = "openai-chat"
 OFFLINE = "llama-cpp"
@@ -55,12 +56,34 @@ def generator_for(model_arn: str, settings: Settings) -> Generator:
 
 
 def generate(
-    generator: Generator, messages: list[Message], system: str, inference: Inference
+    generator: Generator,
+    messages: list[Message],
+    system: str,
+    inference: Inference,
+    cache_seconds: float = 0.0,
 ) -> TextStream:
-    """The model's answer as it streams; a model that fails (down, too slow) fails the
-    request with Bedrock's DependencyFailedException."""
+    """The model's answer as it streams (replayed from the answer cache when an identical
+    greedy request was answered less than ``cache_seconds`` ago); a model that fails (down,
+    too slow) fails the request with Bedrock's DependencyFailedException."""
+    key = ANSWERS.key(generator, messages, system, inference) if cache_seconds > 0 else None
+    cached = ANSWERS.get(key, cache_seconds) if key is not None else None
+    if cached is not None:
+        pieces, usage = cached
+        yield from pieces
+        return usage
+    pieces = []
     try:
-        usage: Usage = yield from generator.stream(messages, system, inference)
+        stream = generator.stream(messages, system, inference)
+        while True:
+            try:
+                piece = next(stream)
+            except StopIteration as done:
+                usage = done.value if isinstance(done.value, Usage) else Usage()
+                break
+            pieces.append(piece)
+            yield piece
     except GenerationError as error:
         raise DependencyFailedException(f"The model {generator.model} failed: {error}") from None
+    if key is not None:
+        ANSWERS.put(key, pieces, usage)
     return usage

@@ -40,6 +40,7 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     stop_reason: str = "end_turn"  # end_turn | max_tokens | stop_sequence
+    cached_input_tokens: int = 0  # the prompt's tokens an answer cache read instead
 
 
 @dataclass

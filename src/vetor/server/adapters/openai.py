@@ -218,10 +218,11 @@ def _chunks(stream: TextStream, reply: dict[str, Any], include_usage: bool) -> I
     yield b"data: [DONE]\n\n"
 
 
-def _usage(usage: Usage) -> dict[str, int]:
-    total = usage.input_tokens + usage.output_tokens
-    return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-            "total_tokens": total}  # fmt: skip
+def _usage(usage: Usage) -> dict[str, Any]:
+    prompt = usage.input_tokens + usage.cached_input_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": usage.output_tokens,
+            "total_tokens": prompt + usage.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens}}  # fmt: skip
 
 
 def _vetor_error(error: VetorError) -> JSONResponse:
