@@ -474,3 +474,31 @@ def test_repeated_greedy_requests_are_answered_from_the_cache(
         assert second["outputTokens"] == first["outputTokens"]
     finally:
         server.stop()
+
+
+def test_offline_session_follow_up_with_an_anonymized_question(
+    rag_server: Server, handbook: dict[str, str], guard: dict[str, str]
+) -> None:
+    import glob
+
+    runtime = rag_server.client("bedrock-agent-runtime")
+    config = kb_config(handbook, OFFLINE,
+                       generationConfiguration={"guardrailConfiguration": guard})  # fmt: skip
+    first = runtime.retrieve_and_generate(
+        input={"text": "I am joana.lima@example.com. How many days of paid holiday do I get?"},
+        retrieveAndGenerateConfiguration=config,
+    )
+    second = runtime.retrieve_and_generate(
+        input={"text": "Until when can unused ones be carried over?"},
+        retrieveAndGenerateConfiguration=config, sessionId=first["sessionId"],
+    )  # fmt: skip
+    assert second["sessionId"] == first["sessionId"]
+    folder = rag_server.data + f"/_vetor/kb/sessions/{first['sessionId']}"
+    latest = sorted(glob.glob(f"{folder}/*.json"))[-1]
+    with open(latest, encoding="utf-8") as file:
+        turns = json.load(file)["turns"]
+    assert [t["question"] for t in turns] == [
+        "I am {EMAIL}. How many days of paid holiday do I get?",  # the model never saw it
+        "Until when can unused ones be carried over?",
+    ]
+    assert "joana.lima" not in json.dumps(turns)
