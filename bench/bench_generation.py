@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generation: the offline model's speed through vetor, answer quality, the PII filter.
 
-``--speed``: the same chat prompt (a RAG prompt of three real passages) through vetor's
+``--speed``: the same chat prompts (RAG prompts of three real passages, other ones each round,
+so no cached prefix or answer helps) through vetor's
 ``/v1/chat/completions`` stream over HTTP, and through llama-cpp-python called directly on the
 same GGUF file with the same settings (greedy, same threads), interleaved; time to the first
 token and tokens per second of each, and their ratios.
@@ -50,8 +51,9 @@ PII_TYPES = (
 # --- speed ---------------------------------------------------------------------------------
 
 
-def rag_messages() -> list[dict[str, str]]:
-    pairs = corpus.faq_pairs()[:3]
+def rag_messages(round_: int) -> list[dict[str, str]]:
+    """A RAG prompt of three real passages, other ones each round (no cached prefix helps)."""
+    pairs = corpus.faq_pairs()[3 * round_ : 3 * round_ + 3]
     context = "\n\n".join(p.text for p in pairs)
     return [
         {
@@ -70,13 +72,12 @@ def run_speed(rounds: int, max_tokens: int) -> dict[str, Any]:
 
     from vetor.generation.providers.llama_cpp import _gguf
 
-    messages = rag_messages()
     raw = Llama(model_path=_gguf(OFFLINE), n_ctx=8192, verbose=False)
 
-    def direct(_: int) -> tuple[float, int, float]:
+    def direct(round_: int) -> tuple[float, int, float]:
         started, first, count = time.perf_counter(), None, 0
         for chunk in raw.create_chat_completion(
-            messages=messages, stream=True, max_tokens=max_tokens, temperature=0.0
+            messages=rag_messages(round_), stream=True, max_tokens=max_tokens, temperature=0.0
         ):
             if chunk["choices"][0]["delta"].get("content"):
                 first = first or time.perf_counter()
@@ -84,16 +85,16 @@ def run_speed(rounds: int, max_tokens: int) -> dict[str, Any]:
         return (first or time.perf_counter()) - started, count, time.perf_counter() - started
 
     with tempfile.TemporaryDirectory(prefix="vetor-bench-gen-") as tmp:
-        server = Server(tmp)
+        server = Server(tmp, {"VETOR_ANSWER_CACHE_SECONDS": "0"})  # the model, not the cache
         try:
             key = f"{SERVER_KEYS['VETOR_ACCESS_KEY_ID']}:{SERVER_KEYS['VETOR_SECRET_ACCESS_KEY']}"
             client = OpenAI(base_url=f"{server.endpoint}/v1", api_key=key)
 
-            def served(_: int) -> tuple[float, int, float]:
+            def served(round_: int) -> tuple[float, int, float]:
                 started, first, count = time.perf_counter(), None, 0
                 for chunk in client.chat.completions.create(
                     model=OFFLINE,
-                    messages=messages,
+                    messages=rag_messages(round_),
                     stream=True,
                     max_tokens=max_tokens,
                     temperature=0.0,
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(
             "Answers (offline model, Python FAQ)",
             ["questions", "citation precision", "supported"],
-            [[str(q["questions"]), f"{q['citation_precision']}", f"{q['supported_rate']:.2f}"]],
+            [[str(q["questions"]), f"{q['citation_precision']:.3f}", f"{q['supported_rate']:.2f}"]],
         )
     write_json(args.json, document)
     return 0
