@@ -59,6 +59,21 @@ def test_from_a_folder_to_a_filtered_reranked_answer(tmp_path: Path) -> None:
     assert "INDEXED" in status and "COMPLETE" in status
 
 
+def test_ask_streams_a_cited_answer_and_follows_up(tmp_path: Path) -> None:
+    docs, data = folder(tmp_path), str(tmp_path / "store")
+    run("kb", "create", "handbook", "--folder", str(docs), "--data", data)
+    run("kb", "sync", "handbook", "--data", data)
+    shown = run("kb", "ask", "handbook", "How many days of paid vacation per year?",
+                "--data", data)  # fmt: skip
+    assert "25" in shown and "[1] " in shown and "vacation.pdf" in shown  # answer, then sources
+    answer = json.loads(run("kb", "ask", "handbook", "How many days of paid vacation per year?",
+                            "--data", data, "-o", "json"))  # fmt: skip
+    assert answer["citations"] and answer["output"]["text"]
+    follow = json.loads(run("kb", "ask", "handbook", "And sick leave?", "--session",
+                            answer["sessionId"], "--data", data, "-o", "json"))  # fmt: skip
+    assert follow["sessionId"] == answer["sessionId"]
+
+
 def test_through_a_server(server: Server, tmp_path: Path, monkeypatch: Any) -> None:
     """With --endpoint-url the same commands call the server's Bedrock APIs; a folder is
     refused (a server reads no local disk)."""

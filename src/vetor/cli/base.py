@@ -196,13 +196,13 @@ def open_knowledge_bases(data: str, **settings: Any) -> Iterator[Any]:
         yield _RemoteClient(_remote["endpoint_url"], _remote.get("region"),
                             _remote.get("profile"), services)  # fmt: skip
         return
-    from ..kb import KnowledgeBaseService
+    from ..generation import knowledge_bases as answering_knowledge_bases
 
     try:
         service = connect(data, **settings)
     except ValueError as error:  # an unsupported URI scheme
         raise typer.BadParameter(str(error), param_hint="'--data'") from None
-    knowledge_bases = KnowledgeBaseService(service)
+    knowledge_bases = answering_knowledge_bases(service)
     try:
         yield knowledge_bases
     finally:

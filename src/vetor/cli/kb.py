@@ -194,6 +194,54 @@ def kb_retrieve(
     emit(reply, output, lambda r: _results_table(r["retrievalResults"]))
 
 
+@kb_app.command("ask")
+def kb_ask(
+    name: Name,
+    question: Annotated[str, typer.Argument(help="The question.")],
+    model: Annotated[
+        str,
+        typer.Option(help="The generation model (vetor serve lists them: ListFoundationModels)."),
+    ] = "smollm2-135m-instruct",
+    session: Annotated[
+        str | None, typer.Option(help="Continue this conversation (the id a reply printed).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 5,
+    data: DataOpt = DEFAULT_DATA,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Answer a question from the knowledge base's passages, streamed, with its sources."""
+    with open_knowledge_bases(data) as kbs:
+        kb = _find(kbs, name)
+        search = {"vectorSearchConfiguration": {"numberOfResults": top_k}}
+        config = {"type": "KNOWLEDGE_BASE", "knowledgeBaseConfiguration": {
+            "knowledgeBaseId": kb["knowledgeBaseId"], "retrievalConfiguration": search,
+            "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model}"}}  # fmt: skip
+        reply = kbs.retrieve_and_generate_stream(
+            input={"text": question}, retrieveAndGenerateConfiguration=config,
+            **({"sessionId": session} if session else {}),
+        )  # fmt: skip
+        text, citations = "", []
+        for event in reply["stream"]:
+            if "output" in event:
+                text += event["output"]["text"]
+                if output is not Output.json:
+                    out.file.write(event["output"]["text"])
+                    out.file.flush()
+            if "citation" in event:
+                citations.append(event["citation"]["citation"])
+    if output is Output.json:
+        emit({"sessionId": reply["sessionId"], "output": {"text": text},
+              "citations": citations}, output, lambda r: r)  # fmt: skip
+        return
+    out.print()
+    sources = list(
+        dict.fromkeys(_location(ref) for c in citations for ref in c["retrievedReferences"])
+    )
+    for n, source in enumerate(sources, 1):
+        out.print(f"[{n}] {source}", markup=False, soft_wrap=True)
+    err.print(f"session {reply['sessionId']} (--session to follow up)", markup=False)
+
+
 @kb_app.command("list")
 def kb_list(data: DataOpt = DEFAULT_DATA, output: OutputOpt = Output.table) -> None:
     """The knowledge bases."""
@@ -344,3 +392,9 @@ def _results_table(results: list[dict[str, Any]]) -> Table:
         table.add_row(f"{result['score']:.3f}", source + (f" p.{page}" if page else ""),
                       text[:300] + ("…" if len(text) > 300 else ""))  # fmt: skip
     return table
+
+
+def _location(reference: dict[str, Any]) -> str:
+    location = reference.get("location") or {}
+    return str((location.get("s3Location") or {}).get("uri")
+               or (location.get("customDocumentLocation") or {}).get("id", "?"))  # fmt: skip

@@ -120,12 +120,11 @@ class Answers:
             latencyMs=round((time.perf_counter() - plan.started) * 1000, 1),
         )  # fmt: skip
 
-    def retrieve_and_generate_stream(
-        self, **request: Any
-    ) -> tuple[str, Iterator[tuple[str, dict[str, Any]]]]:
-        """The session id (sent before the stream starts) and the events: ``output`` as the
-        model writes, ``citation`` as each sentence completes. With a guardrail the answer is
-        judged whole before any of it is sent, then sent with a ``guardrail`` event."""
+    def retrieve_and_generate_stream(self, **request: Any) -> dict[str, Any]:
+        """boto3's shape: the ``sessionId`` (known before the stream starts) and the
+        ``stream`` of events, each ``{type: payload}``: ``output`` as the model writes,
+        ``citation`` as each sentence completes. With a guardrail the answer is judged whole
+        before any of it is sent, then sent with a ``guardrail`` event."""
         plan = self.plan(**request)
         session_id = plan.session_id or self.sessions.new_id()
         if plan.guardrail is not None:
@@ -137,7 +136,7 @@ class Answers:
                     yield "citation", {**cited, "citation": cited}
                 yield "guardrail", {"action": reply["guardrailAction"]}
 
-            return session_id, judged()
+            return {"sessionId": session_id, "stream": _events(judged())}
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
             citations = Citations(_passages(plan))
@@ -155,7 +154,7 @@ class Answers:
             self.sessions.record(session_id, plan.question, text)
             self._log(plan, session_id, text, len(cited_parts), None, True)
 
-        return session_id, events()
+        return {"sessionId": session_id, "stream": _events(events())}
 
     def _stream(self, plan: Plan) -> TextStream:
         return generate(plan.generator, plan.messages, plan.system, plan.inference, self.cached)
@@ -308,3 +307,7 @@ def _where(reference: dict[str, Any]) -> str:
     location = reference.get("location") or {}
     found = (location.get("s3Location") or {}).get("uri")
     return found or (location.get("customDocumentLocation") or {}).get("id", "")
+
+
+def _events(pairs: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    return ({kind: payload} for kind, payload in pairs)

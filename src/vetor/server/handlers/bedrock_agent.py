@@ -28,6 +28,7 @@ class KnowledgeBaseHandler:
                 f"vetor does not serve {self.service_name} {function} yet"
             )
         if function in STREAM_HEADERS:
-            session_id, events = method(**params)
-            return EventStream(events, {STREAM_HEADERS[function]: session_id})
+            reply = method(**params)
+            events = (next(iter(event.items())) for event in reply["stream"])
+            return EventStream(events, {STREAM_HEADERS[function]: reply["sessionId"]})
         return method(**params)
