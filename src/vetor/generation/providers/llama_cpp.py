@@ -9,6 +9,7 @@ one request at a time: llama.cpp's context is not shared between threads.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -47,6 +48,8 @@ class LlamaCppGenerator(Generator):
             model_path=_gguf(self.model), n_ctx=context, n_threads=count, verbose=False
         )
         self._lock = threading.Lock()
+        # Freed before the interpreter tears down the modules llama.cpp's finalizer needs.
+        atexit.register(self._llm.close)
 
     def stream(
         self, messages: Sequence[Message], system: str = "", inference: Inference = Inference()
