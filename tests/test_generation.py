@@ -502,3 +502,35 @@ def test_offline_session_follow_up_with_an_anonymized_question(
         "Until when can unused ones be carried over?",
     ]
     assert "joana.lima" not in json.dumps(turns)
+
+
+def test_streams_are_live_and_fail_as_their_union_says(
+    rag_server: Server, handbook: dict[str, str], chat: ChatServer
+) -> None:
+    from botocore.exceptions import EventStreamError
+
+    runtime = rag_server.client("bedrock-agent-runtime")
+    chat.delay = 0.4  # per word: the answer takes seconds, its first words come at once
+    try:
+        started = time.monotonic()
+        reply = runtime.retrieve_and_generate_stream(
+            input={"text": "How much paid holiday is there?"},
+            retrieveAndGenerateConfiguration=kb_config(handbook, SCRIPTED),
+        )
+        arrivals = [time.monotonic() - started for e in reply["stream"] if "output" in e]
+        assert len(arrivals) > 5 and arrivals[0] < arrivals[-1] - 2.0
+        chat.delay = 5.0  # longer than the server's 2 s per read, once the stream has begun
+        streamed = rag_server.client("bedrock-runtime").converse_stream(
+            modelId="scripted", messages=[{"role": "user", "content": [{"text": "hi"}]}]
+        )
+        with pytest.raises(EventStreamError) as error:
+            list(streamed["stream"])
+        assert error.value.response["Error"]["Code"] == "modelStreamErrorException"
+    finally:
+        chat.delay = 0.0
+    with pytest.raises(ClientError) as refused:  # a member vetor cannot honour is refused
+        rag_server.client("bedrock-runtime").converse(
+            modelId="scripted", messages=[{"role": "user", "content": [{"text": "hi"}]}],
+            toolConfig={"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {}}}}]},
+        )  # fmt: skip
+    assert refused.value.response["Error"]["Code"] == "ValidationException"

@@ -51,6 +51,7 @@ DECOMPOSE = (
     "one question per line and nothing else."
 )
 MAX_SUB_QUESTIONS = 3
+MAX_EXTERNAL_BYTES = 10 << 20  # a document in the request, as Bedrock's ByteContentDoc limit
 
 
 @dataclass
@@ -92,9 +93,7 @@ class Answers:
         citations = Citations(_passages(plan))
         parts: list[Part] = []
         if plan.blocked is None:
-            for piece in generate(
-                plan.generator, plan.messages, plan.system, plan.inference, self.cached
-            ):
+            for piece in self._stream(plan):
                 parts += citations.feed(piece)[1]
             parts += citations.finish()[1]
         answer = self._guarded(plan, Answer(citations.text.rstrip(), parts))
@@ -126,7 +125,7 @@ class Answers:
         ``citation`` as each sentence completes. With a guardrail the answer is judged whole
         before any of it is sent, then sent with a ``guardrail`` event."""
         plan = self.plan(**request)
-        session_id = plan.session_id or self.sessions.new_id()
+        session_id = plan.session_id or self.sessions.open()  # exists before the header
         if plan.guardrail is not None:
             reply = self._answer(plan, session_id)
 
@@ -141,15 +140,17 @@ class Answers:
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
             citations = Citations(_passages(plan))
             cited_parts: list[dict[str, Any]] = []
-            stream = generate(
-                plan.generator, plan.messages, plan.system, plan.inference, self.cached
-            )
-            for shown, parts in (*map(citations.feed, stream), citations.finish()):
+
+            def emitted(shown: str, parts: list[Part]) -> Iterator[tuple[str, dict[str, Any]]]:
                 if shown:
                     yield "output", {"text": shown}
                 for cited in bedrock_citations(citations.text, parts, plan.references):
-                    yield "citation", {**cited, "citation": cited}
                     cited_parts.append(cited)
+                    yield "citation", {**cited, "citation": cited}
+
+            for piece in self._stream(plan):  # each piece out as soon as the model writes it
+                yield from emitted(*citations.feed(piece))
+            yield from emitted(*citations.finish())
             text = citations.text.rstrip()
             self.sessions.record(session_id, plan.question, text)
             self._log(plan, session_id, text, len(cited_parts), None, True)
@@ -200,8 +201,8 @@ class Answers:
         guardrail = generation.get("guardrailConfiguration")
         if guardrail is not None:  # the question first: a blocked one goes no further
             verdict, shown = self.guardrails.check(guardrail, "INPUT", question)
-            if verdict.blocked:
-                return Plan(question, [], generator, "", [], Inference(), sessionId, guardrail,
+            if verdict.blocked:  # the question is not kept (session, log): only the refusal
+                return Plan(shown, [], generator, "", [], Inference(), sessionId, guardrail,
                             shown)  # fmt: skip
             question = shown
         if kind == "KNOWLEDGE_BASE":
@@ -236,7 +237,9 @@ class Answers:
                 key = result["content"]["text"]
                 if key not in found or found[key]["score"] < result["score"]:
                     found[key] = result
-        ranked = sorted(found.values(), key=lambda r: -r["score"])
+        wanted = int(((retrieval or {}).get("vectorSearchConfiguration") or {}).get(
+            "numberOfResults") or 5)  # fmt: skip
+        ranked = sorted(found.values(), key=lambda r: -r["score"])[:wanted]
         return [{k: r[k] for k in ("content", "location", "metadata") if k in r} for r in ranked]
 
     def _external(self, source: dict[str, Any]) -> dict[str, Any]:
@@ -245,8 +248,7 @@ class Answers:
             bucket, _, key = uri.removeprefix("s3://").partition("/")
             if not uri.startswith("s3://") or not key:
                 raise ValidationException(f"{uri} is not an S3 object URI (s3://bucket/key)")
-            data = s3_bucket(self.settings).client.get_object(Bucket=bucket, Key=key)
-            name, payload = key, data["Body"].read()
+            name, payload = key, _read_s3(self.settings, bucket, key, uri)
             location = {"type": "S3", "s3Location": {"uri": uri}}
         else:
             content = source.get("byteContent") or {}
@@ -263,6 +265,21 @@ class Answers:
         except ParseError as error:
             raise ValidationException(f"{name} could not be read: {error}") from None
         return {"content": {"type": "TEXT", "text": text}, "location": location, "metadata": {}}
+
+
+def _read_s3(settings: Any, bucket: str, key: str, uri: str) -> bytes:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        data = s3_bucket(settings).client.get_object(Bucket=bucket, Key=key)
+        if int(data.get("ContentLength") or 0) > MAX_EXTERNAL_BYTES:
+            raise ValidationException(f"{uri} is larger than {MAX_EXTERNAL_BYTES} bytes")
+        return bytes(data["Body"].read())
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        raise ValidationException(f"{uri} could not be read: {code}") from None
+    except BotoCoreError as error:
+        raise ValidationException(f"{uri} could not be read: {error}") from None
 
 
 def _prompt(

@@ -14,6 +14,8 @@ from ..settings import Settings
 from .models import generate, generator_for
 
 ROLES = ("user", "assistant")
+# Converse members vetor's models cannot honour: refused, never silently dropped.
+UNSUPPORTED = ("toolConfig", "guardrailConfig", "outputConfig", "promptVariables")
 
 
 class Chat:
@@ -66,6 +68,9 @@ def _conversation(
 ) -> tuple[list[Message], str, Inference]:
     """Converse's messages, system blocks and inference configuration, as the models take
     them (text only: vetor's generation models read no images or documents)."""
+    refused = [member for member in UNSUPPORTED if request.get(member)]
+    if refused:
+        raise ValidationException(f"vetor's Converse does not take {', '.join(refused)} yet")
     turns = []
     for message in messages:
         if message.get("role") not in ROLES:

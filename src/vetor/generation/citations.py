@@ -46,6 +46,7 @@ class Citations:
         self._pending = ""
         self._start = 0  # where the open sentence starts in ``text``
         self._end: int | None = None  # where it ended (its full stop), if it has
+        self._stop: int | None = None  # a full stop just shown: an end if a blank follows
         self._named: list[int] = []
 
     def feed(self, piece: str) -> tuple[str, list[Part]]:
@@ -58,7 +59,7 @@ class Citations:
     def finish(self) -> tuple[str, list[Part]]:
         shown, parts = self._take(MARKER.sub("", self._pending).rstrip())
         self._pending = ""
-        end = self._end if self._end is not None else len(self.text.rstrip())
+        end = next((e for e in (self._end, self._stop) if e is not None), len(self.text.rstrip()))
         return shown, parts + self._close(end)
 
     def _take(self, ready: str) -> tuple[str, list[Part]]:
@@ -77,13 +78,18 @@ class Citations:
         for char in text:
             if not self.text and char.isspace():
                 continue  # the answer starts at its first word
+            if self._stop is not None:  # "3.14", "vetor.io", "e.g." do not end a sentence
+                self._end = self._stop if char.isspace() else self._end
+                self._stop = None
             if self._end is not None and not char.isspace():
                 parts += self._close(self._end)
                 self._start, self._end = len(self.text), None
             self.text += char
             shown.append(char)
-            if char in ENDS:
+            if char == "\n":
                 self._end = len(self.text.rstrip())
+            elif char in ENDS:
+                self._stop = len(self.text)
         return parts
 
     def _close(self, end: int) -> list[Part]:

@@ -43,7 +43,8 @@ def generator_for(model_arn: str, settings: Settings) -> Generator:
         for entry in models(GENERATION):
             if entry.model_id == model_id:
                 if entry.provider == OFFLINE:
-                    return get_generator(OFFLINE, model_id)
+                    return get_generator(OFFLINE, model_id, threads=settings.llm_threads,
+                                         timeout=settings.llm_timeout_seconds)  # fmt: skip
                 return get_generator(entry.provider, model_id, timeout=settings.llm_timeout_seconds)
         if model_id in configured(settings):
             return get_generator(REMOTE, model_id, base_url=settings.llm_base_url,

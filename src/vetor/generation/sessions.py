@@ -31,12 +31,17 @@ class Sessions:
             return []
         return list(self._find(session_id)["turns"])
 
-    def new_id(self) -> str:
-        return str(uuid.uuid4())
+    def open(self) -> str:
+        """A new, empty session (its id is sent before its first answer is written)."""
+        session_id = str(uuid.uuid4())
+        now = datetime.now(UTC).isoformat()
+        self.records.create({"sessionId": session_id, "createdAt": now, "updatedAt": now,
+                             "turns": []})  # fmt: skip
+        return session_id
 
     def record(self, session_id: str | None, question: str, answer: str) -> str:
         """Add a turn (to a new session when ``session_id`` is None); the session's id."""
-        session_id = session_id or self.new_id()
+        session_id = session_id or str(uuid.uuid4())
         now = datetime.now(UTC).isoformat()
         turn = {"question": question, "answer": answer}
         while True:

@@ -11,7 +11,6 @@ never stored to be silently ignored.
 from __future__ import annotations
 
 import secrets
-import string
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ import orjson
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
 from ..service import VectorService
-from ..store.documents import Document, VersionedDocuments, view
+from ..store.documents import Document, VersionedDocuments, new_id, view
 from .detectors import check_pii_types, find_regex
 
 ROOT = "_vetor/guardrails"
@@ -53,9 +52,8 @@ class Guardrails:
     def create_guardrail(
         self, *, name: str, blockedInputMessaging: str, blockedOutputsMessaging: str, **config: Any
     ) -> dict[str, Any]:
-        guardrail_id = "".join(
-            secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12)
-        )
+        token = config.get("clientRequestToken")  # boto3 sends one; a retry sends it again
+        guardrail_id = new_id(token).lower() + ("" if token else secrets.token_hex(1))
         now = _now()
         document = {
             "guardrailId": guardrail_id,
@@ -71,6 +69,7 @@ class Guardrails:
         }
         if not self.drafts.create(document):
             raise ConflictException(f"A guardrail named {name} already exists")
+        document = self.drafts.get(guardrail_id) or document  # a retry: the first one's
         return {
             "guardrailId": guardrail_id,
             "guardrailArn": document["guardrailArn"],

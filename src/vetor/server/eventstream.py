@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ..contract import service_model
 from ..errors import InternalServerException, VetorError
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
@@ -31,6 +32,16 @@ class EventStream:
 
     events: Iterator[tuple[str, dict[str, Any]]]
     headers: dict[str, str] = field(default_factory=dict)
+    # The error members of the operation's event union (botocore reads only those), and
+    # which of them an error of another type is sent as; internalServerException otherwise.
+    errors: frozenset[str] = frozenset()
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def member(self, error: VetorError) -> str:
+        member = error.code[:1].lower() + error.code[1:]  # ValidationException → validation…
+        if member in self.errors:
+            return member
+        return self.renamed.get(error.code, "internalServerException")
 
 
 def message(headers: dict[str, str], payload: bytes) -> bytes:
@@ -51,20 +62,27 @@ def event(event_type: str, payload: dict[str, Any]) -> bytes:
     return message(headers, orjson.dumps(payload))
 
 
-def exception(error: VetorError) -> bytes:
-    member = error.code[:1].lower() + error.code[1:]  # ValidationException → validationException
+def exception(member: str, error: VetorError) -> bytes:
     headers = {":exception-type": member, ":content-type": "application/json",
                ":message-type": "exception"}  # fmt: skip
     return message(headers, orjson.dumps({"message": error.message}))
 
 
-def encode(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[bytes]:
+def encode(stream: EventStream) -> Iterator[bytes]:
     """The messages of a stream; an error raised while it runs ends it as an exception."""
     try:
-        for event_type, payload in events:
+        for event_type, payload in stream.events:
             yield event(event_type, payload)
     except VetorError as error:
-        yield exception(error)
+        yield exception(stream.member(error), error)
     except Exception:  # never a stack trace to the client; the log has it
         error_log.exception("a streamed response failed")
-        yield exception(InternalServerException("The stream failed; the server log has why"))
+        failed = InternalServerException("The stream failed; the server log has why")
+        yield exception("internalServerException", failed)
+
+
+def stream_errors(service: str, operation: str) -> frozenset[str]:
+    """The error members of an operation's event union, from its botocore model."""
+    output = service_model(service).operation_model(operation).output_shape
+    union = next(m for m in output.members.values() if m.serialization.get("eventstream"))
+    return frozenset(n for n, shape in union.members.items() if shape.metadata.get("exception"))

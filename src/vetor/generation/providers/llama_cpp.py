@@ -33,7 +33,11 @@ class LlamaCppGenerator(Generator):
     provider = "llama-cpp"
 
     def __init__(
-        self, model: str | None = None, threads: int | str | None = None, context: int = 8192
+        self,
+        model: str | None = None,
+        threads: int | str | None = None,
+        context: int = 8192,
+        timeout: float | str | None = None,
     ) -> None:
         self.model = model or SMOLLM2
         self.cites_sources = self.model != SMOLLM2  # 135M parameters: numbers confuse it
@@ -48,6 +52,8 @@ class LlamaCppGenerator(Generator):
             model_path=_gguf(self.model), n_ctx=context, n_threads=count, verbose=False
         )
         self._lock = threading.Lock()
+        # How long a request waits for the model to be free before it is refused.
+        self.wait = float(timeout or os.environ.get("VETOR_LLM_TIMEOUT_SECONDS") or 60.0)
         # Freed before the interpreter tears down the modules llama.cpp's finalizer needs.
         atexit.register(self._llm.close)
 
@@ -57,8 +63,11 @@ class LlamaCppGenerator(Generator):
         chat = [{"role": "system", "content": system}] if system else []
         chat += [{"role": m.role, "content": m.text} for m in messages]
         usage = Usage()
-        with self._lock:
-            chunks: Any = self._llm.create_chat_completion(
+        if not self._lock.acquire(timeout=self.wait):
+            raise GenerationError(f"the offline model was busy for {self.wait:.0f} s")
+        chunks: Any = None
+        try:  # released when the answer ends, fails, or its reader closes the stream
+            chunks = self._llm.create_chat_completion(
                 messages=chat,  # type: ignore[arg-type]
                 stream=True,
                 max_tokens=inference.max_tokens,
@@ -67,7 +76,7 @@ class LlamaCppGenerator(Generator):
                 stop=list(inference.stop) or None,
             )
             pieces = []
-            for chunk in chunks:
+            for chunk in _checked(chunks):
                 choice = chunk["choices"][0]
                 piece = choice["delta"].get("content")
                 if piece:
@@ -78,10 +87,22 @@ class LlamaCppGenerator(Generator):
             usage.output_tokens = self.count_tokens("".join(pieces))
             prompt = "".join(m["content"] for m in chat)
             usage.input_tokens = self.count_tokens(prompt)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+            self._lock.release()
         return usage
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False)) if text else 0
+
+
+def _checked(chunks: Any) -> Any:
+    """llama.cpp's stream, its refusal of a prompt longer than the context as GenerationError."""
+    try:
+        yield from chunks
+    except ValueError as error:  # "Requested tokens (…) exceed context window of …"
+        raise GenerationError(f"the prompt does not fit the model: {error}") from None
 
 
 def _gguf(model: str) -> str:

@@ -2,14 +2,13 @@
 Ollama, llama.cpp's server, TGI, OpenAI, or another vetor), streamed as server-sent events.
 
 Every read has the timeout ``llm_timeout_seconds`` and the whole answer a deadline of the same
-length per 512 tokens asked for, so a server that is down, stalls or trickles fails the call
+length per 64 tokens asked for, so a server that is down, stalls or trickles fails the call
 with ``GenerationError``; it never hangs.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ from vetor.models.generator import (
     Usage,
 )
 
-from .sse import post_events
+from .sse import answer_deadline, post_events
 
 STOP_REASONS = {"length": "max_tokens", "stop": "end_turn"}
 
@@ -62,7 +61,7 @@ class OpenAIChatGenerator(Generator):
         }
         if inference.stop:
             body["stop"] = list(inference.stop)
-        deadline = time.monotonic() + self.timeout * max(1.0, inference.max_tokens / 512)
+        deadline = answer_deadline(self.timeout, inference.max_tokens)
         usage = Usage()
         for event in map(_complete, post_events(self.url, body, self._headers, self.timeout,
                                                 deadline)):  # fmt: skip

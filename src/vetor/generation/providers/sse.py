@@ -13,6 +13,15 @@ import orjson
 
 from vetor.models.generator import GenerationError
 
+# A streamed answer must end within the timeout for each this many tokens asked for (a server
+# trickling a token now and then cannot hold a request forever).
+TOKENS_PER_TIMEOUT = 64
+
+
+def answer_deadline(timeout: float, max_tokens: int) -> float:
+    """When (monotonic) a streamed answer of up to ``max_tokens`` tokens must have ended."""
+    return time.monotonic() + timeout * max(1.0, max_tokens / TOKENS_PER_TIMEOUT)
+
 
 def post_events(
     url: str, body: Any, headers: dict[str, str], timeout: float, deadline: float

@@ -11,7 +11,6 @@ token (``VERTEX_ACCESS_TOKEN``), else Application Default Credentials through go
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from vetor.models.generator import (
     Usage,
 )
 
-from .sse import post_events
+from .sse import answer_deadline, post_events
 
 STOP_REASONS = {"MAX_TOKENS": "max_tokens", "STOP": "end_turn"}
 
@@ -74,7 +73,7 @@ class VertexGeminiGenerator(Generator):
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         token = self._token or google_access_token(GenerationError)
-        deadline = time.monotonic() + self.timeout * max(1.0, inference.max_tokens / 512)
+        deadline = answer_deadline(self.timeout, inference.max_tokens)
         usage = Usage()
         headers = {"Authorization": f"Bearer {token}"}
         for event in post_events(self.url, body, headers, self.timeout, deadline):

@@ -113,8 +113,8 @@ class OpenAIAdapter:
             stream = await run_in_threadpool(self.chat.stream, model, messages, system, inference)
         except orjson.JSONDecodeError as error:
             return _error(400, f"The request body is not valid JSON: {error}")
-        except (ValueError, TypeError, KeyError) as error:
-            return _error(400, f"The request is not a chat completion request: {error}")
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            return _error(400, f"The request is not a chat completion request: {error!r}")
         except VetorError as error:
             return _vetor_error(error)
         reply = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
@@ -161,6 +161,8 @@ class OpenAIAdapter:
 
 def _conversation(body: Any) -> tuple[list[Message], str, Inference]:
     """OpenAI's messages (system and developer ones become the system prompt) and sampling."""
+    if body.get("tools") or body.get("functions"):
+        raise ValueError("tools and functions are not supported by vetor's models yet")
     system, messages = [], []
     for message in body["messages"]:
         content = message.get("content") or ""
@@ -208,8 +210,9 @@ def _chunks(stream: TextStream, reply: dict[str, Any], include_usage: bool) -> I
             except StopIteration as done:
                 usage = done.value if isinstance(done.value, Usage) else Usage()
                 break
-    except VetorError as error:
-        yield b"data: " + orjson.dumps({"error": {"message": error.message,
+    except Exception as error:  # the stream has started: an error event, never a cut stream
+        message = error.message if isinstance(error, VetorError) else "the model failed"
+        yield b"data: " + orjson.dumps({"error": {"message": message,
                                                   "type": "server_error"}}) + b"\n\n"  # fmt: skip
         return
     yield chunk({}, FINISH_REASONS[usage.stop_reason])

@@ -106,7 +106,7 @@ class RestJsonAdapter:
                 exchange.log(match.op.name, match.op.status, 0)
                 headers = {"x-amzn-RequestId": exchange.request_id, **result.headers}
                 return StreamingResponse(
-                    encode(result.events), match.op.status, headers, media_type=CONTENT_TYPE
+                    encode(result), match.op.status, headers, media_type=CONTENT_TYPE
                 )
             status, payload = match.op.status, orjson.dumps(result, default=_json_default)
         except VetorError as error:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...generation import AnsweringKnowledgeBases
 from ..access import Caller
-from ..eventstream import EventStream
+from ..eventstream import EventStream, stream_errors
 from . import NotImplementedOperation
 
 # The header each streamed operation sends its session id in (the model's output shape).
@@ -30,5 +30,6 @@ class KnowledgeBaseHandler:
         if function in STREAM_HEADERS:
             reply = method(**params)
             events = (next(iter(event.items())) for event in reply["stream"])
-            return EventStream(events, {STREAM_HEADERS[function]: reply["sessionId"]})
+            errors = stream_errors("bedrock-agent-runtime", "RetrieveAndGenerateStream")
+            return EventStream(events, {STREAM_HEADERS[function]: reply["sessionId"]}, errors)
         return method(**params)

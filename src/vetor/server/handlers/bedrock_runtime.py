@@ -10,7 +10,7 @@ from typing import Any
 from ...generation.chat import Chat
 from ...guardrails import GuardrailService
 from ..access import Caller
-from ..eventstream import EventStream
+from ..eventstream import EventStream, stream_errors
 from . import NotImplementedOperation
 
 
@@ -22,7 +22,9 @@ class BedrockRuntimeHandler:
         if function == "converse":
             return self.chat.converse(**params)
         if function == "converse_stream":
-            return EventStream(self.chat.converse_stream(**params))
+            errors = stream_errors("bedrock-runtime", "ConverseStream")
+            failed = {"DependencyFailedException": "modelStreamErrorException"}
+            return EventStream(self.chat.converse_stream(**params), {}, errors, failed)
         if function == "apply_guardrail":
             return self.guardrails.apply_guardrail(**params)
         raise NotImplementedOperation(f"vetor does not serve bedrock-runtime {function} yet")
