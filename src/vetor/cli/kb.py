@@ -17,6 +17,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..generation.citations import location_of
 from .base import (
     DEFAULT_DATA,
     DataOpt,
@@ -235,7 +236,7 @@ def kb_ask(
         return
     out.print()
     sources = list(
-        dict.fromkeys(_location(ref) for c in citations for ref in c["retrievedReferences"])
+        dict.fromkeys(location_of(ref) for c in citations for ref in c["retrievedReferences"])
     )
     for n, source in enumerate(sources, 1):
         out.print(f"[{n}] {source}", markup=False, soft_wrap=True)
@@ -392,9 +393,3 @@ def _results_table(results: list[dict[str, Any]]) -> Table:
         table.add_row(f"{result['score']:.3f}", source + (f" p.{page}" if page else ""),
                       text[:300] + ("…" if len(text) > 300 else ""))  # fmt: skip
     return table
-
-
-def _location(reference: dict[str, Any]) -> str:
-    location = reference.get("location") or {}
-    return str((location.get("s3Location") or {}).get("uri")
-               or (location.get("customDocumentLocation") or {}).get("id", "?"))  # fmt: skip

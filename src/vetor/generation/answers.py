@@ -25,9 +25,9 @@ from ..kb.documents import MIME_SUFFIXES
 from ..kb.parsing import ParseError, parse
 from ..kb.sources import s3_bucket
 from ..models import Generator, Inference, Message, TextStream
-from .citations import Citations, Part, bedrock_citations, cite
+from .citations import Citations, Part, bedrock_citations, cite, location_of
 from .feedback import AnswerLog
-from .models import generate, generator_for
+from .models import generate, generator_for, inference_of
 from .sessions import Sessions
 
 DEFAULT_PROMPT = (
@@ -113,7 +113,7 @@ class Answers:
         self.log.record(
             sessionId=session_id, question=plan.question, model=plan.generator.model,
             knowledgeBaseId=plan.knowledge_base, answer=text, streamed=streamed,
-            passages=[{"location": _where(r), "text": r["content"]["text"]}
+            passages=[{"location": location_of(r), "text": r["content"]["text"]}
                       for r in plan.references],
             citations=citations, guardrailAction=guardrail_action or "",
             latencyMs=round((time.perf_counter() - plan.started) * 1000, 1),
@@ -301,13 +301,7 @@ def _prompt(
 
 
 def _inference(generation: dict[str, Any]) -> Inference:
-    text = (generation.get("inferenceConfig") or {}).get("textInferenceConfig") or {}
-    return Inference(
-        max_tokens=int(text.get("maxTokens") or 512),
-        temperature=float(text.get("temperature") or 0.0),
-        top_p=float(text.get("topP") or 1.0),
-        stop=tuple(text.get("stopSequences") or ()),
-    )
+    return inference_of((generation.get("inferenceConfig") or {}).get("textInferenceConfig"))
 
 
 def _sub_questions(generator: Generator, question: str) -> list[str]:
@@ -318,12 +312,6 @@ def _sub_questions(generator: Generator, question: str) -> list[str]:
 
 def _passages(plan: Plan) -> list[str]:
     return [r["content"]["text"] for r in plan.references]
-
-
-def _where(reference: dict[str, Any]) -> str:
-    location = reference.get("location") or {}
-    found = (location.get("s3Location") or {}).get("uri")
-    return found or (location.get("customDocumentLocation") or {}).get("id", "")
 
 
 def _events(pairs: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[dict[str, Any]]:

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ValidationException
-from ..models import Inference, Message, TextStream, Usage
+from ..models import Inference, Message, TextStream, Tracked, Usage
 from ..settings import Settings
-from .models import generate, generator_for
+from .models import generate, generator_for, inference_of
 
 ROLES = ("user", "assistant")
 # Converse members vetor's models cannot honour: refused, never silently dropped.
@@ -32,11 +32,12 @@ class Chat:
 
     def converse(self, *, modelId: str, messages: list[dict[str, Any]], **request: Any) -> Any:
         started = time.perf_counter()
-        pieces, usage = _collect(self.stream(modelId, *_conversation(messages, request)))
+        stream = Tracked(self.stream(modelId, *_conversation(messages, request)))
+        text = "".join(stream)
         return {
-            "output": {"message": {"role": "assistant", "content": [{"text": "".join(pieces)}]}},
-            "stopReason": usage.stop_reason,
-            "usage": _usage(usage),
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": stream.usage.stop_reason,
+            "usage": _usage(stream.usage),
             "metrics": {"latencyMs": int((time.perf_counter() - started) * 1000)},
         }
 
@@ -44,21 +45,16 @@ class Chat:
         self, *, modelId: str, messages: list[dict[str, Any]], **request: Any
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         started = time.perf_counter()
-        stream = self.stream(modelId, *_conversation(messages, request))  # checked before
+        stream = Tracked(self.stream(modelId, *_conversation(messages, request)))  # checked
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
             yield "messageStart", {"role": "assistant"}
-            while True:
-                try:
-                    piece = next(stream)
-                except StopIteration as done:
-                    usage = done.value if isinstance(done.value, Usage) else Usage()
-                    break
+            for piece in stream:
                 yield "contentBlockDelta", {"delta": {"text": piece}, "contentBlockIndex": 0}
             yield "contentBlockStop", {"contentBlockIndex": 0}
-            yield "messageStop", {"stopReason": usage.stop_reason}
+            yield "messageStop", {"stopReason": stream.usage.stop_reason}
             latency = int((time.perf_counter() - started) * 1000)
-            yield "metadata", {"usage": _usage(usage), "metrics": {"latencyMs": latency}}
+            yield "metadata", {"usage": _usage(stream.usage), "metrics": {"latencyMs": latency}}
 
         return events()
 
@@ -80,23 +76,7 @@ def _conversation(
             raise ValidationException("vetor's generation models read text content blocks only")
         turns.append(Message(message["role"], "".join(block["text"] for block in blocks)))
     system = "\n".join(block.get("text", "") for block in request.get("system") or [])
-    config = request.get("inferenceConfig") or {}
-    inference = Inference(
-        max_tokens=int(config.get("maxTokens") or 512),
-        temperature=float(config.get("temperature") or 0.0),
-        top_p=float(config.get("topP") or 1.0),
-        stop=tuple(config.get("stopSequences") or ()),
-    )
-    return turns, system, inference
-
-
-def _collect(stream: TextStream) -> tuple[list[str], Usage]:
-    pieces = []
-    while True:
-        try:
-            pieces.append(next(stream))
-        except StopIteration as done:
-            return pieces, done.value if isinstance(done.value, Usage) else Usage()
+    return turns, system, inference_of(request.get("inferenceConfig"))
 
 
 def _usage(usage: Usage) -> dict[str, int]:

@@ -133,3 +133,10 @@ def bedrock_citations(
         }
         for p in parts
     ]
+
+
+def location_of(reference: dict[str, Any]) -> str:
+    """Where a retrieved reference comes from: its S3 URI or its custom document's id."""
+    location = reference.get("location") or {}
+    found = (location.get("s3Location") or {}).get("uri")
+    return str(found or (location.get("customDocumentLocation") or {}).get("id", "?"))

@@ -4,6 +4,8 @@ the models an OpenAI-compatible server serves (settings ``llm_base_url``, ``llm_
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import DependencyFailedException, ValidationException
 from ..models import (
     GENERATION,
@@ -13,7 +15,7 @@ from ..models import (
     Message,
     ModelEntry,
     TextStream,
-    Usage,
+    Tracked,
     get_generator,
     models,
 )
@@ -56,6 +58,18 @@ def generator_for(model_arn: str, settings: Settings) -> Generator:
     raise ValidationException(f"The model {model_arn} is not available (vetor has: {known})")
 
 
+def inference_of(config: dict[str, Any] | None) -> Inference:
+    """Bedrock's inference configuration (Converse's ``inferenceConfig``, RetrieveAndGenerate's
+    ``textInferenceConfig``: the same members) as the models take it."""
+    config = config or {}
+    return Inference(
+        max_tokens=int(config.get("maxTokens") or 512),
+        temperature=float(config.get("temperature") or 0.0),
+        top_p=float(config.get("topP") or 1.0),
+        stop=tuple(config.get("stopSequences") or ()),
+    )
+
+
 def generate(
     generator: Generator,
     messages: list[Message],
@@ -73,18 +87,13 @@ def generate(
         yield from pieces
         return usage
     pieces = []
+    stream = Tracked(generator.stream(messages, system, inference))
     try:
-        stream = generator.stream(messages, system, inference)
-        while True:
-            try:
-                piece = next(stream)
-            except StopIteration as done:
-                usage = done.value if isinstance(done.value, Usage) else Usage()
-                break
+        for piece in stream:
             pieces.append(piece)
             yield piece
     except GenerationError as error:
         raise DependencyFailedException(f"The model {generator.model} failed: {error}") from None
     if key is not None:
-        ANSWERS.put(key, pieces, usage)
-    return usage
+        ANSWERS.put(key, pieces, stream.usage)
+    return stream.usage

@@ -15,6 +15,7 @@ from .generator import (
     Inference,
     Message,
     TextStream,
+    Tracked,
     Usage,
 )
 from .registry import (
@@ -55,6 +56,7 @@ __all__ = [
     "Inference",
     "Message",
     "TextStream",
+    "Tracked",
     "Usage",
     "get_generator",
     "IMAGE",

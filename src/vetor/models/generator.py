@@ -69,11 +69,17 @@ class Generator(ABC):
     def generate(
         self, messages: Sequence[Message], system: str = "", inference: Inference = Inference()
     ) -> Generation:
-        pieces: list[str] = []
-        stream = self.stream(messages, system, inference)
-        while True:
-            try:
-                pieces.append(next(stream))
-            except StopIteration as done:
-                usage = done.value if isinstance(done.value, Usage) else Usage()
-                return Generation("".join(pieces), usage)
+        stream = Tracked(self.stream(messages, system, inference))
+        return Generation("".join(stream), stream.usage)
+
+
+class Tracked:
+    """A text stream read piece by piece (``for piece in tracked``); once it has ended,
+    ``usage`` is what it returned."""
+
+    def __init__(self, stream: TextStream) -> None:
+        self._stream, self.usage = stream, Usage()
+
+    def __iter__(self) -> collections.abc.Iterator[str]:
+        usage = yield from self._stream
+        self.usage = usage if isinstance(usage, Usage) else Usage()

@@ -30,7 +30,7 @@ from ...errors import AccessDeniedException, DependencyFailedException, VetorErr
 from ...generation.chat import Chat
 from ...generation.feedback import AnswerLog
 from ...generation.models import catalogue
-from ...models import Inference, Message, TextStream, Usage
+from ...models import Inference, Message, TextStream, Tracked, Usage
 from ..access import BEARER, Gate
 from ..exchange import MAX_BODY_BYTES
 from ..handlers.embeddings import EmbeddingError, EmbeddingService, InputProblem
@@ -61,16 +61,22 @@ class OpenAIAdapter:
             return _error(401, error.message)
         return None
 
-    async def create_embeddings(self, request: Request) -> Response:
+    async def _body(self, request: Request) -> tuple[Any, Response | None]:
+        """The caller's JSON body, or the response refusing it (credentials, size, JSON)."""
         denied = self._denied(request)
         if denied is not None:
-            return denied
+            return None, denied
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            return _error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes")
+            return None, _error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes")
         try:
-            body = orjson.loads(await request.body())
+            return orjson.loads(await request.body()), None
         except orjson.JSONDecodeError as error:
-            return _error(400, f"The request body is not valid JSON: {error}")
+            return None, _error(400, f"The request body is not valid JSON: {error}")
+
+    async def create_embeddings(self, request: Request) -> Response:
+        body, refused = await self._body(request)
+        if refused is not None:
+            return refused
         problem, texts = _texts(body)
         if problem:
             return _error(400, problem, "input")
@@ -101,18 +107,13 @@ class OpenAIAdapter:
         return _json(document, headers={"x-vetor-batch-texts": str(result.batch_texts)})
 
     async def create_chat_completion(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            return _error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes")
+        body, refused = await self._body(request)
+        if refused is not None:
+            return refused
         try:
-            body = orjson.loads(await request.body())
             messages, system, inference = _conversation(body)
             model = str(body.get("model") or "")
             stream = await run_in_threadpool(self.chat.stream, model, messages, system, inference)
-        except orjson.JSONDecodeError as error:
-            return _error(400, f"The request body is not valid JSON: {error}")
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             return _error(400, f"The request is not a chat completion request: {error!r}")
         except VetorError as error:
@@ -122,24 +123,25 @@ class OpenAIAdapter:
             usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = _chunks(stream, reply, usage)
             return StreamingResponse(events, media_type="text/event-stream")
+        tracked = Tracked(stream)
         try:
-            text, used = await run_in_threadpool(_collect, stream)
+            text = await run_in_threadpool("".join, tracked)
         except VetorError as error:
             return _vetor_error(error)
+        used = tracked.usage
         choice = {"index": 0, "message": {"role": "assistant", "content": text},
                   "finish_reason": FINISH_REASONS[used.stop_reason]}  # fmt: skip
         return _json({**reply, "object": "chat.completion", "choices": [choice],
                       "usage": _usage(used)})  # fmt: skip
 
     async def rate_answer(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
+        body, refused = await self._body(request)
+        if refused is not None:
+            return refused
         try:
-            body = orjson.loads(await request.body())
             fields = (body.get("sessionId"), body.get("rating"), body.get("comment", ""))
             rated = await run_in_threadpool(self.feedback.rate, *fields)
-        except (orjson.JSONDecodeError, AttributeError):
+        except AttributeError:
             return _error(400, "The body must be a JSON object")
         except VetorError as error:
             return _vetor_error(error)
@@ -184,15 +186,6 @@ def _conversation(body: Any) -> tuple[list[Message], str, Inference]:
     return messages, "\n".join(system), inference
 
 
-def _collect(stream: TextStream) -> tuple[str, Usage]:
-    pieces = []
-    while True:
-        try:
-            pieces.append(next(stream))
-        except StopIteration as done:
-            return "".join(pieces), done.value if isinstance(done.value, Usage) else Usage()
-
-
 def _chunks(stream: TextStream, reply: dict[str, Any], include_usage: bool) -> Iterator[bytes]:
     """Server-sent events of ``chat.completion.chunk``s, then ``[DONE]``; a model that fails
     midway ends the stream with an error event."""
@@ -203,21 +196,18 @@ def _chunks(stream: TextStream, reply: dict[str, Any], include_usage: bool) -> I
         return b"data: " + orjson.dumps(document) + b"\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
+    tracked = Tracked(stream)
     try:
-        while True:
-            try:
-                yield chunk({"content": next(stream)})
-            except StopIteration as done:
-                usage = done.value if isinstance(done.value, Usage) else Usage()
-                break
+        for piece in tracked:
+            yield chunk({"content": piece})
     except Exception as error:  # the stream has started: an error event, never a cut stream
         message = error.message if isinstance(error, VetorError) else "the model failed"
         yield b"data: " + orjson.dumps({"error": {"message": message,
                                                   "type": "server_error"}}) + b"\n\n"  # fmt: skip
         return
-    yield chunk({}, FINISH_REASONS[usage.stop_reason])
+    yield chunk({}, FINISH_REASONS[tracked.usage.stop_reason])
     if include_usage:
-        yield chunk(None, usage=_usage(usage))  # the usage chunk has no choices
+        yield chunk(None, usage=_usage(tracked.usage))  # the usage chunk has no choices
     yield b"data: [DONE]\n\n"
 
 
