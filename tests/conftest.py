@@ -166,7 +166,8 @@ class Server:
 
         self.data = data
         self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert" in args else "http"
+        self.endpoint = f"{scheme}://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "vetor", "serve", "--data", data]
         command += ["--port", str(self.port), *args]
         import tempfile
@@ -183,15 +184,18 @@ class Server:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
+        import ssl
         import time
         import urllib.request
 
+        unverified = ssl._create_unverified_context()  # readiness only; tests verify TLS
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"vetor serve exited: {self.logs()}")
             try:
-                with urllib.request.urlopen(f"{self.endpoint}/health", timeout=1) as reply:
+                url = f"{self.endpoint}/health"
+                with urllib.request.urlopen(url, timeout=1, context=unverified) as reply:
                     if reply.status == 200:
                         return
             except OSError:

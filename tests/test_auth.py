@@ -16,7 +16,8 @@ import pytest
 from botocore.awsrequest import AWSRequest, AWSResponse
 
 from vetor.errors import AccessDeniedException
-from vetor.server.auth import Credentials, Keyring, verify_request
+from vetor.server.auth import verify_request
+from vetor.server.keys import Credentials, Keyring
 
 KEY = "AKIDVETORTEST0000001"
 SECRET = "vetor-test-secret/with+odd=chars"

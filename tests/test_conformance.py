@@ -135,7 +135,7 @@ def test_bucket_errors(api: Api, bucket: str) -> None:
 def test_bucket_policy_and_default_index_mode(api: Api, bucket: str) -> None:
     with expect("NotFoundException", "The specified vector bucket policy could not be found"):
         api.get_vector_bucket_policy(vectorBucketName=bucket)
-    statement = '{"Effect":"Allow","Principal":"*","Action":"s3vectors:*"}'
+    statement = '{"Effect":"Allow","Principal":"*","Action":"s3vectors:*","Resource":"*"}'
     policy = '{"Version":"2012-10-17","Statement":[' + statement + "]}"
     assert api.put_vector_bucket_policy(vectorBucketName=bucket, policy=policy) == {}
     assert api.get_vector_bucket_policy(vectorBucketName=bucket) == {"policy": policy}

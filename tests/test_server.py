@@ -168,7 +168,7 @@ def test_sts_answers_who_the_caller_is_on_the_same_port(server: Server, tmp_path
     identity = server.client("sts").get_caller_identity()
     assert identity["Account"] == "000000000000"
     assert identity["Arn"] == "arn:aws:iam::000000000000:root"
-    assert identity["UserId"] == KEY
+    assert identity["UserId"] == identity["Account"]  # the root's, as in AWS
     with pytest.raises(ClientError) as denied:
         server.client("sts", aws_secret_access_key="nope").get_caller_identity()
     assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -264,7 +264,10 @@ def test_tags_and_policy(service: vetor.VectorService, index: dict) -> None:
         NotFoundException, match="The specified vector bucket policy could not be found"
     ):
         service.get_vector_bucket_policy(vectorBucketName="docs")
-    policy = '{"Version": "2012-10-17", "Statement": []}'
+    policy = (
+        '{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Principal": "*", '
+        f'"Action": "s3vectors:DeleteIndex", "Resource": "{ARN}/index/*"}}}}'
+    )
     service.put_vector_bucket_policy(vectorBucketName="docs", policy=policy)
     assert service.get_vector_bucket_policy(vectorBucketArn=ARN) == {"policy": policy}
     with pytest.raises(ValidationException, match="not valid JSON"):

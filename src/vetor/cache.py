@@ -60,7 +60,7 @@ class MemoryCache:
 class DiskCache:
     def __init__(self, directory: str | os.PathLike[str], max_bytes: int, namespace: str) -> None:
         self.root = Path(directory).expanduser()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(0o700, parents=True, exist_ok=True)  # cached objects are private data
         self.max_bytes = max_bytes
         self._namespace = namespace  # the store's URI: one directory may serve several stores
         self._lock = threading.Lock()
@@ -114,7 +114,8 @@ class DiskCache:
         name = self._name(key)
         temporary = self.root / f".{name}.{os.getpid()}.{threading.get_ident()}"
         try:
-            temporary.write_bytes(data)
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write(data)
             os.replace(temporary, self.root / name)
         except OSError:  # a full or read-only disk: the cache is only an optimisation
             with contextlib.suppress(OSError):

@@ -218,7 +218,12 @@ def _number(value: float | None) -> str:
 def _compiled(pattern: str) -> re.Pattern[str]:
     for java, python in _JAVA_CLASSES.items():
         pattern = pattern.replace(java, python)
-    return re.compile(pattern)
+    return re.compile(_END.sub(r"\\Z", pattern))
+
+
+# An unescaped "$" outside a character class: in AWS's (ECMAScript) patterns it ends the
+# string; in Python it also matches before a final newline. "\Z" is the former.
+_END = re.compile(r"(?<!\\)\$(?![^\[]*\])")
 
 
 def _wrong_type(path: str, kind: str) -> ValidationException:

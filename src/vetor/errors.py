@@ -72,6 +72,12 @@ class TooManyRequestsException(VetorError):
     http_status = 429
 
 
+class ThrottlingException(TooManyRequestsException):
+    """Bedrock's name for the same: too many requests (429)."""
+
+    code = "ThrottlingException"
+
+
 class InternalServerException(VetorError):
     code = "InternalServerException"
     http_status = 500

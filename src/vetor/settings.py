@@ -36,6 +36,9 @@ class Settings:
     max_metadata_keys: int = 50
     max_non_filterable_keys: int = 10
     max_tags: int = 50
+    # A filter's cost grows with its size: a million $in values cost seconds of CPU.
+    max_filter_values: int = 1024  # operands and $in/$nin values, in total
+    max_filter_depth: int = 8  # nested $and/$or levels
     max_indexes_per_bucket: int = 10_000
     # AWS's rule: vector buckets created before this day may hold CLASSIC indexes (and get
     # CLASSIC by default); later ones get ENHANCED indexes and cannot set CLASSIC. A later
@@ -140,6 +143,16 @@ class Settings:
     # as Parquet files in the store, and how many days of it are kept.
     answer_log: bool = False
     answer_log_retention_days: float = 30.0
+
+    # --- the server's defences (vetor serve) --------------------------------------------------
+    header_timeout_seconds: float = 10.0  # a connection's request line and headers, in full
+    body_read_timeout_seconds: float = 20.0  # the longest wait for the next piece of a body
+    max_body_bytes_in_flight: int = 256 * 1024 * 1024  # bodies being read, per process
+    max_connections: int = 1000  # open connections per process; more get a 503
+    # Per access key: requests per second (a token bucket holding one second's worth; 0: no
+    # limit) and requests at once (0: no limit). Over either: TooManyRequestsException (429).
+    requests_per_second_per_key: float = 0.0
+    concurrent_requests_per_key: int = 0
 
     def __post_init__(self) -> None:
         if self.hybrid_rrf_constant < 0 or self.hybrid_vector_weight <= 0:

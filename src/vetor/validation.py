@@ -13,17 +13,19 @@ import numpy as np
 import orjson
 
 from .errors import ValidationException
+from .iam import parse_policy
 from .settings import Settings
 
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# \A...\Z, never ^...$: "$" also matches before a final newline, so "docs\n" would pass.
+BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
+INDEX_NAME = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 BUCKET_ARN = re.compile(
-    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"bucket/(?P<bucket>[^/]+)$"
+    r"\Aarn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"bucket/(?P<bucket>[^/\n]+)\Z"
 )
 INDEX_ARN = re.compile(
-    r"^arn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"bucket/(?P<bucket>[^/]+)/index/(?P<index>[^/]+)$"
+    r"\Aarn:aws[-a-z0-9]*:s3vectors:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
+    r"bucket/(?P<bucket>[^/\n]+)/index/(?P<index>[^/\n]+)\Z"
 )
 MAX_TEXT_SEARCH_CONFIGS = 10  # per index
 
@@ -186,15 +188,10 @@ def encryption(config: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def policy_document(policy: Any) -> str:
-    """A bucket policy: a string holding a JSON object."""
+    """A bucket policy: a string holding a valid IAM resource policy of at most 20 KB."""
     if not isinstance(policy, str):
         raise ValidationException.field("/policy", "Member must be a string")
-    try:
-        document = orjson.loads(policy)
-    except orjson.JSONDecodeError:
-        raise ValidationException("Invalid policy document: not valid JSON") from None
-    if not isinstance(document, dict):
-        raise ValidationException("Invalid policy document: must be a JSON object")
+    parse_policy(policy, "resource")
     return policy
 
 

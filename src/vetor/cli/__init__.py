@@ -12,6 +12,7 @@ from .buckets import buckets_app
 from .embed import embed_app
 from .indexes import indexes_app
 from .kb import kb_app
+from .keys import keys_app
 from .vectors import vectors_app
 
 app.add_typer(buckets_app, name="buckets", no_args_is_help=True)
@@ -19,5 +20,6 @@ app.add_typer(indexes_app, name="indexes", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors", no_args_is_help=True)
 app.add_typer(embed_app, name="embed")
 app.add_typer(kb_app, name="kb", no_args_is_help=True)
+app.add_typer(keys_app, name="keys", no_args_is_help=True)
 
 __all__ = ["app"]

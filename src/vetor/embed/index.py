@@ -119,7 +119,7 @@ def _create_index(client: Any, embedder: Embedder, options: PutOptions) -> None:
 
 def model_tags(embedder: Embedder) -> dict[str, str]:
     tags = {PROVIDER_TAG: embedder.provider, MODEL_TAG: embedder.model}
-    allowed = re.compile(r"^[\w\s.:/=+\-@]{1,256}$")
+    allowed = re.compile(r"\A[\w\s.:/=+\-@]{1,256}\Z")
     return tags if all(allowed.match(v) for v in tags.values()) else {}
 
 

@@ -5,7 +5,7 @@ from its submodules.
 """
 
 from .ann import limit_numpy_blas
-from .filters import Filter
+from .filters import Filter, FilterLimits
 from .format import Manifest, Rows, RunRef
 from .index import Hit, IndexEngine, IndexGone, TextQuery
 from .textindex import TextField, text_fields_of
@@ -13,6 +13,7 @@ from .view import IndexView
 
 __all__ = [
     "Filter",
+    "FilterLimits",
     "Hit",
     "IndexEngine",
     "IndexGone",

@@ -46,6 +46,14 @@ def is_number(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class FilterLimits:
+    """How large a filter may be: its operands and list values in total, its nesting."""
+
+    values: int = 1024
+    depth: int = 8
+
+
+@dataclass(frozen=True)
 class Filter:
     """A checked metadata filter: what the service hands the engine with a query."""
 
@@ -53,11 +61,33 @@ class Filter:
 
     @classmethod
     def parse(
-        cls, document: Any, non_filterable: Sequence[str] = (), allow_starts_with: bool = True
+        cls,
+        document: Any,
+        non_filterable: Sequence[str] = (),
+        allow_starts_with: bool = True,
+        limits: FilterLimits | None = None,
     ) -> Filter:
         """Validate a filter document (S3 Vectors' errors); ``$startsWith`` needs ENHANCED."""
+        _check_size(document, limits or FilterLimits())
         filter_keys(document, non_filterable, allow_starts_with)
         return cls(document)
+
+
+def _check_size(document: Any, limits: FilterLimits) -> None:
+    """Refuse a filter too large or too deep before anything walks it recursively."""
+    values, stack = 0, [(document, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > 2 * limits.depth + 2:  # each $and/$or level is an object and an array
+            raise invalid(f"filters may nest at most {limits.depth} levels of $and / $or")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+            continue
+        values += len(node) if isinstance(node, list) else 1
+        if values > limits.values:
+            raise invalid(f"a filter may hold at most {limits.values} values in total")
+        if isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
 
 
 def filter_keys(

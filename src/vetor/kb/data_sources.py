@@ -23,7 +23,7 @@ from .records import Document, data_source_records, new_id
 from .records import view as _view
 from .state import SyncState
 
-BUCKET_ARN = re.compile(r"^arn:aws[-a-z]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_ARN = re.compile(r"\Aarn:aws[-a-z]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 SERVED = ("S3", "CUSTOM", "LOCAL")
 
 

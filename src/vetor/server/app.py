@@ -12,24 +12,26 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..generation import knowledge_bases as answering_knowledge_bases
 from ..generation.chat import Chat
 from ..service import VectorService
 from . import codec, pages
-from .access import Gate, signing_service
+from .access import Gate, ResourceFacts, signing_service
 from .adapters.openai import OpenAIAdapter
 from .adapters.query import QueryAdapter
 from .adapters.restjson import RestJsonAdapter
-from .auth import Keyring
 from .exchange import error_log
 from .handlers.bedrock import BedrockHandler
 from .handlers.bedrock_agent import KnowledgeBaseHandler
@@ -37,6 +39,7 @@ from .handlers.bedrock_runtime import BedrockRuntimeHandler
 from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
 from .handlers.sts import StsHandler
+from .keys import Keyring
 
 
 class Adapter(Protocol):
@@ -76,7 +79,8 @@ def create_app(
 ) -> Starlette:
     """The endpoint; ``keyring=None`` turns authentication off. ``warm`` names indexes
     (``bucket/index``) loaded before the server accepts requests."""
-    gate = Gate(keyring, service.settings.account_id)
+    gate = Gate(keyring, service.settings, ResourceFacts(service))
+    store_kind = _store_kind(service.store.uri)
     s3vectors = RestJsonAdapter(
         "s3vectors",
         S3VectorsHandler(service),
@@ -115,8 +119,9 @@ def create_app(
         try:
             await run_in_threadpool(service.check_ready)
         except Exception as error:  # the store is the one dependency that can be down
-            return JSONResponse({"status": "unavailable", "reason": str(error)}, 503)
-        return JSONResponse({"status": "ready", "store": service.store.uri})
+            error_log.warning(f"not ready: {error}")  # the reason may name store paths
+            return JSONResponse({"status": "unavailable", "store": store_kind}, 503)
+        return JSONResponse({"status": "ready", "store": store_kind})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(spec)
@@ -124,7 +129,7 @@ def create_app(
     async def home(request: Request) -> Response:
         if "Action" in request.query_params:  # STS's query protocol may GET / too
             return await dispatcher.handle(request)
-        document = pages.home(__version__, service.store.uri)
+        document = pages.home(__version__, store_kind)
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(pages.home_html(document))
         return JSONResponse(document)
@@ -153,4 +158,37 @@ def create_app(
         *openai.routes(),  # OpenAI-compatible, ahead of the catch-all
         Route("/{path:path}", dispatcher.handle, methods=methods),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WellFormedHost)])
+
+
+def _store_kind(uri: str) -> str:
+    """What ``/`` and ``/ready`` may tell anyone: the store's kind, not where it is."""
+    scheme = uri.partition("://")[0] if "://" in uri else "file"
+    return {"s3": "s3", "memory": "memory"}.get(scheme, "local directory")
+
+
+class WellFormedHost:
+    """A request whose ``Host`` is not a host[:port] gets a 400 before any route sees it
+    (Starlette would fail building its URL: ``Host: [`` is an unterminated IPv6 literal)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _well_formed_host(scope):
+            response = JSONResponse({"message": "Malformed Host header"}, 400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _well_formed_host(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            try:
+                host = value.decode("ascii")
+                urlsplit(f"http://{host}/").port  # noqa: B018 (parsing is the check)
+            except ValueError:  # not ASCII, a bad IPv6 literal, a port out of range
+                return False
+            return not any(c in host for c in " \t/?#@")
+    return True

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -38,8 +35,11 @@ from botocore.credentials import Credentials as BotocoreCredentials
 
 from vetor.errors import AccessDeniedException
 
+from .keys import Keyring
+
 SERVICE = "s3vectors"
 ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # seconds; AWS's limit for X-Amz-Expires
 QUERY_AUTH_PARAMS = (
     "X-Amz-Algorithm",
@@ -59,61 +59,6 @@ _MISMATCH = (
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """One access key the server accepts; the secret never shows in ``repr``."""
-
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-
-
-class Keyring:
-    """The configured access keys: access key id -> secret access key."""
-
-    def __init__(self, keys: Mapping[str, str]) -> None:
-        for key_id, secret in keys.items():
-            if not (isinstance(key_id, str) and key_id and isinstance(secret, str) and secret):
-                raise ValueError("access key ids and secrets must be non-empty strings")
-        self._keys = dict(keys)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
-        """Load ``{"keys": [{"accessKeyId": ..., "secretAccessKey": ...}, ...]}``."""
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-            credentials = _parse_keys_document(document)
-        except ValueError as exc:
-            raise ValueError(f"invalid keys file {os.fspath(path)!r}: {exc}") from exc
-        return cls({c.access_key_id: c.secret_access_key for c in credentials})
-
-    def secret(self, access_key_id: str) -> str | None:
-        """The secret access key of ``access_key_id``, or None when it is not configured."""
-        return self._keys.get(access_key_id)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __repr__(self) -> str:
-        return f"Keyring({len(self._keys)} keys)"
-
-
-def _parse_keys_document(document: Any) -> list[Credentials]:
-    entries = document.get("keys") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise ValueError('expected an object {"keys": [...]}')
-    credentials = []
-    for entry in entries:
-        key_id = entry.get("accessKeyId") if isinstance(entry, dict) else None
-        secret = entry.get("secretAccessKey") if isinstance(entry, dict) else None
-        if not (isinstance(key_id, str) and key_id and isinstance(secret, str) and secret):
-            raise ValueError("each key needs a non-empty accessKeyId and secretAccessKey")
-        credentials.append(Credentials(key_id, secret))
-    ids = [c.access_key_id for c in credentials]
-    if len(set(ids)) != len(ids):
-        raise ValueError("an accessKeyId is listed twice")
-    return credentials
-
-
-@dataclass(frozen=True)
 class _Auth:
     """What the client claims: its credential scope, signed headers, timestamp, signature."""
 
@@ -128,7 +73,49 @@ class _Auth:
     expires: int | None  # presigned URLs only
 
 
-def verify_request(
+def verify_request(*, body: bytes, **request: Any) -> str:
+    """Return the access key id of a correctly signed request, else raise
+    :class:`~vetor.errors.AccessDeniedException` with a clear message: :func:`check_headers`
+    (same arguments) and :meth:`Signed.verify` in one call, for a body already at hand."""
+    return check_headers(**request).verify(hashlib.sha256(body).hexdigest())
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A request whose credentials, scope, time and payload declaration passed; the
+    signature itself is checked once the payload's hash is known.
+
+    ``payload_hash`` is what the signature covers when the client declared it in a signed
+    ``x-amz-content-sha256`` header: then :meth:`verify` can run before a byte of the body is
+    read, and the body is compared with the declaration as it streams in.
+    """
+
+    access_key_id: str
+    payload_hash: str | None  # None: the body must be hashed before the signature is checked
+    request: AWSRequest = field(repr=False)
+    auth: _Auth = field(repr=False)
+    secret: str = field(repr=False)
+
+    @property
+    def body_is_checked(self) -> bool:
+        """Whether the body's hash must equal :attr:`payload_hash` (not UNSIGNED-PAYLOAD)."""
+        return self.payload_hash != UNSIGNED_PAYLOAD
+
+    def verify(self, body_hash: str | None = None) -> str:
+        """The access key id, once the signature matches (``body_hash``: the body's hex
+        SHA-256, needed when the payload hash was not declared in a signed header)."""
+        covered = self.payload_hash or body_hash
+        if covered is None:
+            raise ValueError("the body's hash is needed to check this signature")
+        expected = _signature(self.request, self.auth, self.secret, covered)
+        if not hmac.compare_digest(expected.encode(), self.auth.signature.encode()):
+            raise AccessDeniedException(_MISMATCH)
+        if body_hash is not None and self.body_is_checked and self.payload_hash is not None:
+            check_payload(self.payload_hash, body_hash)
+        return self.access_key_id
+
+
+def check_headers(
     *,
     method: str,
     scheme: str,
@@ -136,14 +123,12 @@ def verify_request(
     raw_path: str,
     query_string: str,
     headers: Mapping[str, str],
-    body: bytes,
     keyring: Keyring,
     service: str = SERVICE,
     now: datetime | None = None,
     max_skew: timedelta = timedelta(minutes=15),
-) -> str:
-    """Return the access key id of a correctly signed request, else raise
-    :class:`~vetor.errors.AccessDeniedException` with a clear message.
+) -> Signed:
+    """Everything SigV4 can check before the body is read; raises AccessDeniedException.
 
     ``raw_path`` is the path exactly as received, still percent-encoded; ``query_string`` the
     raw query without ``?``; ``headers`` are matched case-insensitively; ``host`` stands in for
@@ -161,12 +146,17 @@ def verify_request(
             "The security token included in the request is invalid: "
             f"unknown access key {auth.access_key_id!r}."
         )
-    _check_payload_hash(lowered, body)
-    request = _rebuild(method, scheme, host, raw_path, pairs, lowered, body, auth)
-    expected = _signature(request, auth, secret)
-    if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
-        raise AccessDeniedException(_MISMATCH)
-    return auth.access_key_id
+    declared = _declared_payload(lowered, auth, scheme)
+    request = _rebuild(method, scheme, host, raw_path, pairs, lowered, auth)
+    return Signed(auth.access_key_id, declared, request, auth, secret)
+
+
+def check_payload(declared: str, body_hash: str) -> None:
+    """The body received must be the one whose hash the client signed."""
+    if declared.lower() != body_hash:
+        raise AccessDeniedException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
 
 
 # --- what the client claims -------------------------------------------------------------------
@@ -331,31 +321,45 @@ def _check_time(auth: _Auth, now: datetime, max_skew: timedelta) -> None:
         )
 
 
-def _check_payload_hash(headers: Mapping[str, str], body: bytes) -> None:
-    """A declared x-amz-content-sha256 must be the body's hash (s3vectors signs payloads)."""
+def _declared_payload(headers: Mapping[str, str], auth: _Auth, scheme: str) -> str | None:
+    """The payload hash a signed ``x-amz-content-sha256`` declares, or None (hash the body).
+
+    A hex SHA-256 is checked against the body as it arrives. ``UNSIGNED-PAYLOAD`` is accepted
+    over TLS only, where the transport protects the body the signature does not cover. The
+    ``STREAMING-*`` (aws-chunked) forms are S3 uploads' and are refused.
+    """
     declared = headers.get("x-amz-content-sha256")
     if declared is None:
-        return
+        return None
     declared = declared.strip()
+    if declared == UNSIGNED_PAYLOAD and scheme == "https":
+        signed = "x-amz-content-sha256" in auth.signed_headers
+        return declared if signed else None
     if not re.fullmatch(r"[0-9a-fA-F]{64}", declared):
+        over = "" if scheme == "https" else " (UNSIGNED-PAYLOAD only over HTTPS)"
         raise AccessDeniedException(
-            f"x-amz-content-sha256 {declared!r} is not accepted: s3vectors requests must sign "
-            "the hex SHA-256 of the payload."
+            f"x-amz-content-sha256 {declared[:80]!r} is not accepted: requests must sign "
+            f"the hex SHA-256 of the payload{over}."
         )
-    if declared.lower() != hashlib.sha256(body).hexdigest():
-        raise AccessDeniedException(
-            "The provided 'x-amz-content-sha256' header does not match what was computed."
-        )
+    return declared if "x-amz-content-sha256" in auth.signed_headers else None
 
 
 # --- the signature, by botocore ---------------------------------------------------------------
 
 
 class _Verifier(SigV4Auth):
-    """botocore's SigV4 signer, signing exactly the headers the client listed."""
+    """botocore's SigV4 signer, signing exactly the headers the client listed, over a payload
+    hash computed as the body streamed in (the signer never sees the body)."""
+
+    def __init__(self, credentials: BotocoreCredentials, auth: _Auth, payload_hash: str) -> None:
+        super().__init__(credentials, auth.service, auth.region)
+        self.payload_hash = payload_hash
 
     def headers_to_sign(self, request: AWSRequest) -> Any:
         return request.headers  # already only (and all of) the client's SignedHeaders
+
+    def payload(self, request: AWSRequest) -> str:
+        return self.payload_hash
 
 
 def _rebuild(
@@ -365,21 +369,26 @@ def _rebuild(
     raw_path: str,
     pairs: list[tuple[str, str]],
     headers: Mapping[str, str],
-    body: bytes,
     auth: _Auth,
 ) -> AWSRequest:
     """The request as the client signed it: raw path, canonical query, signed headers only."""
     query = _canonical_query(pairs)
     url = f"{scheme}://{host}{raw_path}" + (f"?{query}" if query else "")
-    if urlsplit(url).path != raw_path:
-        raise AccessDeniedException(f"Malformed request path {raw_path!r} or host {host!r}.")
+    try:
+        well_formed = urlsplit(url).path == raw_path
+    except ValueError:  # a Host such as "[" (an unterminated IPv6 literal)
+        well_formed = False
+    if not well_formed:
+        raise AccessDeniedException(
+            f"Malformed request path {raw_path[:200]!r} or host {host[:200]!r}."
+        )
     signed = {}
     for name in auth.signed_headers:
         value = host if name == "host" and name not in headers else headers.get(name)
         if value is None:
             raise AccessDeniedException(f"Signed header {name!r} is missing from the request.")
         signed[name] = value
-    request = AWSRequest(method=method.upper(), url=url, headers=signed, data=body)
+    request = AWSRequest(method=method.upper(), url=url, headers=signed)
     request.context["timestamp"] = auth.timestamp
     return request
 
@@ -394,9 +403,9 @@ def _canonical_query(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{n}={v}" for n, v in pairs if unquote(n) != "X-Amz-Signature")
 
 
-def _signature(request: AWSRequest, auth: _Auth, secret: str) -> str:
+def _signature(request: AWSRequest, auth: _Auth, secret: str, payload_hash: str) -> str:
     credentials = BotocoreCredentials(auth.access_key_id, secret)
-    signer = _Verifier(credentials, auth.service, auth.region)
+    signer = _Verifier(credentials, auth, payload_hash)
     canonical_request = signer.canonical_request(request)
     return signer.signature(signer.string_to_sign(request, canonical_request), request)
 

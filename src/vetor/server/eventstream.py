@@ -20,6 +20,7 @@ import orjson
 
 from ..contract import service_model
 from ..errors import InternalServerException, VetorError
+from .exchange import public
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 error_log = logging.getLogger("vetor.server")
@@ -74,6 +75,7 @@ def encode(stream: EventStream) -> Iterator[bytes]:
         for event_type, payload in stream.events:
             yield event(event_type, payload)
     except VetorError as error:
+        error = public(error)
         yield exception(stream.member(error), error)
     except Exception:  # never a stack trace to the client; the log has it
         error_log.exception("a streamed response failed")

@@ -1,19 +1,33 @@
-"""What every AWS-protocol request shares, whatever its adapter: request id, body limit, log.
+"""What every request shares, whatever its adapter: request id, body reading, access log.
 
 Each request gets an id (``x-amzn-RequestId`` and the access log), its body is read under
-S3 Vectors' 20 MiB limit, and one structured access-log line records its outcome.
+S3 Vectors' 20 MiB limit, a per-piece timeout and a per-process budget of bytes in flight, and
+one structured access-log line records its outcome.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
 
-from ..errors import ValidationException, VetorError
+from ..errors import (
+    RequestTimeoutException,
+    ServiceUnavailableException,
+    StoreError,
+    ValidationException,
+    VetorError,
+)
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # S3 Vectors' request size limit
 
@@ -33,11 +47,11 @@ class Exchange:
         self.request_id = uuid.uuid4().hex
         self.started = time.perf_counter()
         self.received = 0
+        self.principal: str | None = None  # who called, once authenticated
+        self.decisions: list[dict[str, str]] = []  # each authorization: action, resource, why
 
-    async def read_body(self) -> bytes:
-        body = await read_body(self.request)
-        self.received = len(body)
-        return body
+    def audit(self, action: str, resource: str, decision: str) -> None:
+        self.decisions.append({"action": action, "resource": resource, "decision": decision})
 
     def internal_error(self) -> InternalError:
         """Log the exception being handled; what the client sees instead (no stack trace)."""
@@ -48,7 +62,7 @@ class Exchange:
         if not access_log.isEnabledFor(logging.INFO):
             return
         request = self.request
-        record = {
+        record: dict[str, Any] = {
             "requestId": self.request_id,
             "operation": operation,
             "method": request.method,
@@ -58,23 +72,101 @@ class Exchange:
             "bytesIn": self.received,
             "bytesOut": sent,
             "client": request.client.host if request.client else None,
+            "principal": self.principal,
         }
+        if self.decisions:
+            record["authorization"] = self.decisions
         access_log.info(orjson.dumps(record).decode())
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, refusing more than 20 MiB without holding it in memory.
+def public(error: VetorError, request_id: str | None = None) -> VetorError:
+    """The error as a client may see it: an object-store failure's message names keys and
+    library text, so the log keeps it and the client gets a retryable 503 without them."""
+    if not isinstance(error, StoreError):
+        return error
+    error_log.warning("request %s: %s", request_id, error.message)
+    where = f" (request id {request_id})" if request_id else ""
+    return StoreError(f"The object store did not complete the request; retry it{where}")
 
-    An oversize body is still drained (up to a bound) so the client reads a proper error
-    response instead of a connection reset in the middle of its upload.
+
+class BodyBudget:
+    """The bytes of request bodies being read at once, bounded per process.
+
+    A request reserves its declared ``Content-Length`` (or the 20 MiB limit when it declares
+    none) before its first byte is read and gives it back when it is answered; a request that
+    finds no room within the body timeout gets a retryable 503.
     """
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size <= MAX_BODY_BYTES:
-            chunks.append(chunk)
-        elif size > 4 * MAX_BODY_BYTES:
+
+    def __init__(self, limit: int, timeout: float) -> None:
+        self.limit, self.timeout, self.used = limit, timeout, 0
+        self._freed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int) -> AsyncIterator[None]:
+        size = min(size, self.limit)
+        async with self._freed:
+            try:
+                await asyncio.wait_for(
+                    self._freed.wait_for(lambda: self.used + size <= self.limit), self.timeout
+                )
+            except TimeoutError:
+                raise ServiceUnavailableException(
+                    "Please reduce your request rate: too many request bodies in flight."
+                ) from None
+            self.used += size
+        try:
+            yield
+        finally:
+            async with self._freed:
+                self.used -= size
+                self._freed.notify_all()
+
+
+def declared_length(request: Request) -> int | None:
+    """The body size a request announces, or None (chunked, or a malformed header)."""
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+async def read_body(
+    request: Request, timeout: float, digest: Hash | None = None, limit: int = MAX_BODY_BYTES
+) -> bytes:
+    """The body, refusing more than ``limit`` bytes without holding them in memory.
+
+    Each piece must arrive within ``timeout`` seconds (a body shorter than its Content-Length
+    would otherwise hold the connection forever). ``digest`` is fed the body as it arrives.
+    A body over the limit is drained (discarded, up to four times the limit; a larger declared
+    Content-Length is refused unread) so that the client reads a proper error instead of a
+    connection reset in the middle of its upload.
+    """
+    if (declared_length(request) or 0) > 4 * limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    pieces = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(pieces), timeout)
+        except StopAsyncIteration:
             break
-    if size > MAX_BODY_BYTES:
-        raise ValidationException(f"Request body is larger than {MAX_BODY_BYTES} bytes (20 MiB)")
+        except TimeoutError:
+            raise RequestTimeoutException(
+                "Your socket connection to the server was not read from or written to within "
+                f"the timeout period ({timeout:g} s): the request body stopped arriving."
+            ) from None
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            if size > 4 * limit:
+                break
+            continue
+        if digest is not None:
+            digest.update(chunk)
+        chunks.append(chunk)
+    if size > limit:
+        raise _too_large(limit)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ValidationException:
+    return ValidationException(f"Request body is larger than {limit} bytes ({limit >> 20} MiB)")

@@ -18,7 +18,8 @@ LINKS = (
 
 
 def home(version: str, store: str) -> dict[str, Any]:
-    """The landing document (JSON for programs; ``home_html`` renders it)."""
+    """The landing document (JSON for programs; ``home_html`` renders it). ``store`` is the
+    store's kind, never its path or bucket: the page is open to anyone who can connect."""
     return {
         "service": "vetor",
         "version": version,
@@ -36,7 +37,7 @@ def home_html(document: dict[str, Any]) -> str:
     apis = "".join(f"<li>{escape(a)}</li>" for a in document["apis"])
     body = (
         f"<h1>vetor {escape(document['version'])}</h1>"
-        f"<p>Serving the store <code>{escape(document['store'])}</code>.</p>"
+        f"<p>Serving a store of kind <code>{escape(document['store'])}</code>.</p>"
         f"<h2>APIs</h2><ul>{apis}</ul><h2>Links</h2><ul>{links}</ul>"
         "<p>Point a client here: <code>export AWS_ENDPOINT_URL_S3VECTORS=…</code></p>"
     )

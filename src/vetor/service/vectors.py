@@ -12,8 +12,18 @@ import numpy as np
 import orjson
 
 from .. import errors, validation
-from ..engine import Filter, Hit, IndexEngine, IndexView, TextField, TextQuery, text_fields_of
+from ..engine import (
+    Filter,
+    FilterLimits,
+    Hit,
+    IndexEngine,
+    IndexView,
+    TextField,
+    TextQuery,
+    text_fields_of,
+)
 from ..errors import ValidationException
+from ..settings import Settings
 from ..store import require_conditional_create
 from .core import Config, ServiceCore, current_config, with_token
 from .tokens import fingerprint
@@ -141,7 +151,7 @@ class Vectors:
                 )
             mode = _query_mode(config, queryMode, bool(texts))
             searches = tuple(TextQuery(_text_field(config, key), text) for key, text in texts)
-            where = _filter(config, filter, mode)
+            where = _filter(config, filter, mode, self.core.settings)
             request = {
                 "index": [bucket, index, config["indexId"]],  # not a re-created namesake
                 "topK": topK,
@@ -181,12 +191,15 @@ class Vectors:
         return int(state["offset"])
 
 
-def _filter(config: Config, document: dict[str, Any] | None, mode: str) -> Filter | None:
+def _filter(
+    config: Config, document: dict[str, Any] | None, mode: str, settings: Settings
+) -> Filter | None:
     """The checked metadata filter of a query, or None."""
     if document is None:
         return None
     non_filterable = config["metadataConfiguration"]["nonFilterableMetadataKeys"]
-    return Filter.parse(document, non_filterable, allow_starts_with=mode == "ENHANCED")
+    limits = FilterLimits(settings.max_filter_values, settings.max_filter_depth)
+    return Filter.parse(document, non_filterable, mode == "ENHANCED", limits)
 
 
 def _query_mode(config: Config, requested: str | None, text_search: bool) -> str:

@@ -5,6 +5,9 @@ renamed over an existing object for a plain put, hard-linked for a create-if-abs
 fails if the name exists, atomically). The directory that gained the name is flushed too, and
 so is every directory created on the way, so that the name itself is on disk before the
 write is acknowledged.
+
+Every file and folder is private to the server's user (0600 / 0700, whatever the umask): the
+store holds vectors, metadata, document text and the pagination-token key.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import uuid
 from pathlib import Path
 
 TEMPORARY = "_vetor/tmp"
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
 
 
 def write(root: Path, key: str, data: bytes | memoryview, create: bool) -> bool:
@@ -24,7 +29,8 @@ def write(root: Path, key: str, data: bytes | memoryview, create: bool) -> bool:
     temporary = root / TEMPORARY / uuid.uuid4().hex
     _make_dirs(root, temporary.parent)
     try:
-        with open(temporary, "wb") as file:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        with open(os.open(temporary, flags, FILE_MODE), "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
@@ -68,7 +74,7 @@ def _make_dirs(root: Path, folder: Path) -> None:
         folder = folder.parent
     for new in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            new.mkdir()
+            new.mkdir(FOLDER_MODE)
         _sync_dir(new.parent)
 
 

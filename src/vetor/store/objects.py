@@ -353,7 +353,8 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
         return ObjectStore(s3, text, trusted_conditional_create=False, cache=cache, remote=True)
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.mkdir(local.FOLDER_MODE, parents=True)
         local.sweep(path)
         return ObjectStore(
             LocalStore(path), str(path), trusted_conditional_create=True, local_root=path

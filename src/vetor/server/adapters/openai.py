@@ -32,7 +32,8 @@ from ...generation.feedback import AnswerLog
 from ...generation.models import catalogue
 from ...models import Inference, Message, TextStream, Tracked, Usage
 from ..access import BEARER, Gate
-from ..exchange import MAX_BODY_BYTES
+from ..codec import decode_json
+from ..exchange import Exchange, public
 from ..handlers.embeddings import EmbeddingError, EmbeddingService, InputProblem
 
 MAX_INPUTS = 2048  # texts per request, as OpenAI's API
@@ -54,27 +55,29 @@ class OpenAIAdapter:
             Route("/v1/feedback", self.rate_answer, methods=["POST"]),
         ]
 
-    def _denied(self, request: Request) -> Response | None:
+    async def _body(self, request: Request, action: str) -> tuple[Any, Response | None]:
+        """The caller's JSON body, or the response refusing it (credentials, size, JSON,
+        permission): through the same gate, body limits, strict JSON reading and policies as
+        the AWS services. ``action`` is the Bedrock action the route performs on the body's
+        model (``InvokeModel``...); a streamed chat is ``InvokeModelWithResponseStream``."""
+        exchange = Exchange(request)
         try:
-            self.gate.authenticate(request, b"", BEARER)
-        except AccessDeniedException as error:
-            return _error(401, error.message)
-        return None
-
-    async def _body(self, request: Request) -> tuple[Any, Response | None]:
-        """The caller's JSON body, or the response refusing it (credentials, size, JSON)."""
-        denied = self._denied(request)
-        if denied is not None:
-            return None, denied
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            return None, _error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes")
-        try:
-            return orjson.loads(await request.body()), None
-        except orjson.JSONDecodeError as error:
-            return None, _error(400, f"The request body is not valid JSON: {error}")
+            async with self.gate.admit(request, exchange, BEARER) as (caller, raw):
+                body = decode_json(raw)
+                if action == "InvokeModel" and body.get("stream") is True:
+                    action = "InvokeModelWithResponseStream"
+                model = body.get("model")
+                params = {"modelId": model} if isinstance(model, str) else {}
+                self.gate.authorize(caller, "bedrock", action, params, exchange)
+                return body, None
+        except AccessDeniedException as error:  # 401: who are you; 403: not allowed to
+            return None, _error(403 if error.message.startswith("User: ") else 401, error.message)
+        except VetorError as error:
+            status = 413 if "larger than" in error.message else error.http_status
+            return None, _error(status, error.message)
 
     async def create_embeddings(self, request: Request) -> Response:
-        body, refused = await self._body(request)
+        body, refused = await self._body(request, "InvokeModel")
         if refused is not None:
             return refused
         problem, texts = _texts(body)
@@ -107,7 +110,7 @@ class OpenAIAdapter:
         return _json(document, headers={"x-vetor-batch-texts": str(result.batch_texts)})
 
     async def create_chat_completion(self, request: Request) -> Response:
-        body, refused = await self._body(request)
+        body, refused = await self._body(request, "InvokeModel")
         if refused is not None:
             return refused
         try:
@@ -135,7 +138,7 @@ class OpenAIAdapter:
                       "usage": _usage(used)})  # fmt: skip
 
     async def rate_answer(self, request: Request) -> Response:
-        body, refused = await self._body(request)
+        body, refused = await self._body(request, "RetrieveAndGenerate")
         if refused is not None:
             return refused
         try:
@@ -148,7 +151,7 @@ class OpenAIAdapter:
         return _json(rated)
 
     async def list_models(self, request: Request) -> Response:
-        denied = self._denied(request)
+        _, denied = await self._body(request, "ListFoundationModels")
         if denied is not None:
             return denied
         data = [
@@ -219,6 +222,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
 
 
 def _vetor_error(error: VetorError) -> JSONResponse:
+    error = public(error)
     if isinstance(error, DependencyFailedException):
         return _error(502, error.message, None, "model_error")
     if error.http_status == 400 and "not available" in error.message:

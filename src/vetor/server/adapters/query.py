@@ -21,8 +21,8 @@ from starlette.responses import Response
 
 from ...contract import Contract, service_model
 from ...errors import ValidationException, VetorError
-from ..access import Gate
-from ..exchange import Exchange
+from ..access import Caller, Gate
+from ..exchange import Exchange, public
 from ..handlers import Handler
 from .shapes import operations
 
@@ -40,6 +40,7 @@ class QueryAdapter:
     """One botocore query-protocol service, served through its handler."""
 
     def __init__(self, service_name: str, handler: Handler, gate: Gate) -> None:
+        self.service_name = service_name
         self.model = service_model(service_name)
         self.contract = Contract(self.model)
         self.signing_name: str = self.model.signing_name
@@ -60,10 +61,12 @@ class QueryAdapter:
         exchange = Exchange(request)
         action: list[str] = []  # filled in by _call, for the access log
         try:
-            body = await exchange.read_body()
+            async with self.gate.admit(request, exchange, self.signing_name) as (caller, body):
+                call = (request, body, caller, exchange, action)
+                payload = await run_in_threadpool(self._call, *call)
             status = 200
-            payload = await run_in_threadpool(self._call, request, body, exchange, action)
-        except VetorError as error:
+        except VetorError as raised:
+            error = public(raised, exchange.request_id)
             status, payload = error.http_status, self._error(error, exchange.request_id)
         except Exception:  # never leak a stack trace to the client
             failure = exchange.internal_error()
@@ -72,8 +75,9 @@ class QueryAdapter:
         headers = {"x-amzn-RequestId": exchange.request_id}
         return Response(payload, status, headers, media_type="text/xml")
 
-    def _call(self, request: Request, body: bytes, exchange: Exchange, action: list[str]) -> bytes:
-        caller = self.gate.authenticate(request, body, self.signing_name)
+    def _call(
+        self, request: Request, body: bytes, caller: Caller, exchange: Exchange, action: list[str]
+    ) -> bytes:
         form = dict(parse_qsl(request.url.query, keep_blank_values=True))
         form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         name = form.get("Action", "")
@@ -86,6 +90,7 @@ class QueryAdapter:
         op_model = self.model.operation_model(name)
         params = decode(op_model.input_shape, form)
         params = self.contract.check(name, params)
+        self.gate.authorize(caller, self.service_name, name, params, exchange)
         result = self.handler.call(op.function, params, caller)
         return self._response(op_model, result or {}, exchange.request_id)
 

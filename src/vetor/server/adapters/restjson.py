@@ -24,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...contract import Contract, service_model
-from ...errors import ValidationException, VetorError
-from ..access import Gate, raw_path
+from ...errors import VetorError
+from ..access import Caller, Gate, raw_path
+from ..codec import decode_json
 from ..eventstream import CONTENT_TYPE, EventStream, encode
-from ..exchange import Exchange
+from ..exchange import Exchange, public
 from ..handlers import Handler
 from .openapi import openapi
 from .shapes import Operation, operations
@@ -68,6 +69,7 @@ class RestJsonAdapter:
     ) -> None:
         """``checks=False`` leaves the model's rules to a handler that applies them itself
         (the S3 Vectors service checks every call, embedded or remote)."""
+        self.service_name = service_name
         self.model = service_model(service_name)
         self.contract = Contract(self.model) if checks else None
         self.signing_name: str = self.model.signing_name
@@ -98,10 +100,11 @@ class RestJsonAdapter:
         exchange = Exchange(request)
         status, payload, code = 500, b"", None
         try:
-            body = await exchange.read_body()
-            if match is None:
-                raise UnknownOperation(f"Unknown operation {request.method} {request.url.path}")
-            result = await run_in_threadpool(self._call, match, request, body)
+            async with self.gate.admit(request, exchange, self.signing_name) as (caller, body):
+                if match is None:
+                    raise UnknownOperation(f"Unknown operation {request.method} {request.url.path}")
+                call = (match, request, body, caller, exchange)
+                result = await run_in_threadpool(self._call, *call)
             if isinstance(result, EventStream):  # streamed: events as the handler makes them
                 exchange.log(match.op.name, match.op.status, 0)
                 headers = {"x-amzn-RequestId": exchange.request_id, **result.headers}
@@ -109,7 +112,8 @@ class RestJsonAdapter:
                     encode(result), match.op.status, headers, media_type=CONTENT_TYPE
                 )
             status, payload = match.op.status, orjson.dumps(result, default=_json_default)
-        except VetorError as error:
+        except VetorError as raised:
+            error = public(raised, exchange.request_id)
             status, payload, code = error.http_status, orjson.dumps(error.to_dict()), error.code
         except Exception:  # never leak a stack trace to the client
             failure = exchange.internal_error()
@@ -120,17 +124,21 @@ class RestJsonAdapter:
         exchange.log(match.op.name if match else None, status, len(payload))
         return Response(payload, status, headers, media_type="application/json")
 
-    def _call(self, match: Match, request: Request, body: bytes) -> Any:
-        caller = self.gate.authenticate(request, body, self.signing_name)
+    def _call(
+        self, match: Match, request: Request, body: bytes, caller: Caller, exchange: Exchange
+    ) -> Any:
         op = match.op
         decode = self.body_decoders.get(op.name)
         fast = decode(body) if decode is not None else None
-        params = fast or (_decode(body) if op.body_members else {})
+        params = fast or (decode_json(body) if op.body_members else {})
         params.update({member: unquote(value) for member, value in match.labels.items()})
         params.update(_query_params(op, request))
         if self.contract is not None:
             params = self.contract.check(op.name, params)
-        return self.handler.call(op.function, params, caller)
+        self.gate.authorize(caller, self.service_name, op.name, params, exchange)
+        result = self.handler.call(op.function, params, caller)
+        self.gate.changed(op.name, params)
+        return self.gate.visible(caller, op.name, result)
 
 
 def _routes(ops: Iterable[Operation], greedy: bool) -> list[_Route]:
@@ -152,18 +160,6 @@ def _routes(ops: Iterable[Operation], greedy: bool) -> list[_Route]:
         pattern = re.sub(r"\A/", "/+", pattern) if pattern else "/"
         routes.append(_Route(op, re.compile(rf"\A{pattern}/*\Z"), tuple(members)))
     return routes
-
-
-def _decode(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ValidationException(f"Malformed JSON request body: {error}") from None
-    if not isinstance(value, dict):
-        raise ValidationException("The request body must be a JSON object")
-    return value
 
 
 def _query_params(op: Operation, request: Request) -> dict[str, Any]:

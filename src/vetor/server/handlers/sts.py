@@ -1,4 +1,4 @@
-"""STS: who the caller is. Principals (users, roles) arrive later; today the account's root."""
+"""STS: who the caller is, as its access key's principal (the account's root for admin keys)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,5 @@ class StsHandler:
 
     @staticmethod
     def get_caller_identity(caller: Caller) -> dict[str, str]:
-        return {
-            "UserId": caller.user_id,
-            "Account": caller.account_id,
-            "Arn": f"arn:aws:iam::{caller.account_id}:root",
-        }
+        principal = caller.principal
+        return {"UserId": principal.user_id, "Account": principal.account, "Arn": principal.arn}

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""What authorization costs: QueryVectors p50 and PutVectors throughput through boto3 against
+one ``vetor serve``, with policies evaluated and without, side by side.
+
+One server, one keys file with two keys, interleaved call by call (so this machine's noise
+hits both alike):
+
+- **off**: the admin key (the account's root) on a bucket without a policy: no statement to
+  evaluate;
+- **on**: a principal (``user/bench``) whose identity policy has an Allow, a Deny with a
+  condition and a wildcard resource, on a bucket whose policy has three statements with
+  ``IpAddress`` and ``StringEquals`` conditions: every call evaluates both policies (the
+  bucket policy read from the store at most once a second, as in production).
+
+Both indexes hold the same ``--vectors`` random 384-d vectors. Goal: "on" at most 10 % slower
+than "off" (query p50, put throughput). Encryption at rest is not built yet, so its share of
+the goal is not measured here.
+
+    python3 bench/bench_security.py [--vectors 20000] [--queries 400] [--puts 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+from harness import free_port, interleaved, log, machine_info, print_table, write_json
+
+ACCOUNT = "000000000000"
+DIMENSION = 384
+ADMIN = ("AKBENCHADMIN", "admin-secret")
+USER = ("AKBENCHUSER", "user-secret")
+USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/bench"
+RESULTS = Path(__file__).parent / "results" / "security.json"
+
+
+def arn(bucket: str) -> str:
+    return f"arn:aws:s3vectors:us-east-1:{ACCOUNT}:bucket/{bucket}"
+
+
+IDENTITY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "s3vectors:*", "Resource": arn("guarded") + "/*"},
+        {
+            "Sid": "NoDeletesFromOutside",
+            "Effect": "Deny",
+            "Action": "s3vectors:Delete*",
+            "Resource": "*",
+            "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}},
+        },
+    ],
+}
+BUCKET_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Readers",
+            "Effect": "Allow",
+            "Principal": {"AWS": USER_ARN},
+            "Action": ["s3vectors:QueryVectors", "s3vectors:GetVectors"],
+            "Resource": arn("guarded") + "/index/*",
+            "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "10.0.0.0/8"]}},
+        },
+        {
+            "Sid": "Writers",
+            "Effect": "Allow",
+            "Principal": {"AWS": USER_ARN},
+            "Action": "s3vectors:PutVectors",
+            "Resource": arn("guarded") + "/index/*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+        },
+        {
+            "Sid": "NoPolicyChanges",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3vectors:*BucketPolicy",
+            "Resource": arn("guarded"),
+            "Condition": {"StringNotEquals": {"aws:PrincipalType": "Account"}},
+        },
+    ],
+}
+
+
+def start(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    keys = folder / "keys.json"
+    entries = [
+        {"accessKeyId": ADMIN[0], "secretAccessKey": ADMIN[1]},
+        {"accessKeyId": USER[0], "secretAccessKey": USER[1], "principalArn": USER_ARN,
+         "policies": [IDENTITY_POLICY]},
+    ]  # fmt: skip
+    keys.write_text(json.dumps({"keys": entries}))
+    keys.chmod(0o600)
+    port = free_port()
+    env = {**os.environ, "VETOR_ACCESS_KEY_ID": "", "VETOR_SECRET_ACCESS_KEY": ""}
+    command = [sys.executable, "-m", "vetor", "serve", "--data", str(folder / "data")]
+    command += ["--port", str(port), "--keys-file", str(keys), "--no-access-log"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{endpoint}/health", timeout=1):
+                return process, endpoint
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("vetor serve did not start")
+
+
+def client(endpoint: str, key: tuple[str, str]) -> Any:
+    return boto3.client(
+        "s3vectors", region_name="us-east-1", endpoint_url=endpoint,
+        aws_access_key_id=key[0], aws_secret_access_key=key[1],
+    )  # fmt: skip
+
+
+def load(admin: Any, bucket: str, vectors: np.ndarray) -> None:
+    admin.create_vector_bucket(vectorBucketName=bucket)
+    admin.create_index(
+        vectorBucketName=bucket, indexName="main", dataType="float32", dimension=DIMENSION,
+        distanceMetric="cosine",
+    )  # fmt: skip
+    for start_at in range(0, len(vectors), 500):
+        batch = vectors[start_at : start_at + 500]
+        admin.put_vectors(
+            vectorBucketName=bucket, indexName="main",
+            vectors=[{"key": f"k{start_at + n}", "data": {"float32": row.tolist()},
+                      "metadata": {"group": n % 10}} for n, row in enumerate(batch)],
+        )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vectors", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--puts", type=int, default=60, help="PutVectors calls of 100 vectors")
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((args.vectors, DIMENSION)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as scratch:
+        process, endpoint = start(Path(scratch))
+        try:
+            admin = client(endpoint, ADMIN)
+            log(f"loading {args.vectors} vectors into two indexes")
+            for bucket in ("open", "guarded"):
+                load(admin, bucket, vectors)
+            admin.put_vector_bucket_policy(
+                vectorBucketName="guarded", policy=json.dumps(BUCKET_POLICY)
+            )
+            user = client(endpoint, USER)
+            callers = {"off": (admin, "open"), "on": (user, "guarded")}
+            queries = rng.standard_normal((args.queries + 20, DIMENSION)).astype(np.float32)
+
+            def query(name: str) -> Any:
+                api, bucket = callers[name]
+                return lambda q: api.query_vectors(
+                    vectorBucketName=bucket, indexName="main", topK=10,
+                    queryVector={"float32": q.tolist()}, filter={"group": 3},
+                    returnMetadata=True,
+                )["vectors"]  # fmt: skip
+
+            log("queries, interleaved")
+            latency, _ = interleaved({n: query(n) for n in callers}, list(queries), warmup=20)
+            batches = [
+                [{"key": f"new{i}-{n}", "data": {"float32": row.tolist()}}
+                 for n, row in enumerate(rng.standard_normal((100, DIMENSION)))]
+                for i in range(args.puts + 5)
+            ]  # fmt: skip
+
+            def put(name: str) -> Any:
+                api, bucket = callers[name]
+                return lambda batch: api.put_vectors(
+                    vectorBucketName=bucket, indexName="main", vectors=batch
+                )
+
+            log("puts, interleaved")
+            puts, _ = interleaved({n: put(n) for n in callers}, batches, warmup=5)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    throughput = {n: 100 / (puts[n]["mean_ms"] / 1000) for n in callers}
+    ratios = {
+        "query_p50_on_over_off": latency["on"]["p50_ms"] / latency["off"]["p50_ms"],
+        "put_throughput_on_over_off": throughput["on"] / throughput["off"],
+    }
+    rows = [
+        [name, f"{latency[name]['p50_ms']:.2f}", f"{latency[name]['p99_ms']:.2f}",
+         f"{throughput[name]:,.0f}"]
+        for name in callers
+    ]  # fmt: skip
+    print_table(
+        f"Authorization cost ({args.vectors} x {DIMENSION}, filtered top-10, boto3 over HTTP)",
+        ["policies", "query p50 ms", "query p99 ms", "put vectors/s"],
+        rows,
+    )
+    print(
+        f"query p50 on/off = {ratios['query_p50_on_over_off']:.3f}; "
+        f"put throughput on/off = {ratios['put_throughput_on_over_off']:.3f}"
+    )
+    document = {
+        "machine": machine_info(("boto3", "numpy")),
+        "arguments": vars(args),
+        "query": latency,
+        "put": {n: {**puts[n], "vectors_per_s": throughput[n]} for n in callers},
+        "ratios": ratios,
+    }
+    log(f"wrote {write_json(RESULTS, document)}")
+
+
+if __name__ == "__main__":
+    main()
