@@ -172,6 +172,22 @@ def machine_cpu() -> tuple[float, float, float]:
 # --- the server ---------------------------------------------------------------------------
 
 
+def wait_idle(pid: int, timeout: float, threshold_cores: float = 0.05) -> float:
+    """Wait until a server (and its children) use < ``threshold_cores`` for 2 consecutive
+    0.5 s windows (background compaction has drained). Returns the seconds waited."""
+    started = time.perf_counter()
+    quiet, last = 0, tree_cpu_s(pid)
+    while time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+        now = tree_cpu_s(pid)
+        quiet = quiet + 1 if (now - last) / 0.5 < threshold_cores else 0
+        last = now
+        if quiet >= 2:
+            return max(0.0, time.perf_counter() - started - 1.0)
+    log(f"server still busy after {timeout:.0f} s; going on")
+    return time.perf_counter() - started
+
+
 class Server:
     def __init__(self, workers: int, root: Path, access_log: bool) -> None:
         self.workers = workers
@@ -239,19 +255,7 @@ class Server:
         return 1 + len(children)
 
     def wait_idle(self, timeout: float, threshold_cores: float = 0.05) -> float:
-        """Wait until the server uses < ``threshold_cores`` for 2 consecutive 0.5 s windows
-        (background compaction has drained). Returns the seconds waited."""
-        started = time.perf_counter()
-        quiet, last = 0, self.cpu_s()
-        while time.perf_counter() - started < timeout:
-            time.sleep(0.5)
-            now = self.cpu_s()
-            quiet = quiet + 1 if (now - last) / 0.5 < threshold_cores else 0
-            last = now
-            if quiet >= 2:
-                return max(0.0, time.perf_counter() - started - 1.0)
-        log(f"server still busy after {timeout:.0f} s; going on")
-        return time.perf_counter() - started
+        return wait_idle(self.pid, timeout, threshold_cores)
 
     def stop(self, timeout: float = 30.0) -> dict[str, Any]:
         assert self.proc is not None

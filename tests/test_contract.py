@@ -278,3 +278,21 @@ def test_null_members_are_absent_at_every_depth() -> None:
     arn = index["indexArn"]
     with pytest.raises(vetor.ValidationException, match="length between 1 and 50"):
         service.untag_resource(resourceArn=arn, tagKeys=[])
+
+
+def test_every_pattern_of_the_served_models_compiles() -> None:
+    """Java's Unicode classes (\\p{L}, \\P{C}...) are translated; none falls back to no check."""
+    import botocore.session
+
+    from vetor.contract import _compiled
+
+    session = botocore.session.get_session()
+    for service in ("s3vectors", "bedrock-agent", "bedrock-agent-runtime", "bedrock",
+                    "bedrock-runtime", "sts"):  # fmt: skip
+        model = session.get_service_model(service)
+        for name in model.shape_names:
+            pattern = model.shape_for(name).metadata.get("pattern")
+            if pattern:
+                assert _compiled(pattern).pattern, (service, name, pattern)
+    assert _compiled("^\\P{C}*$").search("fine text")
+    assert not _compiled("^\\P{C}*$").search("a control \x00 character")

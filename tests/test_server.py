@@ -35,6 +35,7 @@ def send(
     secret: str = SECRET,
     sign: bool = True,
     headers: dict[str, str] | None = None,
+    service: str = "s3vectors",
 ) -> tuple[int, dict[str, str], dict[str, Any]]:
     """A raw HTTP request, signed like boto3 signs (or not), and its parsed JSON reply."""
     request = AWSRequest(
@@ -42,16 +43,24 @@ def send(
     )
     request.headers["Content-Type"] = "application/json"
     if sign:
-        SigV4Auth(Credentials(key, secret), "s3vectors", "us-east-1").add_auth(request)
+        SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(request)
     prepared = request.prepare()
     raw = urllib.request.Request(
         prepared.url, data=body or None, method=method, headers=dict(prepared.headers)
     )
     try:
         with urllib.request.urlopen(raw, timeout=30) as reply:
-            return reply.status, _lower(reply.headers), json.loads(reply.read() or b"{}")
+            return reply.status, _lower(reply.headers), _parsed(reply.read())
     except urllib.error.HTTPError as error:
-        return error.code, _lower(error.headers), json.loads(error.read() or b"{}")
+        return error.code, _lower(error.headers), _parsed(error.read())
+
+
+def _parsed(body: bytes) -> dict[str, Any]:
+    """A JSON reply, or ``{"raw": text}`` for one that is not (an event stream, plain text)."""
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return {"raw": body.decode("latin-1")}
 
 
 def _lower(headers: Any) -> dict[str, str]:

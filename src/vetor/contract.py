@@ -37,8 +37,18 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float),
     "double": (int, float),
 }
-# Java's Unicode classes, which Python's re lacks, by their nearest re equivalents.
-_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s"}
+# Java's Unicode classes, which Python's re lacks, by their nearest re equivalents (valid
+# inside a character class too). Other: controls, format characters, surrogates, private use.
+_OTHER = r"\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\uf8ff"
+_MARKS = r"\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_JAVA_CLASSES = {
+    r"\p{L}": r"\w",
+    r"\p{N}": r"\d",
+    r"\p{Z}": r"\s",
+    r"\p{M}": _MARKS,
+    r"\p{C}": _OTHER,
+    r"\P{C}": f"[^{_OTHER}]",  # used outside a class in the models
+}
 
 
 @cache
@@ -218,7 +228,10 @@ def _number(value: float | None) -> str:
 def _compiled(pattern: str) -> re.Pattern[str]:
     for java, python in _JAVA_CLASSES.items():
         pattern = pattern.replace(java, python)
-    return re.compile(_END.sub(r"\\Z", pattern))
+    try:
+        return re.compile(_END.sub(r"\\Z", pattern))
+    except re.error:  # a construct re cannot express: accept rather than fail every request
+        return re.compile("")
 
 
 # An unescaped "$" outside a character class: in AWS's (ECMAScript) patterns it ends the

@@ -102,6 +102,9 @@ class Settings:
     # Directory and memory stores are local and not cut short.
     call_timeout_seconds: float = 60.0
     single_writer: bool = False  # allow a store that fails the conditional-create check
+    # Encryption at rest: a key file of key-encryption keys (``vetor keys encryption-key``).
+    # Set, every object vetor writes but configuration documents is sealed (AES-256-GCM).
+    encryption_key_file: str = ""
 
     # --- embeddings (vetor embed, /v1/embeddings) ------------------------------------------
     embed_provider: str = "local"  # local, e5-multilingual, openai, vertex, bedrock

@@ -1,4 +1,5 @@
-"""Access keys and the principals they belong to: ``vetor keys add|list|rotate|revoke``.
+"""Access keys and the principals they belong to: ``vetor keys add|list|rotate|revoke``; and the
+key file of encryption at rest: ``vetor keys encryption-key FILE``.
 
 The commands edit the keys file a server was started with (``--keys-file``, or the generated
 ``~/.config/vetor/credentials.json``); a running ``vetor serve`` reads it again within a
@@ -107,6 +108,18 @@ def revoke(access_key_id: str, keys_file: KeysFile = None) -> None:
         raise typer.Exit(1)
     _save(path, remaining)
     out.print(f"revoked {access_key_id}")
+
+
+@keys_app.command("encryption-key")
+def encryption_key(path: Path) -> None:
+    """Create a key file for encryption at rest, or rotate one: a new primary key is added
+    (objects sealed with the older keys keep opening; nothing is rewritten)."""
+    from ..store import KeyFile
+
+    key_id = KeyFile.create(path)
+    KeyFile(path)  # it reads back
+    out.print(f"primary key-encryption key {key_id} in {path}; serve with")
+    out.print(f"  export VETOR_ENCRYPTION_KEY_FILE={path.resolve()}")
 
 
 def _find(keys: list[Credentials], access_key_id: str) -> Credentials:

@@ -32,8 +32,9 @@ from obstore.store import LocalStore, MemoryStore, S3Store
 from ..cache import DiskCache
 from ..errors import StoreError
 from ..settings import Settings
-from . import local
+from . import local, sealing
 from .deadline import T, within_deadline
+from .sealing import KeyFile, Sealer
 
 
 class ObjectNotFound(KeyError):
@@ -59,8 +60,10 @@ class ObjectStore:
         local_root: Path | None = None,
         cache: DiskCache | None = None,
         remote: bool = False,
+        sealer: Sealer | None = None,
     ) -> None:
         self._inner = inner
+        self._sealer = sealer  # encryption at rest (sealing.py), when a key file is set
         self._remote = remote  # requests cross a network: keep them within call deadlines
         self._cache = cache  # local-disk copies of immutable objects (remote stores)
         self.uri = uri
@@ -86,6 +89,18 @@ class ObjectStore:
 
     def _buffer(self, key: str) -> memoryview:
         """The object's bytes without a copy (large runs are read this way)."""
+        stored = self._stored(key)
+        if self._sealer is not None:
+            return self._sealer.open(key, stored)
+        if stored[: len(sealing.MAGIC)] == sealing.MAGIC:
+            raise sealing.EncryptionKeyError(
+                "This data is encrypted at rest and this process has no key file: set "
+                "encryption_key_file (VETOR_ENCRYPTION_KEY_FILE) to the one it was written with"
+            )
+        return stored
+
+    def _stored(self, key: str) -> memoryview:
+        """The bytes as stored (sealed, when encryption is on); the disk cache keeps these."""
         cache = self._cache_for(key)
         if cache is not None and (hit := cache.read(key)) is not None:
             return hit
@@ -104,9 +119,32 @@ class ObjectStore:
         return bytes(self.get_ranges(key, [start], [end])[0])
 
     def get_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[memoryview]:
-        """Several byte ranges of one object, fetched together (nearby ranges coalesce)."""
+        """Several byte ranges of one object, fetched together (nearby ranges coalesce); of a
+        sealed object, the blocks that hold them, opened."""
         if not starts:
             return []
+        if self._sealer is None:
+            return self._stored_ranges(key, starts, ends)
+        header = self._sealer.header_of(key, lambda: self._head(key))
+        if header is None:  # written before encryption was turned on
+            return self._stored_ranges(key, starts, ends)
+        blocks = [(s // header.block_size, max(e - 1, s) // header.block_size)
+                  for s, e in zip(starts, ends)]  # fmt: skip
+        spans = [header.sealed_span(first, last) for first, last in blocks]
+        stored = self._stored_ranges(key, [a for a, _ in spans], [b for _, b in spans])
+        return [
+            self._sealer.open_range(key, header, first, data, start, end)
+            for (first, _), data, start, end in zip(blocks, stored, starts, ends)
+        ]
+
+    def _head(self, key: str) -> bytes | None:
+        """The first bytes of an object, where a sealed one keeps its header (None: shorter)."""
+        try:
+            return bytes(self._stored_ranges(key, [0], [sealing.HEADER_SIZE])[0])
+        except StoreError:  # a plaintext object shorter than a header
+            return None
+
+    def _stored_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[memoryview]:
         cache = self._cache_for(key)
         if cache is not None and (hit := cache.read_ranges(key, starts, ends)) is not None:
             return [memoryview(b) for b in hit]
@@ -146,6 +184,9 @@ class ObjectStore:
         return found
 
     def put(self, key: str, data: bytes | memoryview) -> None:
+        if self._sealer is not None:
+            self._sealer.forget(key)
+            data = self._sealer.seal(key, data)
         with _translated(key):
             if self._local_root is not None:
                 local.write(self._local_root, key, data, create=False)
@@ -154,6 +195,8 @@ class ObjectStore:
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create the object only if no object has the key; False when it already exists."""
+        if self._sealer is not None:
+            data = self._sealer.seal(key, data)
         if self._local_root is not None:
             with _translated(key):
                 return local.write(self._local_root, key, data, create=True)
@@ -340,24 +383,31 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
     settings = settings or Settings.from_env()
     text = os.fspath(uri)
     parsed = urlparse(text)
+    sealer = Sealer(KeyFile(settings.encryption_key_file)) if settings.encryption_key_file else None
     if parsed.scheme == "memory":
         name = parsed.netloc + parsed.path
         with _memory_lock:
             inner = _memory_stores.setdefault(name, MemoryStore())
-        return ObjectStore(inner, text, trusted_conditional_create=True)
+        return ObjectStore(inner, text, trusted_conditional_create=True, sealer=sealer)
     if parsed.scheme == "s3":
         cache = None
         if settings.cache_dir:
             cache = DiskCache(settings.cache_dir, settings.cache_disk_bytes, text)
         s3 = _s3_store(parsed, settings)
-        return ObjectStore(s3, text, trusted_conditional_create=False, cache=cache, remote=True)
+        return ObjectStore(
+            s3, text, trusted_conditional_create=False, cache=cache, remote=True, sealer=sealer
+        )
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
         if not path.exists():
             path.mkdir(local.FOLDER_MODE, parents=True)
         local.sweep(path)
         return ObjectStore(
-            LocalStore(path), str(path), trusted_conditional_create=True, local_root=path
+            LocalStore(path),
+            str(path),
+            trusted_conditional_create=True,
+            local_root=path,
+            sealer=sealer,
         )
     raise ValueError(f"Unsupported store URI '{text}': use a path, file://, memory:// or s3://")
 
