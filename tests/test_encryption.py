@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import new_s3_uri
+from conftest import free_port, new_s3_uri
 
 import vetor
-from vetor.errors import ServiceUnavailableException
+from vetor.errors import ServiceUnavailableException, VetorError
 from vetor.store import KeyFile, open_store
 
 SECRET_WORD = "zanzibar-confidential"
@@ -90,7 +90,7 @@ def test_nothing_stored_in_plaintext_and_a_cold_process_answers_the_same(
     assert answers(cold) == before
     cold.close()
     keyless = vetor.connect(place)
-    with pytest.raises(ServiceUnavailableException, match="encrypted at rest and this process"):
+    with pytest.raises(ServiceUnavailableException, match="encrypted at rest with a key file"):
         answers(keyless)
     keyless.close()
 
@@ -111,7 +111,7 @@ def test_rotation_keeps_old_data_readable_and_a_wrong_key_fails(tmp_path: Path) 
         vectors=[{"key": "after-rotation", "data": {"float32": [1.0] * 8}}],
     )  # fmt: skip
     rotated.close()
-    ids = {bytes(d[10:42]).rstrip(b"\0").decode() for _, d in stored_bytes(place)
+    ids = {d[13 : 13 + d[12]].decode() for _, d in stored_bytes(place)
            if d.startswith(b"VETORENC")}  # fmt: skip
     assert ids == {first, second}  # old objects untouched, new ones under the new key
     other = tmp_path / "other.json"
@@ -165,6 +165,79 @@ def test_through_the_server(tmp_path: Path) -> None:
             keyless.client().get_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=["a"])
         error = raised.value.response["Error"]
         assert error["Code"] == "ServiceUnavailableException"
-        assert "encrypted at rest" in error["Message"] and data not in error["Message"]
+        assert "encrypted at rest with a key file" in error["Message"]
+        assert data not in error["Message"]
     finally:
         keyless.stop()
+
+
+# --- KMS: a bucket whose encryptionConfiguration names a KMS key --------------------------
+
+
+@pytest.fixture
+def kms(s3_env: dict[str, str]) -> Any:
+    import boto3
+
+    return boto3.client("kms", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+
+
+def test_a_kms_bucket_is_sealed_with_its_kms_key(
+    kms: Any, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    place, endpoint = str(tmp_path / "data"), s3_env["AWS_ENDPOINT_URL"]
+    s3v = vetor.connect(place, kms_endpoint_url=endpoint)
+    s3v.create_vector_bucket(
+        vectorBucketName=BUCKET,
+        encryptionConfiguration={"sseType": "aws:kms", "kmsKeyArn": key_arn},
+    )
+    s3v.create_vector_bucket(vectorBucketName="plain-one")  # AES256 and no key file: as stored
+    for bucket in (BUCKET, "plain-one"):
+        s3v.create_index(
+            vectorBucketName=bucket, indexName=INDEX, dataType="float32", dimension=2,
+            distanceMetric="cosine",
+        )  # fmt: skip
+        s3v.put_vectors(
+            vectorBucketName=bucket, indexName=INDEX,
+            vectors=[{"key": "a", "data": {"float32": [1.0, 0.0]},
+                      "metadata": {"note": SECRET_WORD}}],
+        )  # fmt: skip
+    s3v.close()
+    objects = stored_bytes(place)
+    sealed = [k for k, d in objects if k.startswith(f"{BUCKET}/") and d.startswith(b"VETORENC")]
+    assert sealed and all(d[9] == 2 for k, d in objects if k in sealed)  # kind 2: KMS
+    assert not [k for k, d in objects if k.startswith(f"{BUCKET}/") and SECRET_WORD.encode() in d]
+    assert [k for k, d in objects if k.startswith("plain-one/") and SECRET_WORD.encode() in d]
+    elsewhere = vetor.connect(place, kms_endpoint_url=endpoint, region="us-west-2")
+    with pytest.raises(VetorError) as raised:  # a KMS (region) that does not hold the key
+        elsewhere.get_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=["a"])
+    assert raised.value.code.startswith("Kms") and raised.value.http_status == 400
+    elsewhere.close()
+    unreachable = vetor.connect(place, kms_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ServiceUnavailableException, match="KMS cannot be reached"):
+        unreachable.get_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=["a"])
+    unreachable.close()
+    key_id = key_arn.rsplit("/", 1)[1]
+    kms.enable_key(KeyId=key_id)
+    kms.enable_key_rotation(KeyId=key_id)
+    kms.rotate_key_on_demand(KeyId=key_id)  # rotation inside KMS: nothing is rewritten
+    cold = vetor.connect(place, kms_endpoint_url=endpoint)
+    found = cold.get_vectors(
+        vectorBucketName=BUCKET, indexName=INDEX, keys=["a"], returnMetadata=True
+    )["vectors"]
+    assert found[0]["metadata"] == {"note": SECRET_WORD}
+    cold.close()
+    without = vetor.connect(place)
+    with pytest.raises(ServiceUnavailableException, match="KMS"):
+        without.get_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=["a"])
+    without.close()
+
+
+def test_a_kms_bucket_needs_kms(tmp_path: Path) -> None:
+    s3v = vetor.connect(tmp_path / "data")
+    arn = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(VetorError, match="kms_endpoint_url"):
+        s3v.create_vector_bucket(
+            vectorBucketName=BUCKET,
+            encryptionConfiguration={"sseType": "aws:kms", "kmsKeyArn": arn},
+        )

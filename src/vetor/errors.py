@@ -96,6 +96,22 @@ class DependencyFailedException(VetorError):
     http_status = 424
 
 
+class KmsDisabledException(ValidationException):
+    code = "KmsDisabledException"
+
+
+class KmsNotFoundException(ValidationException):
+    code = "KmsNotFoundException"
+
+
+class KmsInvalidStateException(ValidationException):
+    code = "KmsInvalidStateException"
+
+
+class KmsInvalidKeyUsageException(ValidationException):
+    code = "KmsInvalidKeyUsageException"
+
+
 class StoreError(ServiceUnavailableException):
     """The object store failed after all retries, or cannot be used safely."""
 

@@ -102,9 +102,12 @@ class Settings:
     # Directory and memory stores are local and not cut short.
     call_timeout_seconds: float = 60.0
     single_writer: bool = False  # allow a store that fails the conditional-create check
-    # Encryption at rest: a key file of key-encryption keys (``vetor keys encryption-key``).
-    # Set, every object vetor writes but configuration documents is sealed (AES-256-GCM).
+    # Encryption at rest: a key file of key-encryption keys (``vetor keys encryption-key``)
+    # for AES256 buckets and vetor's own state, and a KMS-compatible endpoint (AWS KMS's API)
+    # for buckets and indexes whose encryptionConfiguration is aws:kms. Objects are sealed
+    # with AES-256-GCM; configuration documents stay plaintext.
     encryption_key_file: str = ""
+    kms_endpoint_url: str = ""
 
     # --- embeddings (vetor embed, /v1/embeddings) ------------------------------------------
     embed_provider: str = "local"  # local, e5-multilingual, openai, vertex, bedrock

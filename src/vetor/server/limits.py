@@ -40,9 +40,9 @@ class KeyLimits:
             self._running[key] -= 1
 
     def _take(self, key: str) -> bool:
-        now = time.monotonic()
-        tokens, then = self._tokens.get(key, (self.rate, now))
-        tokens = min(max(self.rate, 1.0), tokens + (now - then) * self.rate)
+        now, capacity = time.monotonic(), max(self.rate, 1.0)  # a second's worth, at least one
+        tokens, then = self._tokens.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - then) * self.rate)
         if tokens < 1.0:
             self._tokens[key] = (tokens, now)
             return False

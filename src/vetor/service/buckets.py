@@ -28,6 +28,7 @@ class Buckets:
         core = self.core
         bucket = validation.bucket_name(vectorBucketName)
         encryption = validation.encryption(encryptionConfiguration)
+        self.core.encryption.check(encryption)
         tag_map = dict(tags or {})
         require_conditional_create(core.store, core.settings)
         config = {

@@ -21,6 +21,7 @@ from ..errors import NotFoundException, ValidationException
 from ..settings import Settings
 from ..store import ObjectNotFound, ObjectStore
 from . import layout
+from .encryption import EncryptionChoices
 from .tokens import TokenSigner
 
 T = TypeVar("T")
@@ -31,6 +32,9 @@ class ServiceCore:
     def __init__(self, store: ObjectStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        self.encryption = EncryptionChoices(store, settings)
+        if store.sealer is not None:
+            store.sealer.choose = self.encryption
         self.tokens = TokenSigner(store)
         self._engines: dict[tuple[str, str], tuple[Config, IndexEngine]] = {}
         self._lock = threading.Lock()

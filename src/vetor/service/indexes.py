@@ -73,6 +73,7 @@ class Indexes:
             else bucket_config["encryptionConfiguration"],
             "indexMode": bucket_config.get("defaultIndexMode", "CLASSIC"),
         }
+        core.encryption.check(config["encryptionConfiguration"])
         if not core.create_config(layout.index_config(bucket, index), config, "indexId"):
             raise ConflictException(errors.INDEX_EXISTS)
         if tag_map:

@@ -5,10 +5,13 @@ interface (``objects``), time bounds for every call (``deadline``), durable loca
 from .checks import CheckResult, check_conditional_create, check_store, require_conditional_create
 from .deadline import bounded, call_deadline, remaining
 from .objects import ObjectInfo, ObjectNotFound, ObjectStore, open_store, parse_json, unreadable
-from .sealing import EncryptionKeyError, KeyFile
+from .sealing import KMS, LOCAL, Choice, EncryptionKeyError, KeyFile
 
 __all__ = [
+    "KMS",
+    "LOCAL",
     "CheckResult",
+    "Choice",
     "EncryptionKeyError",
     "KeyFile",
     "ObjectInfo",

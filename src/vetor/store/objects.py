@@ -34,7 +34,7 @@ from ..errors import StoreError
 from ..settings import Settings
 from . import local, sealing
 from .deadline import T, within_deadline
-from .sealing import KeyFile, Sealer
+from .sealing import KeyFile, KmsKeys, Sealer
 
 
 class ObjectNotFound(KeyError):
@@ -75,6 +75,11 @@ class ObjectStore:
     def __repr__(self) -> str:
         return f"ObjectStore({self.uri!r})"
 
+    @property
+    def sealer(self) -> Sealer | None:
+        """Encryption at rest, when configured; the service sets which key seals what."""
+        return self._sealer
+
     def get(self, key: str) -> bytes:
         return bytes(self._buffer(key))
 
@@ -93,10 +98,7 @@ class ObjectStore:
         if self._sealer is not None:
             return self._sealer.open(key, stored)
         if stored[: len(sealing.MAGIC)] == sealing.MAGIC:
-            raise sealing.EncryptionKeyError(
-                "This data is encrypted at rest and this process has no key file: set "
-                "encryption_key_file (VETOR_ENCRYPTION_KEY_FILE) to the one it was written with"
-            )
+            raise sealing.unconfigured(stored[len(sealing.MAGIC) + 1])
         return stored
 
     def _stored(self, key: str) -> memoryview:
@@ -137,12 +139,13 @@ class ObjectStore:
             for (first, _), data, start, end in zip(blocks, stored, starts, ends)
         ]
 
-    def _head(self, key: str) -> bytes | None:
-        """The first bytes of an object, where a sealed one keeps its header (None: shorter)."""
+    def _head(self, key: str) -> bytes:
+        """The first bytes of an object, where a sealed one keeps its header (all of a
+        shorter object)."""
         try:
-            return bytes(self._stored_ranges(key, [0], [sealing.HEADER_SIZE])[0])
-        except StoreError:  # a plaintext object shorter than a header
-            return None
+            return bytes(self._stored_ranges(key, [0], [sealing.PROBE])[0])
+        except StoreError:  # shorter than the probe: read it whole
+            return bytes(self._stored(key))
 
     def _stored_ranges(self, key: str, starts: list[int], ends: list[int]) -> list[memoryview]:
         cache = self._cache_for(key)
@@ -383,7 +386,7 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
     settings = settings or Settings.from_env()
     text = os.fspath(uri)
     parsed = urlparse(text)
-    sealer = Sealer(KeyFile(settings.encryption_key_file)) if settings.encryption_key_file else None
+    sealer = _sealer(settings)
     if parsed.scheme == "memory":
         name = parsed.netloc + parsed.path
         with _memory_lock:
@@ -410,6 +413,24 @@ def open_store(uri: str | os.PathLike[str], settings: Settings | None = None) ->
             sealer=sealer,
         )
     raise ValueError(f"Unsupported store URI '{text}': use a path, file://, memory:// or s3://")
+
+
+def _sealer(settings: Settings) -> Sealer | None:
+    """Encryption at rest: a key file's keys, KMS, both or (neither configured) none."""
+    key_file = KeyFile(settings.encryption_key_file) if settings.encryption_key_file else None
+    kms = None
+    if settings.kms_endpoint_url:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "kms",
+            endpoint_url=settings.kms_endpoint_url,
+            region_name=settings.region,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5),
+        )
+        kms = KmsKeys(client)
+    return Sealer(key_file, kms) if key_file is not None or kms is not None else None
 
 
 def _remove_empty_dirs(root: Path, prefix: str) -> None:

@@ -1,27 +1,29 @@
-"""Encryption at rest: every object sealed with AES-256-GCM under its own data key.
+"""Encryption at rest: every object sealed with AES-256-GCM under its own key.
 
-Envelope encryption, as AWS's SSE does it. Each object gets a fresh 256-bit data key (DEK),
-wrapped by a key-encryption key (KEK) from a local key file; the wrapped DEK travels in the
-object's fixed-size header. The body is sealed in 64 KiB blocks, each with its own nonce
-(object nonce prefix + block number) and tag, and the object's key and header as associated
-data, so that
+Envelope encryption, as AWS's SSE does it. A data key (256 bits) is made by a key-encryption
+key (KEK) — a local key file's primary key, or a KMS key (AWS KMS's API, ``GenerateDataKey``)
+— and used for a few minutes of writes; each object's own key is derived from it with HKDF and
+a random salt, so that no two objects share a key (and no nonce is ever reused). The wrapped
+data key travels in the object's header; reading asks the KEK to unwrap it once per process
+(cached). The body is sealed in 64 KiB blocks, each with its own nonce and tag and the
+object's key and header as associated data, so that
 
 * a ranged read decrypts only the blocks it touches (IVF partitions, postings);
 * a block moved to another position or object, a truncated object or a swapped header fails
   authentication instead of decrypting to garbage;
-* rotating the KEK is adding a new primary key to the key file: new objects use it, old ones
-  keep opening with the older key, nothing is rewritten.
+* rotating a KEK never rewrites data: a key file gains a new primary key (the older ones keep
+  unwrapping), a KMS key rotates inside KMS.
 
-Layout (all integers big-endian)::
+Layout (big-endian)::
 
-    header (128 bytes): b"VETORENC" | version 1 | key-id length | key id (32, padded)
-                        | wrap nonce (12) | wrapped DEK (48) | block size (4)
-                        | plaintext size (8) | nonce prefix (4) | zero padding
-    blocks:             ciphertext of each block of ``block size`` bytes, + 16-byte tag
+    b"VETORENC" | version 2 | kind (1: key file, 2: KMS) | header length (2)
+    | key id (1-byte length + bytes) | wrapped data key (2-byte length + bytes)
+    | salt (16) | block size (4) | plaintext size (8)
+    then each block's ciphertext + 16-byte tag
 
-An object without the magic is plaintext: a configuration document (never sealed), or an
-object written before encryption was turned on, which stays readable (and is sealed when it is
-next rewritten, by compaction for segments).
+Which objects are sealed, and with which KEK, is a ``choose(key)`` function the service sets
+from each bucket's and index's ``encryptionConfiguration``. An object without the magic is
+plaintext (configuration documents, or data written before encryption was on) and reads as is.
 """
 
 from __future__ import annotations
@@ -32,30 +34,59 @@ import os
 import secrets
 import struct
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import ServiceUnavailableException, StoreError
+from ..errors import (
+    KmsDisabledException,
+    KmsInvalidKeyUsageException,
+    KmsInvalidStateException,
+    KmsNotFoundException,
+    ServiceUnavailableException,
+    StoreError,
+)
 
 MAGIC = b"VETORENC"
-VERSION = 1
-HEADER_SIZE = 128
+VERSION = 2
+LOCAL, KMS = 1, 2
+PROBE = 1024  # a ranged read first fetches this much: the header is never longer
 BLOCK_SIZE = 64 * 1024
 TAG_SIZE = 16
-_LAYOUT = struct.Struct(">8sBB32s12s48sIQ4s")  # 118 bytes, padded to HEADER_SIZE
+DATA_KEY_SECONDS = 300.0  # a data key is used for this long, then a new one is made
+_FIXED = struct.Struct(">8sBBH")
+_TAIL = struct.Struct(">16sIQ")
 # Never sealed: configuration documents read to decide everything else, and scratch probes.
 _PLAIN_SUFFIXES = ("/bucket.json", "/index.json")
 _PLAIN_PREFIXES = ("_vetor/tmp/", "_vetor/ready/", "_vetor/doctor/", "_vetor/probe/")
 
 
 class EncryptionKeyError(ServiceUnavailableException):
-    """A sealed object whose key-encryption key this process does not have (or a wrong one)."""
+    """A sealed object whose key-encryption key this process cannot use."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How to seal one object: with the key file, or with a KMS key (its ARN)."""
+
+    kind: int
+    key_id: str = ""
+
+
+class Wrapper(Protocol):
+    def new_data_key(self, key_id: str) -> tuple[bytes, bytes, str]:
+        """(plaintext, wrapped, the id to record) of a fresh 256-bit data key."""
+        ...
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes: ...
 
 
 class KeyFile:
@@ -79,8 +110,8 @@ class KeyFile:
                 f"invalid encryption key file {str(self.path)!r}: the primary key must be "
                 "listed and every key must be 32 bytes (AES-256)"
             )
-        if any(len(i.encode()) > 32 or not i for i in self.keys):
-            raise ValueError("encryption key ids must be 1 to 32 bytes long")
+        if any(len(i.encode()) > 64 or not i for i in self.keys):
+            raise ValueError("encryption key ids must be 1 to 64 bytes long")
 
     @staticmethod
     def create(path: str | os.PathLike[str]) -> str:
@@ -100,14 +131,71 @@ class KeyFile:
         os.replace(temporary, target)
         return key_id
 
+    def new_data_key(self, key_id: str) -> tuple[bytes, bytes, str]:
+        plain, nonce = secrets.token_bytes(32), secrets.token_bytes(12)
+        wrapped = nonce + AESGCM(self.keys[self.primary]).encrypt(nonce, plain, MAGIC)
+        return plain, wrapped, self.primary
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        kek = self.keys.get(key_id)
+        if kek is None:
+            raise EncryptionKeyError(
+                f"This data is encrypted with the key-encryption key {key_id!r}, which this "
+                "server's key file (encryption_key_file) does not hold"
+            )
+        try:
+            return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], MAGIC)
+        except InvalidTag:
+            raise EncryptionKeyError(
+                f"The key-encryption key {key_id!r} of this server's key file is not the one "
+                "this data was encrypted with"
+            ) from None
+
+
+class KmsKeys:
+    """Data keys from a KMS-compatible service (AWS KMS's API through boto3)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def new_data_key(self, key_id: str) -> tuple[bytes, bytes, str]:
+        reply = self._call(
+            lambda: self.client.generate_data_key(KeyId=key_id, KeySpec="AES_256"), key_id
+        )
+        return reply["Plaintext"], reply["CiphertextBlob"], key_id
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        reply = self._call(
+            lambda: self.client.decrypt(CiphertextBlob=wrapped, KeyId=key_id), key_id
+        )
+        return reply["Plaintext"]
+
+    @staticmethod
+    def _call(request: Callable[[], Any], key_id: str) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return request()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = f"KMS key {key_id}: {error.response.get('Error', {}).get('Message', code)}"
+            refused = {  # KMS's codes -> S3 Vectors' (400)
+                "DisabledException": KmsDisabledException,
+                "NotFoundException": KmsNotFoundException,
+                "KMSInvalidStateException": KmsInvalidStateException,
+                "InvalidCiphertextException": KmsInvalidStateException,
+            }.get(code, KmsInvalidKeyUsageException)
+            raise refused(message) from None
+        except BotoCoreError as error:  # unreachable, no credentials
+            raise EncryptionKeyError(f"KMS cannot be reached for key {key_id}: {error}") from None
+
 
 @dataclass(frozen=True)
 class Header:
     raw: bytes
-    dek: bytes
+    key: bytes  # the object's own key (derived)
     size: int
     block_size: int
-    prefix: bytes
 
     @property
     def blocks(self) -> int:
@@ -115,40 +203,67 @@ class Header:
 
     def sealed_span(self, first: int, last: int) -> tuple[int, int]:
         """The stored bytes holding plaintext blocks ``first..last`` (inclusive)."""
-        width = self.block_size + TAG_SIZE
-        end = HEADER_SIZE + min((last + 1) * width, self.blocks * TAG_SIZE + self.size)
-        return HEADER_SIZE + first * width, end
+        width, start = self.block_size + TAG_SIZE, len(self.raw)
+        end = start + min((last + 1) * width, self.blocks * TAG_SIZE + self.size)
+        return start + first * width, end
 
 
 class Sealer:
     """Seals and opens the objects of one store (see the module's docstring)."""
 
-    def __init__(self, keys: KeyFile) -> None:
-        self.keys = keys
-        self._headers: OrderedDict[str, Header] = OrderedDict()  # immutable objects' headers
+    def __init__(self, key_file: KeyFile | None, kms: KmsKeys | None) -> None:
+        self.wrappers: dict[int, Wrapper] = {}
+        if key_file is not None:
+            self.wrappers[LOCAL] = key_file
+        if kms is not None:
+            self.wrappers[KMS] = kms
+        # Until the service says otherwise: everything but configuration, with the key file.
+        self.choose: Callable[[str], Choice | None] = lambda key: (
+            Choice(LOCAL) if key_file is not None else None
+        )
+        self._data_keys: dict[Choice, tuple[float, bytes, bytes, str]] = {}
+        self._unwrapped: OrderedDict[bytes, bytes] = OrderedDict()
+        self._headers: OrderedDict[str, Header] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
-    def applies(key: str) -> bool:
+    def sealable(key: str) -> bool:
         return not (key.endswith(_PLAIN_SUFFIXES) or key.startswith(_PLAIN_PREFIXES))
 
     # --- writing ------------------------------------------------------------------------
 
     def seal(self, key: str, data: bytes | memoryview) -> bytes:
-        if not self.applies(key):
+        choice = self.choose(key) if self.sealable(key) else None
+        if choice is None:
             return bytes(data)
-        dek, wrap_nonce, prefix = secrets.token_bytes(32), secrets.token_bytes(12), os.urandom(4)
-        kek_id = self.keys.primary
-        wrapped = AESGCM(self.keys.keys[kek_id]).encrypt(wrap_nonce, dek, MAGIC)
-        head = _LAYOUT.pack(MAGIC, VERSION, len(kek_id.encode()), kek_id.encode(), wrap_nonce,
-                            wrapped, BLOCK_SIZE, len(data), prefix)  # fmt: skip
-        head = head.ljust(HEADER_SIZE, b"\0")
-        cipher, view = AESGCM(dek), memoryview(data)
-        aad = _aad(key, head)
+        plain, wrapped, key_id = self._data_key(choice)
+        salt = secrets.token_bytes(16)
+        encoded_id = key_id.encode()
+        body = bytes([len(encoded_id)]) + encoded_id + struct.pack(">H", len(wrapped)) + wrapped
+        body += _TAIL.pack(salt, BLOCK_SIZE, len(data))
+        head = _FIXED.pack(MAGIC, VERSION, choice.kind, _FIXED.size + len(body)) + body
+        cipher, view, aad = AESGCM(_derive(plain, salt)), memoryview(data), _aad(key, head)
         parts = [head]
         for n, at in enumerate(range(0, len(view), BLOCK_SIZE)):
-            parts.append(cipher.encrypt(_nonce(prefix, n), view[at : at + BLOCK_SIZE], aad))
+            parts.append(cipher.encrypt(_nonce(n), view[at : at + BLOCK_SIZE], aad))
         return b"".join(parts)
+
+    def _data_key(self, choice: Choice) -> tuple[bytes, bytes, str]:
+        with self._lock:
+            current = self._data_keys.get(choice)
+        if current is not None and time.monotonic() - current[0] < DATA_KEY_SECONDS:
+            return current[1], current[2], current[3]
+        wrapper = self._wrapper(choice.kind, choice.key_id)
+        plain, wrapped, key_id = wrapper.new_data_key(choice.key_id)
+        with self._lock:
+            self._data_keys[choice] = (time.monotonic(), plain, wrapped, key_id)
+        return plain, wrapped, key_id
+
+    def _wrapper(self, kind: int, key_id: str) -> Wrapper:
+        wrapper = self.wrappers.get(kind)
+        if wrapper is None:
+            raise unconfigured(kind)
+        return wrapper
 
     # --- reading ------------------------------------------------------------------------
 
@@ -157,22 +272,22 @@ class Sealer:
         view = memoryview(stored)
         if bytes(view[: len(MAGIC)]) != MAGIC:
             return view
-        header = self._header(key, bytes(view[:HEADER_SIZE]))
+        header = self._header(key, bytes(view[: _header_length(key, view)]))
         if len(view) != header.sealed_span(0, max(header.blocks - 1, 0))[1]:
             raise _corrupt(key, "its length does not match its header")
-        return memoryview(self._open_blocks(key, header, 0, view[HEADER_SIZE:]))
+        return memoryview(self._open_blocks(key, header, 0, view[len(header.raw) :]))
 
-    def header_of(self, key: str, head: Callable[[], bytes | None]) -> Header | None:
-        """The header of a stored object (``head`` reads its first HEADER_SIZE bytes, or
-        None if it is shorter): None for a plaintext object."""
+    def header_of(self, key: str, head: Callable[[], bytes]) -> Header | None:
+        """The header of a stored object (``head`` reads its first PROBE bytes, or all of a
+        shorter one): None for a plaintext object."""
         with self._lock:
             found = self._headers.get(key)
         if found is not None:
             return found
         raw = head()
-        if raw is None or raw[: len(MAGIC)] != MAGIC:
+        if raw[: len(MAGIC)] != MAGIC:
             return None
-        return self._header(key, raw)
+        return self._header(key, raw[: _header_length(key, memoryview(raw))])
 
     def open_range(self, key: str, header: Header, first: int, stored: bytes | memoryview,
                    start: int, end: int) -> memoryview:  # fmt: skip
@@ -182,51 +297,78 @@ class Sealer:
         return memoryview(plain)[start - offset : end - offset]
 
     def _open_blocks(self, key: str, header: Header, first: int, stored: memoryview) -> bytes:
-        cipher, aad, width = AESGCM(header.dek), _aad(key, header.raw), header.block_size + TAG_SIZE
-        parts = []
+        cipher, aad = AESGCM(header.key), _aad(key, header.raw)
+        width, parts = header.block_size + TAG_SIZE, []
         try:
             for n, at in enumerate(range(0, len(stored), width)):
-                block = stored[at : at + width]
-                parts.append(cipher.decrypt(_nonce(header.prefix, first + n), block, aad))
+                parts.append(cipher.decrypt(_nonce(first + n), stored[at : at + width], aad))
         except InvalidTag:
             raise _corrupt(key, "a block failed authentication") from None
         return b"".join(parts)
 
     def _header(self, key: str, raw: bytes) -> Header:
-        magic, version, id_length, kek_id, nonce, wrapped, block, size, prefix = _LAYOUT.unpack(
-            raw[: _LAYOUT.size]
-        )
+        try:
+            _, version, kind, _ = _FIXED.unpack_from(raw)
+            at = _FIXED.size
+            key_id = raw[at + 1 : at + 1 + raw[at]].decode()
+            at += 1 + raw[at]
+            (length,) = struct.unpack_from(">H", raw, at)
+            wrapped = raw[at + 2 : at + 2 + length]
+            salt, block, size = _TAIL.unpack_from(raw, at + 2 + length)
+        except (struct.error, IndexError, UnicodeDecodeError):
+            raise _corrupt(key, "its header is malformed") from None
         if version != VERSION:
             raise _corrupt(key, f"unknown encryption format version {version}")
-        name = kek_id[:id_length].decode("utf-8", "replace")
-        kek = self.keys.keys.get(name)
-        if kek is None:
-            raise EncryptionKeyError(
-                f"This data is encrypted with the key-encryption key {name!r}, which this "
-                "server's key file (encryption_key_file) does not hold"
-            )
-        try:
-            dek = AESGCM(kek).decrypt(nonce, wrapped, MAGIC)
-        except InvalidTag:
-            raise EncryptionKeyError(
-                f"The key-encryption key {name!r} of this server's key file is not the one "
-                "this data was encrypted with"
-            ) from None
-        header = Header(raw[:HEADER_SIZE], dek, size, block, prefix)
+        header = Header(raw, _derive(self._unwrap(kind, key_id, wrapped), salt), size, block)
         with self._lock:
             self._headers[key] = header
             if len(self._headers) > 4096:
                 self._headers.popitem(last=False)
         return header
 
+    def _unwrap(self, kind: int, key_id: str, wrapped: bytes) -> bytes:
+        with self._lock:
+            found = self._unwrapped.get(wrapped)
+        if found is not None:
+            return found
+        plain = self._wrapper(kind, key_id).unwrap(key_id, wrapped)
+        with self._lock:
+            self._unwrapped[wrapped] = plain
+            if len(self._unwrapped) > 1024:
+                self._unwrapped.popitem(last=False)
+        return plain
+
     def forget(self, key: str) -> None:
-        """An object rewritten in place (manifests are not; plain puts may be)."""
+        """An object about to be rewritten in place: its cached header is stale."""
         with self._lock:
             self._headers.pop(key, None)
 
 
-def _nonce(prefix: bytes, block: int) -> bytes:
-    return prefix + block.to_bytes(8, "big")
+def unconfigured(kind: int) -> EncryptionKeyError:
+    """The error for sealed data a process has no means to open."""
+    what = "a key file (encryption_key_file)" if kind == LOCAL else "KMS (kms_endpoint_url)"
+    return EncryptionKeyError(
+        f"This data is encrypted at rest with {what}, which this process is not configured with"
+    )
+
+
+def _header_length(key: str, view: memoryview) -> int:
+    if len(view) < _FIXED.size:
+        raise _corrupt(key, "it is shorter than its header")
+    length = int.from_bytes(view[_FIXED.size - 2 : _FIXED.size], "big")
+    if not _FIXED.size < length <= min(PROBE, len(view)):
+        raise _corrupt(key, "its header is malformed")
+    return length
+
+
+def _derive(data_key: bytes, salt: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"vetor object").derive(
+        data_key
+    )
+
+
+def _nonce(block: int) -> bytes:
+    return bytes(4) + block.to_bytes(8, "big")  # unique per block; each object has its own key
 
 
 def _aad(key: str, header: bytes) -> bytes:
