@@ -49,6 +49,7 @@ def s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     _atomic_conditional_puts()
+    _kms_refuses_disabled_keys()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -75,6 +76,27 @@ def _atomic_conditional_puts() -> None:
 
     put_object.serialized = True  # type: ignore[attr-defined]
     S3Response.put_object = put_object  # type: ignore[method-assign]
+
+
+def _kms_refuses_disabled_keys() -> None:
+    """The same server speaks KMS. Real KMS refuses to decrypt under a disabled key
+    (DisabledException); moto decrypts regardless, so its Decrypt is made to check."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.kms.models import KmsBackend
+
+    original = KmsBackend.decrypt
+    if getattr(original, "checks_state", False):
+        return
+
+    def decrypt(self: Any, *args: Any, **kwargs: Any) -> Any:
+        plaintext, arn = original(self, *args, **kwargs)
+        key = self.keys[self.any_id_to_key_id(arn)]
+        if not key.enabled:
+            raise JsonRESTError("DisabledException", f"{arn} is disabled.")
+        return plaintext, arn
+
+    decrypt.checks_state = True  # type: ignore[attr-defined]
+    KmsBackend.decrypt = decrypt  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -217,7 +217,13 @@ def test_a_kms_bucket_is_sealed_with_its_kms_key(
     with pytest.raises(ServiceUnavailableException, match="KMS cannot be reached"):
         unreachable.get_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=["a"])
     unreachable.close()
-    key_id = key_arn.rsplit("/", 1)[1]
+    key_id = key_arn.rsplit("/", 1)[1]  # moto's DisableKey takes the id, not the ARN
+    kms.disable_key(KeyId=key_id)
+    disabled = vetor.connect(place, kms_endpoint_url=endpoint)
+    with pytest.raises(VetorError) as raised:
+        disabled.get_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=["a"])
+    assert raised.value.code == "KmsDisabledException" and raised.value.http_status == 400
+    disabled.close()
     kms.enable_key(KeyId=key_id)
     kms.enable_key_rotation(KeyId=key_id)
     kms.rotate_key_on_demand(KeyId=key_id)  # rotation inside KMS: nothing is rewritten
@@ -241,3 +247,20 @@ def test_a_kms_bucket_needs_kms(tmp_path: Path) -> None:
             vectorBucketName=BUCKET,
             encryptionConfiguration={"sseType": "aws:kms", "kmsKeyArn": arn},
         )
+
+
+def test_a_default_kms_key_seals_aes256_buckets_and_vetor_state(
+    kms: Any, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    place, endpoint = str(tmp_path / "data"), s3_env["AWS_ENDPOINT_URL"]
+    options = {"kms_endpoint_url": endpoint, "kms_default_key_arn": key_arn}
+    s3v = vetor.connect(place, **options)
+    write_corpus(s3v)  # an AES256 bucket (the default), paged listings (the token key)
+    before = answers(s3v)
+    s3v.close()
+    objects = stored_bytes(place)
+    assert not [k for k, d in objects if SECRET_WORD.encode() in d]
+    kinds = {d[9] for k, d in objects if d.startswith(b"VETORENC")}
+    assert kinds == {2}  # all sealed by KMS
+    assert answers(vetor.connect(place, **options)) == before

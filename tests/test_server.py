@@ -482,3 +482,58 @@ def test_serve_warm_loads_indexes_before_accepting_requests(tmp_path: Path) -> N
         logs = server.stop()
     warm_line = next(line for line in logs.splitlines() if line.startswith("warm docs/pages"))
     assert json.loads(warm_line.split(": ", 1)[1])["annIndexes"] == 1
+
+
+def _chunked(body: bytes, seed: str, key: bytes, timestamp: str, scope: str) -> bytes:
+    """An aws-chunked body as AWS documents it ("Transferring Payload in Multiple Chunks")."""
+    import hashlib
+    import hmac as hmac_
+
+    out, previous = b"", seed
+    pieces = [body[i : i + 64 * 1024] for i in range(0, len(body), 64 * 1024)] + [b""]
+    for piece in pieces:
+        hashes = hashlib.sha256(b"").hexdigest(), hashlib.sha256(piece).hexdigest()
+        to_sign = "\n".join(("AWS4-HMAC-SHA256-PAYLOAD", timestamp, scope, previous, *hashes))
+        previous = hmac_.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        out += f"{len(piece):x};chunk-signature={previous}\r\n".encode() + piece + b"\r\n"
+    return out
+
+
+def test_aws_chunked_payloads_are_verified_chunk_by_chunk(server: Server) -> None:
+    import hashlib
+    import hmac as hmac_
+
+    server.client().create_vector_bucket(vectorBucketName="chunked")
+    payload = json.dumps({"vectorBucketName": "chunked", "indexName": "i-1", "dataType": "float32",
+                          "dimension": 3, "distanceMetric": "cosine"}).encode()  # fmt: skip
+    headers = {
+        "X-Amz-Content-SHA256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "X-Amz-Decoded-Content-Length": str(len(payload)),
+        "Content-Encoding": "aws-chunked",
+        "Content-Type": "application/json",
+    }
+    request = AWSRequest(method="POST", url=server.endpoint + "/CreateIndex", headers=headers)
+    SigV4Auth(Credentials(KEY, SECRET), "s3vectors", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    seed = prepared.headers["Authorization"].rsplit("Signature=", 1)[1]
+    timestamp = prepared.headers["X-Amz-Date"]
+    key = f"AWS4{SECRET}".encode()
+    for part in (timestamp[:8], "us-east-1", "s3vectors", "aws4_request"):
+        key = hmac_.new(key, part.encode(), hashlib.sha256).digest()
+    scope = f"{timestamp[:8]}/us-east-1/s3vectors/aws4_request"
+    good = _chunked(payload, seed, key, timestamp, scope)
+    tampered = good.replace(b'"i-1"', b'"i-2"')
+
+    def post(body: bytes) -> int:
+        sent = {k: v for k, v in prepared.headers.items() if k.lower() != "content-length"}
+        raw = urllib.request.Request(prepared.url, data=body, method="POST", headers=sent)
+        try:
+            with urllib.request.urlopen(raw, timeout=30) as reply:
+                return reply.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert post(tampered) == 403
+    assert post(good) == 200
+    index = server.client().get_index(vectorBucketName="chunked", indexName="i-1")["index"]
+    assert index["dimension"] == 3

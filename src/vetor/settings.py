@@ -108,6 +108,9 @@ class Settings:
     # with AES-256-GCM; configuration documents stay plaintext.
     encryption_key_file: str = ""
     kms_endpoint_url: str = ""
+    # With a KMS endpoint and no key file: the KMS key that seals AES256 buckets and vetor's
+    # own state (S3's "AWS managed key"). Empty: those stay as the store keeps them.
+    kms_default_key_arn: str = ""
 
     # --- embeddings (vetor embed, /v1/embeddings) ------------------------------------------
     embed_provider: str = "local"  # local, e5-multilingual, openai, vertex, bedrock

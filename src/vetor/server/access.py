@@ -130,6 +130,9 @@ class Gate:
             key_id = self._bearer(request, self.keyring)
         elif signed is not None:
             key_id = signed.verify(digest.hexdigest() if digest is not None else None)
+            if signed.streaming:
+                decoded = request.headers.get("x-amz-decoded-content-length")
+                body = signed.decode_chunks(body, decoded)
         caller = self._caller(request, key_id)
         exchange.principal = caller.principal.arn
         return caller, body

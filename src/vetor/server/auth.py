@@ -40,6 +40,8 @@ from .keys import Keyring
 SERVICE = "s3vectors"
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"  # aws-chunked, each chunk signed
+_CHUNK_HEAD = re.compile(rb"([0-9a-fA-F]{1,16});chunk-signature=([0-9a-f]{64})\r\n")
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # seconds; AWS's limit for X-Amz-Expires
 QUERY_AUTH_PARAMS = (
     "X-Amz-Algorithm",
@@ -98,8 +100,45 @@ class Signed:
 
     @property
     def body_is_checked(self) -> bool:
-        """Whether the body's hash must equal :attr:`payload_hash` (not UNSIGNED-PAYLOAD)."""
-        return self.payload_hash != UNSIGNED_PAYLOAD
+        """Whether the body's hash must equal :attr:`payload_hash` (not UNSIGNED-PAYLOAD, nor
+        aws-chunked, whose chunks carry their own signatures)."""
+        return self.payload_hash not in (UNSIGNED_PAYLOAD, STREAMING_PAYLOAD)
+
+    @property
+    def streaming(self) -> bool:
+        return self.payload_hash == STREAMING_PAYLOAD
+
+    def decode_chunks(self, raw: bytes, decoded_length: str | None) -> bytes:
+        """The payload of an aws-chunked body, every chunk's signature checked in turn (each
+        signs the one before, from the request's own): AWS's "Transferring Payload in
+        Multiple Chunks"."""
+        auth, key = self.auth, _signing_key(self.secret, self.auth)
+        scope = f"{auth.date}/{auth.region}/{auth.service}/{auth.terminator}"
+        empty = hashlib.sha256(b"").hexdigest()
+        previous, at, parts = auth.signature, 0, []
+        while True:
+            head = _CHUNK_HEAD.match(raw, at)
+            if head is None:
+                raise AccessDeniedException("Malformed aws-chunked body: expected a chunk header.")
+            size, at = int(head.group(1), 16), head.end()
+            data = raw[at : at + size]
+            if len(data) != size or raw[at + size : at + size + 2] != b"\r\n":
+                raise AccessDeniedException("Malformed aws-chunked body: a chunk is cut short.")
+            to_sign = "\n".join(("AWS4-HMAC-SHA256-PAYLOAD", auth.timestamp, scope, previous,
+                                 empty, hashlib.sha256(data).hexdigest()))  # fmt: skip
+            expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, head.group(2).decode()):
+                raise AccessDeniedException(
+                    "The chunk signature we calculated does not match the one provided."
+                )
+            previous, at = expected, at + size + 2
+            if size == 0:
+                break
+            parts.append(data)
+        payload = b"".join(parts)
+        if decoded_length is not None and decoded_length.strip() != str(len(payload)):
+            raise AccessDeniedException("x-amz-decoded-content-length does not match the payload.")
+        return payload
 
     def verify(self, body_hash: str | None = None) -> str:
         """The access key id, once the signature matches (``body_hash``: the body's hex
@@ -325,13 +364,16 @@ def _declared_payload(headers: Mapping[str, str], auth: _Auth, scheme: str) -> s
     """The payload hash a signed ``x-amz-content-sha256`` declares, or None (hash the body).
 
     A hex SHA-256 is checked against the body as it arrives. ``UNSIGNED-PAYLOAD`` is accepted
-    over TLS only, where the transport protects the body the signature does not cover. The
-    ``STREAMING-*`` (aws-chunked) forms are S3 uploads' and are refused.
+    over TLS only, where the transport protects the body the signature does not cover.
+    ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` (aws-chunked, every chunk signed) is accepted; the
+    trailer and unsigned streaming forms (S3 uploads' checksums) are refused.
     """
     declared = headers.get("x-amz-content-sha256")
     if declared is None:
         return None
     declared = declared.strip()
+    if declared == STREAMING_PAYLOAD and "x-amz-content-sha256" in auth.signed_headers:
+        return declared
     if declared == UNSIGNED_PAYLOAD and scheme == "https":
         signed = "x-amz-content-sha256" in auth.signed_headers
         return declared if signed else None
@@ -411,6 +453,14 @@ def _signature(request: AWSRequest, auth: _Auth, secret: str, payload_hash: str)
 
 
 # --- small helpers ----------------------------------------------------------------------------
+
+
+def _signing_key(secret: str, auth: _Auth) -> bytes:
+    """SigV4's derived key: HMAC-SHA256 down date, region, service and terminator."""
+    key = f"AWS4{secret}".encode()
+    for part in (auth.date, auth.region, auth.service, auth.terminator):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
 
 
 def _utc(moment: datetime | None) -> datetime:

@@ -1,11 +1,13 @@
 """Which key seals each object: its bucket's or index's ``encryptionConfiguration``.
 
-``AES256`` (S3 Vectors' default) is sealed with the server's key file when one is configured;
-``aws:kms`` with the KMS key it names, through the configured KMS endpoint. vetor's own state
-(knowledge bases, sessions, the answer log, the pagination-token key) is sealed with the key
-file. Configurations are read from the store (they are never sealed) and kept a minute: a
-bucket deleted and created again with another configuration may be written with the former
-one's key for that long, and still reads back (each object's header names its key).
+``aws:kms`` is sealed with the KMS key it names, through the configured KMS endpoint;
+``AES256`` (S3 Vectors' default) and vetor's own state (knowledge bases, sessions, the answer
+log, the pagination-token key) with the server's default key: its key file, or else
+``kms_default_key_arn`` (none of them: not sealed).
+
+Configurations are read from the store (they are never sealed) and kept a minute: a bucket
+deleted and created again with another configuration may be written with the former one's key
+for that long, and still reads back (each object's header names its key).
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ CONFIG_SECONDS = 60.0
 class EncryptionChoices:
     def __init__(self, store: ObjectStore, settings: Settings) -> None:
         self.store = store
-        self.local = Choice(LOCAL) if settings.encryption_key_file else None
         self.kms = bool(settings.kms_endpoint_url)
+        self.default: Choice | None = None
+        if settings.encryption_key_file:
+            self.default = Choice(LOCAL)
+        elif self.kms and settings.kms_default_key_arn:
+            self.default = Choice(KMS, settings.kms_default_key_arn)
         self._configs: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
@@ -40,7 +46,7 @@ class EncryptionChoices:
     def __call__(self, key: str) -> Choice | None:
         bucket, _, rest = key.partition("/")
         if bucket == "_vetor" or not rest:
-            return self.local
+            return self.default
         config = None
         parts = rest.split("/")
         if parts[0] == "indexes" and len(parts) > 2:
@@ -49,7 +55,7 @@ class EncryptionChoices:
         encryption = config.get("encryptionConfiguration") or {}
         if encryption.get("sseType") == "aws:kms" and encryption.get("kmsKeyArn"):
             return Choice(KMS, encryption["kmsKeyArn"])
-        return self.local
+        return self.default
 
     def _config(self, key: str) -> dict[str, Any] | None:
         with self._lock:
