@@ -15,7 +15,7 @@ import pytest
 from conftest import free_port, new_s3_uri
 
 import vetor
-from vetor.errors import ServiceUnavailableException, VetorError
+from vetor.errors import ServiceUnavailableException, StoreError, VetorError
 from vetor.store import KeyFile, open_store
 
 SECRET_WORD = "zanzibar-confidential"
@@ -111,8 +111,8 @@ def test_rotation_keeps_old_data_readable_and_a_wrong_key_fails(tmp_path: Path) 
         vectors=[{"key": "after-rotation", "data": {"float32": [1.0] * 8}}],
     )  # fmt: skip
     rotated.close()
-    ids = {d[13 : 13 + d[12]].decode() for _, d in stored_bytes(place)
-           if d.startswith(b"VETORENC")}  # fmt: skip
+    ids = {d[14 : 14 + int.from_bytes(d[12:14], "big")].decode()
+           for _, d in stored_bytes(place) if d.startswith(b"VETORENC")}  # fmt: skip
     assert ids == {first, second}  # old objects untouched, new ones under the new key
     other = tmp_path / "other.json"
     KeyFile.create(other)
@@ -120,6 +120,42 @@ def test_rotation_keeps_old_data_readable_and_a_wrong_key_fails(tmp_path: Path) 
     with pytest.raises(ServiceUnavailableException, match="does not hold"):
         answers(wrong)
     wrong.close()
+
+
+def test_sealed_ranges_and_tampering(tmp_path: Path) -> None:
+    """Ranged reads of every kind of span match the plaintext; an altered, truncated or
+    emptied object fails authentication."""
+    from vetor.store import ObjectStore
+
+    key_file = tmp_path / "kek.json"
+    KeyFile.create(key_file)
+    sealing = vetor.Settings(encryption_key_file=str(key_file))
+    store: ObjectStore = open_store(str(tmp_path / "raw"), sealing)
+    block = 64 * 1024
+    for size in (0, 1, block - 1, block, block + 1, 3 * block + 7):
+        data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        store.put(f"x/{size}", data)
+        assert store.get(f"x/{size}") == data
+        spans = [(0, size), (0, min(size, 5)), (max(size - 3, 0), size),
+                 (min(block - 2, size), min(block + 2, size))]  # fmt: skip
+        found = store.get_ranges(f"x/{size}", [a for a, _ in spans], [b for _, b in spans])
+        assert [bytes(f) for f in found] == [data[a:b] for a, b in spans]
+    raw = Path(tmp_path / "raw" / "x" / str(block + 1))
+    sealed = raw.read_bytes()
+    raw.write_bytes(sealed[:-1])  # truncated
+    fresh = open_store(str(tmp_path / "raw"), sealing)
+    with pytest.raises(StoreError):
+        fresh.get(f"x/{block + 1}")
+    altered = bytearray(sealed)
+    altered[-20] ^= 1
+    raw.write_bytes(bytes(altered))
+    with pytest.raises(StoreError, match="authentication"):
+        fresh.get(f"x/{block + 1}")
+    empty = Path(tmp_path / "raw" / "x" / "0").read_bytes()
+    header_only = empty[: len(empty) - 16]  # the empty object's one tag removed
+    Path(tmp_path / "raw" / "x" / "0").write_bytes(header_only)
+    with pytest.raises(StoreError):
+        fresh.get("x/0")
 
 
 def test_the_cli_creates_a_private_key_file(tmp_path: Path) -> None:

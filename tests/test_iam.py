@@ -188,6 +188,12 @@ CASES: list[tuple[str, str, list[Any], list[Any] | None, str, str, dict[str, Any
      [{"NotPrincipal": {"AWS": USERS["alice"]}, **deny()}], Q, INDEX, {}, True),
     ("NotPrincipal deny hits the others", "bob", [allow()],
      [{"NotPrincipal": {"AWS": USERS["alice"]}, **deny()}], Q, INDEX, {}, False),
+    ("NotPrincipal naming an account exempts its root only: its users are denied", "carol",
+     [allow()], [to("*", allow()), {"NotPrincipal": {"AWS": f"arn:aws:iam::{B}:root"}, **deny()}],
+     Q, INDEX, {}, False),
+    ("NotPrincipal naming an account exempts its root", "rootB", [],
+     [to("*", allow()), {"NotPrincipal": {"AWS": f"arn:aws:iam::{B}:root"}, **deny()}],
+     Q, INDEX, {}, True),
     # --- conditions: strings -----------------------------------------------------------------
     ("StringEquals username", "alice", [when({"StringEquals": {"aws:username": "alice"}})],
      None, Q, INDEX, {}, True),
@@ -333,6 +339,12 @@ CASES: list[tuple[str, str, list[Any], list[Any] | None, str, str, dict[str, Any
     ("${aws:username} in Resource, someone else's", "alice",
      [allow(Q, f"arn:aws:s3vectors:us-east-1:{A}:bucket/docs/index/${{aws:username}}")], None,
      Q, f"{BUCKET}/index/bob", {}, False),
+    ("${aws:username} in a condition value", "alice",
+     [when({"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{A}:user/${{aws:username}}"}})],
+     None, Q, INDEX, {}, True),
+    ("${aws:username} in a condition value, not matching", "bob",
+     [when({"StringEquals": {"aws:username": "alice-${aws:username}"}})], None, Q, INDEX, {},
+     False),
     ("unknown variable matches nothing", "alice",
      [allow(Q, f"{BUCKET}/index/${{aws:nosuchkey}}")], None, Q, INDEX, {}, False),
     # --- Bedrock actions on knowledge bases ----------------------------------------------------
@@ -428,6 +440,12 @@ def test_evaluation_agrees_with_aws(
          "unknown condition operator"),
         ('{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", '
          '"Resource": "*", "Colour": "red"}}', "identity", "unknown field"),
+        ('{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", '
+         '"Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0/8x"}}}}',
+         "identity", "cannot compare"),
+        ('{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", '
+         '"Resource": "*", "Condition": {"DateLessThan": {"aws:CurrentTime": "soon"}}}}',
+         "identity", "cannot compare"),
         ('{"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Action": "*",'
          ' "Resource": "*"}, {"Sid": "A", "Effect": "Deny", "Action": "*", "Resource": "*"}]}',
          "identity", "must be unique"),
@@ -440,3 +458,48 @@ def test_evaluation_agrees_with_aws(
 def test_malformed_policies_are_refused(document: str, kind: Any, message: str) -> None:
     with pytest.raises(ValidationException, match=message):
         parse_policy(document, kind)
+
+
+def test_each_operation_names_its_actions_and_canonical_resources() -> None:
+    from vetor.server.permissions import Permissions
+    from vetor.settings import Settings
+
+    needs = Permissions(Settings()).needs
+    index = "arn:aws:s3vectors:us-east-1:000000000000:bucket/docs/index/main"
+
+    def named(service: str, operation: str, **params: Any) -> list[tuple[str, str]]:
+        return [(n.action, n.resource) for n in needs(service, operation, params)]
+
+    # An ARN is parsed, never taken as given: another partition names the same index.
+    assert named("s3vectors", "DeleteIndex", indexArn=index.replace("arn:aws:", "arn:aws-cn:")) == [
+        ("s3vectors:DeleteIndex", index)
+    ]
+    bucket_arn = index.split("/index/")[0]
+    assert named("s3vectors", "CreateIndex", vectorBucketArn=bucket_arn, indexName="main") == [
+        ("s3vectors:CreateIndex", index)
+    ]
+    assert named("s3vectors", "ListVectors", indexArn=index, returnMetadata=True) == [
+        ("s3vectors:ListVectors", index), ("s3vectors:GetVectors", index)
+    ]  # fmt: skip
+    assert named("s3vectors", "ListVectorBuckets") == [("s3vectors:ListVectorBuckets", "*")]
+    assert named("sts", "GetCallerIdentity") == []
+    config = {
+        "type": "KNOWLEDGE_BASE",
+        "knowledgeBaseConfiguration": {
+            "knowledgeBaseId": "KB1",
+            "modelArn": "arn:aws:bedrock:eu-west-1::foundation-model/m.x",
+        },
+    }
+    knowledge_base = "arn:aws:bedrock:us-east-1:000000000000:knowledge-base/KB1"
+    model = "arn:aws:bedrock:us-east-1::foundation-model/m.x"
+    assert named("bedrock-agent-runtime", "RetrieveAndGenerateStream",
+                 retrieveAndGenerateConfiguration=config) == [
+        ("bedrock:RetrieveAndGenerate", knowledge_base), ("bedrock:Retrieve", knowledge_base),
+        ("bedrock:InvokeModel", model)]  # fmt: skip
+    guardrail = "arn:aws:bedrock:us-east-1:000000000000:guardrail/g1"
+    other_account = "arn:aws:bedrock:eu-west-1:999999999999:guardrail/g1"
+    assert named("bedrock", "GetGuardrail", guardrailIdentifier=other_account) == [
+        ("bedrock:GetGuardrail", guardrail)
+    ]
+    profile = "arn:aws:bedrock:us-east-1:000000000000:inference-profile/m.x"
+    assert named("bedrock-runtime", "Converse", modelId=profile) == [("bedrock:InvokeModel", model)]

@@ -177,6 +177,7 @@ def test_identity_policy_denies_deletes(served: Server) -> None:
     message = denied(alice.delete_vectors, vectorBucketName=BUCKET, indexName=INDEX, keys=["c"])
     assert "explicit deny in statement 'NoDeletes' of identity policy 1" in message
     denied(alice.delete_index, vectorBucketName=BUCKET, indexName=INDEX)
+    denied(alice.delete_index, indexArn=INDEX_ARN.replace("arn:aws:", "arn:aws-cn:"))
     denied(alice.delete_vector_bucket_policy, vectorBucketName=BUCKET)
     assert keys_in_index(served) == ["a", "c"]
     admin = client(served, "AKADMIN", "admin-secret")

@@ -155,7 +155,8 @@ class Settings:
 
     # --- the server's defences (vetor serve) --------------------------------------------------
     header_timeout_seconds: float = 10.0  # a connection's request line and headers, in full
-    body_read_timeout_seconds: float = 20.0  # the longest wait for the next piece of a body
+    # The longest wait for the next piece of a body; a whole body must arrive within 6 times it.
+    body_read_timeout_seconds: float = 20.0
     max_body_bytes_in_flight: int = 256 * 1024 * 1024  # bodies being read, per process
     max_connections: int = 1000  # open connections per process; more get a 503
     # Per access key: requests per second (a token bucket holding one second's worth; 0: no

@@ -128,8 +128,10 @@ class Condition:
         value = context[self.key]
         values = value if isinstance(value, list | tuple | set | frozenset) else [value]
 
+        wanted_values = [substitute(v, context) for v in self.values]
+
         def one(item: Any) -> bool:
-            hit = any(compare(item, wanted) for wanted in self.values)
+            hit = any(compare(item, wanted) for wanted in wanted_values)
             return not hit if negated else hit
 
         if self.qualifier == "ForAllValues":
@@ -158,8 +160,46 @@ def parse_conditions(block: Any, where: str) -> tuple[Condition, ...]:
             if not values or not all(isinstance(v, str | bool | int | float) for v in values):
                 raise _invalid(f"{where}: {name}.{key} needs a value or an array of values")
             strings = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+            for value in strings:
+                if "${" not in value and not _valid(base, value):
+                    raise _invalid(f"{where}: {name}.{key} cannot compare with {value!r}")
             conditions.append(Condition(base, key.lower(), strings, qualifier or None, if_exists))
     return tuple(conditions)
+
+
+def _valid(operator: str, value: str) -> bool:
+    """A policy value the operator can compare with (else a Deny would silently never apply)."""
+    if operator.startswith("Numeric"):
+        return _number(value) is not None
+    if operator.startswith("Date"):
+        return _date(value) is not None
+    if operator.endswith("IpAddress"):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+    if operator in ("Bool", "Null"):
+        return value.lower() in ("true", "false")
+    return True
+
+
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def substitute(pattern: str, variables: Mapping[str, Any]) -> str:
+    """Policy variables (``${aws:username}``) in a resource or condition value; an unknown one
+    matches nothing (NUL is in no ARN or value)."""
+    if "${" not in pattern:
+        return pattern
+
+    def value(match: re.Match[str]) -> str:
+        try:
+            found = variables.get(match.group(1).lower())
+        except KeyError:
+            found = None
+        return found if isinstance(found, str) else "\0"
+
+    return _VARIABLE.sub(value, pattern)
 
 
 def _invalid(reason: str) -> ValidationException:

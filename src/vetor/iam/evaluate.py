@@ -135,7 +135,9 @@ def _names(statement: Statement, arn: str | None, account: str | None) -> str | 
         return "exact" if anyone else None
     how = principals.match(arn, account)
     if statement.principals_negated:
-        return None if how is not None else "exact"
+        # NotPrincipal naming an account exempts only its root, not the account's users.
+        exempt = how == "exact" or (how == "account" and arn.endswith(":root"))
+        return None if exempt else "exact"
     return how
 
 

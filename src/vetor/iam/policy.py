@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
 
 from ..errors import ValidationException
-from .conditions import Condition, parse_conditions
+from .conditions import Condition, parse_conditions, substitute
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 MAX_BUCKET_POLICY_BYTES = 20 * 1024  # S3's limit for a bucket policy
@@ -76,7 +76,7 @@ class Statement:
 
     def matches_resource(self, resource: str, variables: Mapping[str, Any]) -> bool:
         found = any(
-            _wildcard(_substitute(pattern, variables), False).match(resource)
+            _wildcard(substitute(pattern, variables), False).match(resource)
             for pattern in self.resources
         )
         return found != self.resources_negated
@@ -207,24 +207,8 @@ def _any_of(patterns: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
     return re.compile(body, re.IGNORECASE if ignore_case else 0)
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: substituted variables make new patterns
 def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     """``*`` any run of characters, ``?`` any one: the whole string must match."""
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(rf"\A(?:{body})\Z", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
-
-
-_VARIABLE = re.compile(r"\$\{([^}]+)\}")
-
-
-def _substitute(pattern: str, variables: Mapping[str, Any]) -> str:
-    """Policy variables (``${aws:username}``); an unknown one matches nothing (NUL is in no
-    ARN)."""
-    if "${" not in pattern:
-        return pattern
-
-    def value(match: re.Match[str]) -> str:
-        found = variables.get(match.group(1).lower())
-        return found if isinstance(found, str) else "\0"
-
-    return _VARIABLE.sub(value, pattern)

@@ -27,6 +27,7 @@ from ..errors import AccessDeniedException, NotFoundException, ValidationExcepti
 from ..iam import Decision, Policy, Principal, evaluate, parse_policy, root_of
 from ..service import VectorService
 from ..settings import Settings
+from ..validation import BUCKET_NAME
 from .auth import ALGORITHM, Signed, check_headers
 from .exchange import MAX_BODY_BYTES, BodyBudget, Exchange, declared_length, read_body
 from .keys import Keyring
@@ -60,6 +61,8 @@ class ResourceFacts:
         self._policies: dict[str, tuple[float, Policy | None]] = {}
 
     def bucket_policy(self, bucket: str) -> Policy | None:
+        if not BUCKET_NAME.match(bucket):  # no such bucket can exist: nothing to cache
+            return None
         cached = self._policies.get(bucket)
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
@@ -69,6 +72,8 @@ class ResourceFacts:
         except (NotFoundException, ValidationException):  # no such bucket, or no policy
             policy = None
         self._policies[bucket] = (time.monotonic(), policy)
+        if len(self._policies) > 4096:  # bounded: the oldest entry goes
+            self._policies.pop(next(iter(self._policies)))
         return policy
 
     def forget(self, bucket: str) -> None:
@@ -107,6 +112,8 @@ class Gate:
         (``s3vectors``, ``sts``...) or :data:`BEARER`. The body's bytes count against the
         process's budget until the block ends."""
         signed = self._check_headers(request, scheme)
+        if signed is not None and signed.payload_hash is not None:
+            signed.verify()  # the signature covers a declared hash: check it before the body
         digest = hashlib.sha256() if signed is not None and signed.body_is_checked else None
         claimed = signed.access_key_id if signed is not None else _bearer_key(request)
         with self.limits.enter(claimed if self.keyring is not None else None, scheme):
@@ -141,7 +148,13 @@ class Gate:
         if key_id is None or self.keyring is None:
             principal = root_of(self.account_id)
         else:
-            principal = self.keyring.principal(key_id)
+            found = self.keyring.principal(key_id)
+            if found is None:  # revoked while its body was being read
+                raise AccessDeniedException(
+                    "The security token included in the request is invalid: "
+                    f"unknown access key {key_id!r}."
+                )
+            principal = found
         client = request.client.host if request.client else None
         secure = request.scope.get("scheme") == "https"
         return Caller(principal, key_id, client, secure)
@@ -272,7 +285,7 @@ class RequestContext(Mapping[str, Any]):
             "aws:currenttime": now.isoformat().replace("+00:00", "Z"),
             "aws:epochtime": str(int(now.timestamp())),
         }
-        if not principal.is_root:
+        if principal.kind == "User":  # as AWS: roles and the root have no user name
             values["aws:username"] = principal.name
         tags = params.get("tags")
         if isinstance(tags, dict):

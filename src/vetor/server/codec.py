@@ -13,19 +13,17 @@ the general decoder, whose validation then names the problem.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any
 
 import numpy as np
+import orjson
 import simdjson
 
 from ..errors import ValidationException
 
 MAX_DEPTH = 32  # objects and arrays; S3 Vectors' documents nest a few levels at most
 _INT64 = (-(2**63), 2**64 - 1)
-# A float32 member whose array holds another array or object: the fast path would flatten it.
-_NESTED_FLOATS = re.compile(rb'"float32"\s*:\s*\[[^\]]*[\[{]')
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
@@ -46,6 +44,10 @@ def decode_json(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationException("The request body must be a JSON object")
     _check_depth(value)
+    try:  # "\ud800" escapes decode to lone surrogates, which no store or encoder accepts
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as error:
+        raise _malformed(str(error)) from None
     return value
 
 
@@ -90,10 +92,8 @@ def decode_put_vectors(body: bytes) -> dict[str, Any] | None:
     """The request with each ``data.float32`` as a float64 array, or None to fall back.
 
     Anything the strict reading would refuse (a nested float32 array, a key twice, simdjson's
-    own depth and big-integer errors) falls back to it, so that it names the problem.
+    own depth, big-integer and surrogate errors) falls back to it, so that it names the problem.
     """
-    if _NESTED_FLOATS.search(body):
-        return None
     try:
         document = _parser().parse(body)
         if not isinstance(document, simdjson.Object) or _repeats(document):
@@ -135,8 +135,8 @@ def _records(vectors: Any) -> list[dict[str, Any]] | None:
         if isinstance(metadata, simdjson.Object) and _repeats(metadata):
             return None
         floats = data.get("float32")
-        if not isinstance(floats, simdjson.Array):
-            return None
+        if not isinstance(floats, simdjson.Array) or b"[" in floats.mini[1:]:  # type: ignore[operator]
+            return None  # as_buffer would flatten nested arrays: let the strict path refuse
         record["data"] = {"float32": np.frombuffer(floats.as_buffer(of_type="d"), np.float64)}
         records.append(record)
     return records

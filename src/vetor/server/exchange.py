@@ -134,7 +134,9 @@ async def read_body(
     """The body, refusing more than ``limit`` bytes without holding them in memory.
 
     Each piece must arrive within ``timeout`` seconds (a body shorter than its Content-Length
-    would otherwise hold the connection forever). ``digest`` is fed the body as it arrives.
+    would otherwise hold the connection forever), and the whole body within six times that (a
+    byte every few seconds would otherwise hold it for hours). ``digest`` is fed the body as
+    it arrives.
     A body over the limit is drained (discarded, up to four times the limit; a larger declared
     Content-Length is refused unread) so that the client reads a proper error instead of a
     connection reset in the middle of its upload.
@@ -144,9 +146,13 @@ async def read_body(
     chunks: list[bytes] = []
     size = 0
     pieces = request.stream().__aiter__()
+    deadline = time.monotonic() + 6 * timeout
     while True:
         try:
-            chunk = await asyncio.wait_for(anext(pieces), timeout)
+            wait = min(timeout, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(anext(pieces), wait)
         except StopAsyncIteration:
             break
         except TimeoutError:

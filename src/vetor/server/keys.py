@@ -110,9 +110,9 @@ class Keyring:
         self._refresh()
         return self._keys.get(access_key_id)
 
-    def principal(self, access_key_id: str) -> Principal:
-        """Whom an (already authenticated) access key belongs to."""
-        return self._principals.get(access_key_id) or root_of(self.account_id)
+    def principal(self, access_key_id: str) -> Principal | None:
+        """Whom an (already authenticated) access key belongs to; None once it is revoked."""
+        return self._principals.get(access_key_id)
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..settings import Settings
+from ..validation import BUCKET_ARN, INDEX_ARN
 
 _BEDROCK_ACTIONS = {
     "Converse": "InvokeModel",
@@ -56,20 +57,40 @@ class Permissions:
         if service == "s3vectors":
             return self._s3vectors(operation, params)
         action = "bedrock:" + _BEDROCK_ACTIONS.get(operation, operation)
-        return [Need(action, self._bedrock_resource(params))]
+        needs = [Need(action, self._bedrock_resource(params))]
+        if action == "bedrock:RetrieveAndGenerate":  # AWS: and Retrieve, and the model
+            config = params.get("retrieveAndGenerateConfiguration")
+            knowledge_base = _nested_knowledge_base(params)
+            if isinstance(knowledge_base, str):
+                needs.append(Need("bedrock:Retrieve", needs[0].resource))
+            model = _nested_model(config)
+            if isinstance(model, str):
+                needs.append(Need("bedrock:InvokeModel", self.model(model)))
+        return needs
 
     def _s3vectors(self, operation: str, params: dict[str, Any]) -> list[Need]:
         resource = self._vector_resource(params)
         needs = [Need(f"s3vectors:{operation}", resource)]
-        if operation == "QueryVectors" and (params.get("filter") or params.get("returnMetadata")):
+        reads = {"QueryVectors": ("filter", "returnMetadata"),
+                 "ListVectors": ("returnData", "returnMetadata")}.get(operation, ())  # fmt: skip
+        if any(params.get(member) for member in reads):  # AWS: these also need GetVectors
             needs.append(Need("s3vectors:GetVectors", resource))
         return needs
 
     def _vector_resource(self, params: dict[str, Any]) -> str:
-        for member in ("indexArn", "vectorBucketArn", "resourceArn"):
-            if isinstance(params.get(member), str):
-                return params[member]
+        """The canonical ARN a request acts on: rebuilt from the names the service will use
+        (an ARN is parsed, never trusted as given: ``arn:aws-cn:`` or ``arn:awsx:`` name the
+        same index for the service, and must for policies too)."""
         bucket, index = params.get("vectorBucketName"), params.get("indexName")
+        for member in ("indexArn", "vectorBucketArn", "resourceArn"):
+            arn = params.get(member)
+            if isinstance(arn, str):
+                found = INDEX_ARN.match(arn) or BUCKET_ARN.match(arn)
+                if found is None:
+                    return arn  # the service refuses it as malformed
+                names = found.groupdict()
+                bucket, index = names["bucket"], names.get("index") or index
+                break
         if not isinstance(bucket, str):
             return "*"
         arn = f"arn:aws:s3vectors:{self.region}:{self.account}:bucket/{bucket}"
@@ -81,18 +102,26 @@ class Permissions:
         if isinstance(knowledge_base, str):
             return f"{prefix}:knowledge-base/{knowledge_base}"
         guardrail = params.get("guardrailIdentifier")
-        if isinstance(guardrail, str):
-            return guardrail if guardrail.startswith("arn:") else f"{prefix}:guardrail/{guardrail}"
-        model = params.get("modelId") or params.get("modelIdentifier")
+        if isinstance(guardrail, str):  # the handlers use the id that ends an ARN
+            return f"{prefix}:guardrail/{guardrail.rsplit('/', 1)[-1]}"
+        model = params.get("modelId") or params.get("modelIdentifier") or params.get("modelArn")
         if isinstance(model, str):
-            if model.startswith("arn:"):
-                return model
-            return f"arn:aws:bedrock:{self.region}::foundation-model/{model}"
+            return self.model(model)
         return "*"
 
-    def model(self, model_id: str) -> str:
-        """The ARN of a model named by id (the OpenAI-compatible routes)."""
-        return self._bedrock_resource({"modelId": model_id})
+    def model(self, model: str) -> str:
+        """The foundation-model ARN of a model named by id or by any ARN ending in its id."""
+        return f"arn:aws:bedrock:{self.region}::foundation-model/{model.rsplit('/', 1)[-1]}"
+
+
+def _nested_model(config: Any) -> Any:
+    """The model a RetrieveAndGenerate configuration answers with."""
+    if not isinstance(config, dict):
+        return None
+    for inner in ("knowledgeBaseConfiguration", "externalSourcesConfiguration"):
+        if isinstance(config.get(inner), dict):
+            return config[inner].get("modelArn")
+    return None
 
 
 def _nested_knowledge_base(params: dict[str, Any]) -> Any:

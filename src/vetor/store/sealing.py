@@ -17,9 +17,10 @@ object's key and header as associated data, so that
 Layout (big-endian)::
 
     b"VETORENC" | version 2 | kind (1: key file, 2: KMS) | header length (2)
-    | key id (1-byte length + bytes) | wrapped data key (2-byte length + bytes)
+    | key id (2-byte length + bytes) | wrapped data key (2-byte length + bytes)
     | salt (16) | block size (4) | plaintext size (8)
-    then each block's ciphertext + 16-byte tag
+    then each block's ciphertext + 16-byte tag (at least one block: an empty object too, so
+    that even its header is authenticated)
 
 Which objects are sealed, and with which KEK, is a ``choose(key)`` function the service sets
 from each bucket's and index's ``encryptionConfiguration``. An object without the magic is
@@ -128,7 +129,14 @@ class KeyFile:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with open(descriptor, "w", encoding="utf-8") as file:
             json.dump(document, file, indent=2)
+            file.flush()
+            os.fsync(file.fileno())  # losing this file would lose every object sealed with it
         os.replace(temporary, target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
         return key_id
 
     def new_data_key(self, key_id: str) -> tuple[bytes, bytes, str]:
@@ -199,7 +207,7 @@ class Header:
 
     @property
     def blocks(self) -> int:
-        return -(-self.size // self.block_size)
+        return max(1, -(-self.size // self.block_size))
 
     def sealed_span(self, first: int, last: int) -> tuple[int, int]:
         """The stored bytes holding plaintext blocks ``first..last`` (inclusive)."""
@@ -239,12 +247,17 @@ class Sealer:
         plain, wrapped, key_id = self._data_key(choice)
         salt = secrets.token_bytes(16)
         encoded_id = key_id.encode()
-        body = bytes([len(encoded_id)]) + encoded_id + struct.pack(">H", len(wrapped)) + wrapped
-        body += _TAIL.pack(salt, BLOCK_SIZE, len(data))
+        body = struct.pack(">H", len(encoded_id)) + encoded_id
+        body += struct.pack(">H", len(wrapped)) + wrapped + _TAIL.pack(salt, BLOCK_SIZE, len(data))
+        if _FIXED.size + len(body) > PROBE:
+            raise EncryptionKeyError(
+                f"The key id {key_id[:80]!r} and its wrapped data key do not fit in an object "
+                f"header of {PROBE} bytes"
+            )
         head = _FIXED.pack(MAGIC, VERSION, choice.kind, _FIXED.size + len(body)) + body
         cipher, view, aad = AESGCM(_derive(plain, salt)), memoryview(data), _aad(key, head)
         parts = [head]
-        for n, at in enumerate(range(0, len(view), BLOCK_SIZE)):
+        for n, at in enumerate(range(0, max(len(view), 1), BLOCK_SIZE)):
             parts.append(cipher.encrypt(_nonce(n), view[at : at + BLOCK_SIZE], aad))
         return b"".join(parts)
 
@@ -292,6 +305,8 @@ class Sealer:
     def open_range(self, key: str, header: Header, first: int, stored: bytes | memoryview,
                    start: int, end: int) -> memoryview:  # fmt: skip
         """Plaintext ``[start, end)`` from the stored blocks beginning at block ``first``."""
+        if end > header.size:  # as a plain object's read past its end: a short reply
+            raise StoreError(f"The object store returned an incomplete '{key}' (past its end)")
         plain = self._open_blocks(key, header, first, memoryview(stored))
         offset = first * header.block_size
         return memoryview(plain)[start - offset : end - offset]
@@ -310,8 +325,9 @@ class Sealer:
         try:
             _, version, kind, _ = _FIXED.unpack_from(raw)
             at = _FIXED.size
-            key_id = raw[at + 1 : at + 1 + raw[at]].decode()
-            at += 1 + raw[at]
+            (length,) = struct.unpack_from(">H", raw, at)
+            key_id = raw[at + 2 : at + 2 + length].decode()
+            at += 2 + length
             (length,) = struct.unpack_from(">H", raw, at)
             wrapped = raw[at + 2 : at + 2 + length]
             salt, block, size = _TAIL.unpack_from(raw, at + 2 + length)
@@ -319,6 +335,8 @@ class Sealer:
             raise _corrupt(key, "its header is malformed") from None
         if version != VERSION:
             raise _corrupt(key, f"unknown encryption format version {version}")
+        if block <= 0:
+            raise _corrupt(key, "its header is malformed")
         header = Header(raw, _derive(self._unwrap(kind, key_id, wrapped), salt), size, block)
         with self._lock:
             self._headers[key] = header

@@ -64,7 +64,7 @@ class OpenAIAdapter:
         try:
             async with self.gate.admit(request, exchange, BEARER) as (caller, raw):
                 body = decode_json(raw)
-                if action == "InvokeModel" and body.get("stream") is True:
+                if action == "InvokeModel" and body.get("stream"):  # as the route reads it
                     action = "InvokeModelWithResponseStream"
                 model = body.get("model")
                 params = {"modelId": model} if isinstance(model, str) else {}
