@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
@@ -27,20 +28,32 @@ from typing import Any
 IMMUTABLE = ("/wal/", "/segments/")
 
 
+# Every cache of this process, by kind, for GET /metrics (hits, misses, resident bytes).
+CACHES: weakref.WeakSet[MemoryCache | DiskCache] = weakref.WeakSet()
+
+
 class MemoryCache:
     """LRU over decoded parts of immutable objects, bounded in bytes; thread-safe."""
 
-    def __init__(self, budget_bytes: int) -> None:
+    def __init__(self, budget_bytes: int, kind: str = "memory") -> None:
         self.budget = budget_bytes
         self.used = 0
+        self.kind, self.hits, self.misses = kind, 0, 0
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
+        CACHES.add(self)
+
+    @property
+    def resident_bytes(self) -> int:
+        return self.used
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
             item = self._items.get(key)
             if item is None:
+                self.misses += 1
                 return None
+            self.hits += 1
             self._items.move_to_end(key)
             return item[0]
 
@@ -73,6 +86,12 @@ class DiskCache:
         for _, name, size in sorted(entries):
             self._sizes[name] = size
         self._total = sum(self._sizes.values())
+        self.kind, self.hits, self.misses = "disk", 0, 0
+        CACHES.add(self)
+
+    @property
+    def resident_bytes(self) -> int:
+        return self._total
 
     @staticmethod
     def caches(key: str) -> bool:
@@ -90,7 +109,9 @@ class DiskCache:
         except OSError:  # not cached, or evicted meanwhile (by us or another process)
             with self._lock:
                 self._forget(name)
+                self.misses += 1
             return None
+        self.hits += 1
         self._touch(name, len(data))
         return memoryview(data)
 

@@ -68,7 +68,7 @@ class DirectSearch:
         self.store, self.prefix = store, prefix
         self.dimension, self.metric = dimension, metric
         self.settings = settings
-        self.parts = MemoryCache(settings.direct_cache_bytes)
+        self.parts = MemoryCache(settings.direct_cache_bytes, "ann-partitions")
 
     def search(
         self,

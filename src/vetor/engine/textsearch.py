@@ -47,7 +47,7 @@ class TextSearch:
         self._run_texts: dict[tuple[str, str], RunText] = {}  # (run path, field id); immutable
         self._placed: dict[tuple[str, str], tuple[int, np.ndarray]] = {}  # → (generation, rows)
         self._scorers: dict[tuple[str, int, int, int], Scorer] = {}  # by field and state
-        self._postings = MemoryCache(settings.text_cache_bytes)
+        self._postings = MemoryCache(settings.text_cache_bytes, "text-postings")
 
     def postings(self, view: IndexView, manifest: Manifest, query: TextQuery) -> list[TermPostings]:
         """The live postings of one text query's terms in its field, scored by BM25."""

@@ -32,6 +32,7 @@ from .auth import ALGORITHM, Signed, check_headers
 from .exchange import MAX_BODY_BYTES, BodyBudget, Exchange, declared_length, read_body
 from .keys import Keyring
 from .limits import KeyLimits
+from .metrics import Metrics
 from .permissions import LISTINGS, Need, Permissions
 
 BEARER = "bearer"  # the credential form of the OpenAI-compatible routes
@@ -91,9 +92,14 @@ class Gate:
     turns authentication (and with it authorization) off."""
 
     def __init__(
-        self, keyring: Keyring | None, settings: Settings, facts: ResourceFacts | None = None
+        self,
+        keyring: Keyring | None,
+        settings: Settings,
+        facts: ResourceFacts | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.keyring = keyring
+        self.metrics = metrics  # every answered request is counted here (GET /metrics)
         self.settings = settings
         self.account_id = settings.account_id
         self.facts = facts

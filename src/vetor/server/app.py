@@ -24,15 +24,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
+from ..errors import AccessDeniedException, VetorError
 from ..generation import knowledge_bases as answering_knowledge_bases
 from ..generation.chat import Chat
 from ..service import VectorService
 from . import codec, pages
-from .access import Gate, ResourceFacts, signing_service
+from .access import BEARER, Gate, ResourceFacts, signing_service
 from .adapters.openai import OpenAIAdapter
 from .adapters.query import QueryAdapter
 from .adapters.restjson import RestJsonAdapter
-from .exchange import error_log
+from .exchange import Exchange, error_log
 from .handlers.bedrock import BedrockHandler
 from .handlers.bedrock_agent import KnowledgeBaseHandler
 from .handlers.bedrock_runtime import BedrockRuntimeHandler
@@ -40,6 +41,7 @@ from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
 from .handlers.sts import StsHandler
 from .keys import Keyring
+from .metrics import CONTENT_TYPE, Metrics
 
 
 class Adapter(Protocol):
@@ -79,7 +81,8 @@ def create_app(
 ) -> Starlette:
     """The endpoint; ``keyring=None`` turns authentication off. ``warm`` names indexes
     (``bucket/index``) loaded before the server accepts requests."""
-    gate = Gate(keyring, service.settings, ResourceFacts(service))
+    metrics = Metrics(service)
+    gate = Gate(keyring, service.settings, ResourceFacts(service), metrics)
     store_kind = _store_kind(service.store.uri)
     s3vectors = RestJsonAdapter(
         "s3vectors",
@@ -123,6 +126,23 @@ def create_app(
             return JSONResponse({"status": "unavailable", "store": store_kind}, 503)
         return JSONResponse({"status": "ready", "store": store_kind})
 
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus's text format; Bearer <accessKeyId>:<secret> and vetor:GetMetrics."""
+        exchange = Exchange(request)
+        try:
+            async with gate.admit(request, exchange, BEARER) as (caller, _):
+                no_params: dict[str, Any] = {}
+                await run_in_threadpool(
+                    gate.authorize, caller, "vetor", "GetMetrics", no_params, exchange
+                )
+                page = await run_in_threadpool(metrics.exposition)
+        except AccessDeniedException as error:
+            status = 403 if error.message.startswith("User: ") else 401
+            return JSONResponse({"message": error.message}, status)
+        except VetorError as error:
+            return JSONResponse({"message": error.message}, error.http_status)
+        return Response(page, 200, media_type=CONTENT_TYPE)
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(spec)
 
@@ -152,6 +172,7 @@ def create_app(
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/", home, methods=["GET"]),  # POST / (STS) goes on to the catch-all
         Route("/docs", docs, methods=["GET"]),

@@ -29,6 +29,8 @@ from ..errors import (
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
+    from .metrics import Metrics
+
 MAX_BODY_BYTES = 20 * 1024 * 1024  # S3 Vectors' request size limit
 
 access_log = logging.getLogger("vetor.access")
@@ -42,8 +44,9 @@ class InternalError(VetorError):
 class Exchange:
     """One request's bookkeeping from arrival to the access-log line."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, service: str = "", metrics: Metrics | None = None) -> None:
         self.request = request
+        self.service, self.metrics = service, metrics
         self.request_id = uuid.uuid4().hex
         self.started = time.perf_counter()
         self.received = 0
@@ -59,6 +62,10 @@ class Exchange:
         return InternalError(f"Internal server error (request id {self.request_id})")
 
     def log(self, operation: str | None, status: int, sent: int) -> None:
+        """The access-log line, and the request's count and latency for /metrics."""
+        if self.metrics is not None:
+            elapsed = time.perf_counter() - self.started
+            self.metrics.observe(self.service, operation, status, elapsed)
         if not access_log.isEnabledFor(logging.INFO):
             return
         request = self.request

@@ -13,6 +13,7 @@ LINKS = (
     ("/openapi.json", "the OpenAPI 3.1 document (generated from botocore's model)"),
     ("/health", "liveness"),
     ("/ready", "readiness: the store answers"),
+    ("/metrics", "Prometheus metrics (Bearer accessKeyId:secret)"),
     ("/v1/models", "OpenAI-compatible embedding models (Bearer accessKeyId:secret)"),
 )
 

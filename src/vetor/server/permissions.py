@@ -5,7 +5,8 @@ the index (operations that name an index), the vector bucket (those that name on
 the tagged resource, or ``*`` (ListVectorBuckets); QueryVectors also needs
 ``s3vectors:GetVectors`` when it filters or returns metadata. Bedrock's services:
 ``bedrock:<Operation>`` on the knowledge base, guardrail or foundation model they name, else
-``*``; Converse is ``bedrock:InvokeModel``, ConverseStream
+``*``; ``GET /metrics`` is ``vetor:GetMetrics`` on ``*``; Converse is ``bedrock:InvokeModel``,
+ConverseStream
 ``bedrock:InvokeModelWithResponseStream``, RetrieveAndGenerateStream
 ``bedrock:RetrieveAndGenerate``. STS GetCallerIdentity needs no permission, as in AWS.
 """
@@ -56,6 +57,8 @@ class Permissions:
             return []
         if service == "s3vectors":
             return self._s3vectors(operation, params)
+        if service == "vetor":  # vetor's own routes (GetMetrics): no resource of their own
+            return [Need(f"vetor:{operation}", "*")]
         action = "bedrock:" + _BEDROCK_ACTIONS.get(operation, operation)
         needs = [Need(action, self._bedrock_resource(params))]
         if action == "bedrock:RetrieveAndGenerate":  # AWS: and Retrieve, and the model

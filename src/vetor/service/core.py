@@ -188,6 +188,11 @@ class ServiceCore:
             self.forget(bucket, index)
             raise NotFoundException(errors.INDEX_NOT_FOUND) from None
 
+    def loaded_engines(self) -> dict[tuple[str, str], IndexEngine]:
+        """The indexes this process has open (and caches), by (bucket, index)."""
+        with self._lock:
+            return {address: engine for address, (_, engine) in self._engines.items()}
+
     def close(self) -> None:
         """Wait for every cached engine's background work to finish."""
         with self._lock:

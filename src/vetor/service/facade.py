@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ..contract import Contract, service_model
-from ..engine import IndexEngine, limit_numpy_blas
+from ..engine import IndexEngine, IndexGone, limit_numpy_blas
+from ..errors import VetorError
 from ..settings import Settings
 from ..store import ObjectStore, call_deadline, open_store
 from . import layout
@@ -139,6 +140,17 @@ class VectorService:
     def check_ready(self) -> None:
         """Raise if the store cannot be reached (what ``/ready`` asks before saying yes)."""
         next(iter(self.store.list(layout.READY_PROBE)), None)
+
+    def loaded_index_stats(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Rows, pending rows, segments and version of each index this process has open
+        (what ``GET /metrics`` reports; an index deleted meanwhile is left out)."""
+        found = {}
+        for address, engine in self.core.loaded_engines().items():
+            try:
+                found[address] = engine.stats()
+            except (IndexGone, VetorError):  # deleted meanwhile, or the store is down
+                continue
+        return found
 
     def close(self) -> None:
         """Wait for background compaction to finish."""

@@ -35,6 +35,7 @@ from ..settings import Settings
 from . import local, sealing
 from .deadline import T, within_deadline
 from .sealing import KeyFile, KmsKeys, Sealer
+from .stats import StoreStats
 
 
 class ObjectNotFound(KeyError):
@@ -64,6 +65,7 @@ class ObjectStore:
     ) -> None:
         self._inner = inner
         self._sealer = sealer  # encryption at rest (sealing.py), when a key file is set
+        self.stats = StoreStats()  # requests, failures, time, bytes: read by /metrics
         self._remote = remote  # requests cross a network: keep them within call deadlines
         self._cache = cache  # local-disk copies of immutable objects (remote stores)
         self.uri = uri
@@ -107,7 +109,8 @@ class ObjectStore:
         if cache is not None and (hit := cache.read(key)) is not None:
             return hit
         with _translated(key):
-            data = memoryview(self._call(lambda: obstore.get(self._inner, key).bytes()))
+            data = memoryview(self._call(lambda: obstore.get(self._inner, key).bytes(), "get"))
+        self.stats.moved(read=len(data))
         if cache is not None:
             cache.write(key, data)
         return data
@@ -153,8 +156,9 @@ class ObjectStore:
             return [memoryview(b) for b in hit]
         with _translated(key):
             found = self._call(
-                lambda: obstore.get_ranges(self._inner, key, starts=starts, ends=ends)
+                lambda: obstore.get_ranges(self._inner, key, starts=starts, ends=ends), "get"
             )
+        self.stats.moved(read=sum(len(b) for b in found))
         for start, end, blob in zip(starts, ends, found, strict=True):
             if len(blob) != end - start:  # a reply cut short, headers and all
                 raise unreadable(key, f"{len(blob)} of {end - start} bytes came back")
@@ -190,22 +194,25 @@ class ObjectStore:
         if self._sealer is not None:
             self._sealer.forget(key)
             data = self._sealer.seal(key, data)
+        self.stats.moved(written=len(data))
         with _translated(key):
             if self._local_root is not None:
-                local.write(self._local_root, key, data, create=False)
+                with self.stats.timed("put"):
+                    local.write(self._local_root, key, data, create=False)
             else:
-                self._call(lambda: obstore.put(self._inner, key, data))
+                self._call(lambda: obstore.put(self._inner, key, data), "put")
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create the object only if no object has the key; False when it already exists."""
         if self._sealer is not None:
             data = self._sealer.seal(key, data)
+        self.stats.moved(written=len(data))
         if self._local_root is not None:
-            with _translated(key):
+            with _translated(key), self.stats.timed("put"):
                 return local.write(self._local_root, key, data, create=True)
         try:
             with _translated(key):
-                self._call(lambda: obstore.put(self._inner, key, data, mode="create"))
+                self._call(lambda: obstore.put(self._inner, key, data, mode="create"), "put")
         except _AlreadyExists:
             return False
         return True
@@ -219,7 +226,7 @@ class ObjectStore:
         self.put(key, b"")
         try:
             with _translated(key):
-                meta = self._call(lambda: obstore.head(self._inner, key))
+                meta = self._call(lambda: obstore.head(self._inner, key), "head")
         finally:
             self.delete(key)
         return float(meta["last_modified"].timestamp())
@@ -230,7 +237,10 @@ class ObjectStore:
         if self._remote:  # the whole listing within the call's bound (pages are network calls)
             with _translated(prefix):
                 metas = self._call(
-                    lambda: [m for c in obstore.list(self._inner, prefix, offset=offset) for m in c]
+                    lambda: [
+                        m for c in obstore.list(self._inner, prefix, offset=offset) for m in c
+                    ],
+                    "list",
                 )
             yield from (ObjectInfo(m["path"], m["size"], m["last_modified"]) for m in metas)
             return
@@ -242,13 +252,15 @@ class ObjectStore:
     def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Names of the immediate "sub-directories" of ``prefix`` (common prefixes)."""
         with _translated(prefix):
-            result = self._call(lambda: obstore.list_with_delimiter(self._inner, prefix or None))
+            result = self._call(
+                lambda: obstore.list_with_delimiter(self._inner, prefix or None), "list"
+            )
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in result["common_prefixes"])
 
     def exists(self, key: str) -> bool:
         try:
             with _translated(key):
-                self._call(lambda: obstore.head(self._inner, key))
+                self._call(lambda: obstore.head(self._inner, key), "head")
         except ObjectNotFound:
             return False
         return True
@@ -267,7 +279,7 @@ class ObjectStore:
         """Delete an object; deleting a missing object is not an error."""
         try:
             with _translated(key):
-                self._call(lambda: obstore.delete(self._inner, key))
+                self._call(lambda: obstore.delete(self._inner, key), "delete")
         except ObjectNotFound:
             pass
 
@@ -277,7 +289,7 @@ class ObjectStore:
             return
         try:
             with _translated(keys[0]):
-                self._call(lambda: obstore.delete(self._inner, keys))
+                self._call(lambda: obstore.delete(self._inner, keys), "delete")
         except ObjectNotFound:  # some stores stop at the first missing key: finish one by one
             for key in keys:
                 self.delete(key)
@@ -307,9 +319,10 @@ class ObjectStore:
             return [fetch(k) for k in keys]
         return _parallel(fetch, keys)
 
-    def _call(self, request: Callable[[], T]) -> T:
-        """Run one request; a remote one within the current call's deadline."""
-        return within_deadline(request) if self._remote else request()
+    def _call(self, request: Callable[[], T], operation: str) -> T:
+        """Run one request, counted in ``stats``; a remote one within the call's deadline."""
+        with self.stats.timed(operation):
+            return within_deadline(request) if self._remote else request()
 
 
 # Ranges per obstore call: each call runs its ranges about 10 at a time, so a call per few

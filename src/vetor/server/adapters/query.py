@@ -58,7 +58,7 @@ class QueryAdapter:
         return None
 
     async def handle(self, request: Request, match: bool | None) -> Response:
-        exchange = Exchange(request)
+        exchange = Exchange(request, self.service_name, self.gate.metrics)
         action: list[str] = []  # filled in by _call, for the access log
         try:
             async with self.gate.admit(request, exchange, self.signing_name) as (caller, body):

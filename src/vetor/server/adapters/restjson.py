@@ -97,7 +97,7 @@ class RestJsonAdapter:
         return openapi(self.model, title)
 
     async def handle(self, request: Request, match: Match | None) -> Response:
-        exchange = Exchange(request)
+        exchange = Exchange(request, self.service_name, self.gate.metrics)
         status, payload, code = 500, b"", None
         try:
             async with self.gate.admit(request, exchange, self.signing_name) as (caller, body):

@@ -1,0 +1,137 @@
+"""``GET /metrics``: the process's figures in Prometheus's text format (``prometheus-client``).
+
+Requests are counted as they are answered (by operation and status, with a latency
+histogram); everything else is read when Prometheus scrapes, from counters the lower layers
+keep anyway: the store's requests, failures, time and bytes (``store.stats``), every cache's
+hits, misses and resident bytes (``vetor.cache.CACHES``), and each loaded index's rows, rows
+not yet indexed (write batches), segments and manifest version. One registry per app, so that
+several apps in one process (tests) do not share figures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ..cache import CACHES
+from ..service import VectorService
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self, service: VectorService) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter(
+            "vetor_requests",
+            "Requests answered, by service, operation and HTTP status",
+            ["service", "operation", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "vetor_request_seconds",
+            "Time from a request's arrival to its answer (streams: to their first byte)",
+            ["service", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(service))
+
+    def observe(self, service: str, operation: str | None, status: int, seconds: float) -> None:
+        name = operation or "unknown"
+        self.requests.labels(service, name, str(status)).inc()
+        self.latency.labels(service, name).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StateCollector:
+    """Figures read at scrape time from the store, the caches and the loaded indexes."""
+
+    def __init__(self, service: VectorService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._store()
+        yield from self._caches()
+        yield from self._indexes()
+
+    def _store(self) -> Iterator[Metric]:
+        stats = self.service.store.stats
+        requests = CounterMetricFamily(
+            "vetor_store_requests", "Object-store requests, by operation", labels=["operation"]
+        )
+        errors = CounterMetricFamily(
+            "vetor_store_errors", "Object-store requests that failed", labels=["operation"]
+        )
+        seconds = CounterMetricFamily(
+            "vetor_store_request_seconds", "Time spent in object-store requests",
+            labels=["operation"],
+        )  # fmt: skip
+        for operation in sorted(stats.requests):
+            requests.add_metric([operation], stats.requests[operation])
+            errors.add_metric([operation], stats.errors[operation])
+            seconds.add_metric([operation], stats.seconds[operation])
+        moved = CounterMetricFamily(
+            "vetor_store_bytes", "Bytes read from and written to the store", labels=["direction"]
+        )
+        moved.add_metric(["read"], stats.bytes_read)
+        moved.add_metric(["written"], stats.bytes_written)
+        yield from (requests, errors, seconds, moved)
+
+    @staticmethod
+    def _caches() -> Iterator[Metric]:
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for cache in list(CACHES):
+            figures = totals[cache.kind]
+            figures[0] += cache.hits
+            figures[1] += cache.misses
+            figures[2] += cache.resident_bytes
+        lookups = CounterMetricFamily(
+            "vetor_cache_lookups", "Cache lookups, by cache and result", labels=["cache", "result"]
+        )
+        resident = GaugeMetricFamily(
+            "vetor_cache_resident_bytes", "Bytes each cache holds", labels=["cache"]
+        )
+        for kind, (hits, misses, held) in sorted(totals.items()):
+            lookups.add_metric([kind, "hit"], hits)
+            lookups.add_metric([kind, "miss"], misses)
+            resident.add_metric([kind], held)
+        yield from (lookups, resident)
+
+    def _indexes(self) -> Iterator[Metric]:
+        names = ("rows", "pendingRows", "segments", "writeBatches", "version")
+        help_texts = {
+            "rows": "Vectors in the index",
+            "pendingRows": "Vectors in write batches, not yet folded into indexed segments",
+            "segments": "Immutable segments",
+            "writeBatches": "Write batches not yet compacted",
+            "version": "The latest manifest version (commits so far)",
+        }
+        families = {
+            name: GaugeMetricFamily(
+                f"vetor_index_{_snake(name)}", help_texts[name], labels=["bucket", "index"]
+            )
+            for name in names
+        }
+        for (bucket, index), stats in self.service.loaded_index_stats().items():
+            for name in names:
+                families[name].add_metric([bucket, index], stats[name])
+        yield from families.values()
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Families by name, for tests and tools (prometheus-client's own parser)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {family.name: family for family in text_string_to_metric_families(text)}
