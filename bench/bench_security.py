@@ -98,7 +98,10 @@ BUCKET_POLICY = {
 }
 
 
-def start(folder: Path, encrypted: bool) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    folder: Path, encrypted: bool, env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``vetor serve`` on ``folder`` with this file's keys (and a key file, ``encrypted``)."""
     folder.mkdir()
     keys = folder / "keys.json"
     entries = [
@@ -110,6 +113,7 @@ def start(folder: Path, encrypted: bool) -> tuple[subprocess.Popen[bytes], str]:
     keys.chmod(0o600)
     port = free_port()
     env = {**os.environ, "VETOR_ACCESS_KEY_ID": "", "VETOR_SECRET_ACCESS_KEY": ""}
+    env.update(env_extra or {})
     if encrypted:
         KeyFile.create(folder / "kek.json")
         env["VETOR_ENCRYPTION_KEY_FILE"] = str(folder / "kek.json")

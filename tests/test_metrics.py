@@ -86,6 +86,9 @@ def test_metrics_after_a_mixed_workload(server: Server) -> None:
     pending = samples(families, "vetor_index_pending_rows", "vetor_index_pending_rows")
     assert 0 <= pending[0] <= 30
     assert samples(families, "vetor_index_version", "vetor_index_version")[0] >= 3
+    compacted = samples(families, "vetor_index_compactions", "vetor_index_compactions_total")
+    assert compacted and compacted[0] >= 0
+    assert samples(families, "vetor_index_compacting", "vetor_index_compacting")[0] in (0, 1)
 
 
 def test_metrics_need_credentials(server: Server) -> None:

@@ -154,6 +154,7 @@ class Settings:
     answer_log_retention_days: float = 30.0
 
     # --- the server's defences (vetor serve) --------------------------------------------------
+    metrics: bool = True  # GET /metrics, and counting every request for it
     header_timeout_seconds: float = 10.0  # a connection's request line and headers, in full
     # The longest wait for the next piece of a body; a whole body must arrive within 6 times it.
     body_read_timeout_seconds: float = 20.0

@@ -51,6 +51,12 @@ class Optimizer:
         self.settings = log.settings
         self._lock = threading.Lock()  # guards the start of ``thread``
         self.thread: threading.Thread | None = None
+        # What this process's compactions of the index have done (GET /metrics).
+        self.compactions, self.compacted_rows, self.compaction_seconds = 0, 0, 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
 
     # --- scheduling -------------------------------------------------------------------------
 
@@ -130,11 +136,20 @@ class Optimizer:
 
     def compact(self, mode: str = "auto") -> bool:
         """Merge runs into a segment (see ``plan``); True if something changed."""
-        log = self.log
-        manifest = log.latest()
+        started = time.perf_counter()
+        manifest = self.log.latest()
         plan = self.plan(manifest, mode)
         if plan is None:
             return False
+        changed = self._compact(plan, manifest)
+        if changed:
+            self.compactions += 1
+            self.compacted_rows += sum(r.rows for r in plan.runs)
+            self.compaction_seconds += time.perf_counter() - started
+        return changed
+
+    def _compact(self, plan: CompactionPlan, manifest: Manifest) -> bool:
+        log = self.log
         merged = merge_tables(self._tables(plan.runs), plan.drops_tombstones)
         directory = f"segments/{uuid.uuid4().hex}"
         path = f"{directory}/data.arrow"

@@ -223,4 +223,9 @@ class IndexEngine:
                 r.rows - r.tombstones for r in runs if r.kind == "segment" and not r.ann
             ),
             "pendingRows": sum(r.rows - r.tombstones for r in runs if r.kind == "wal"),
+            # This process's compactions of the index so far, and whether one runs now.
+            "compactions": self.optimizer.compactions,
+            "compactedRows": self.optimizer.compacted_rows,
+            "compactionSeconds": self.optimizer.compaction_seconds,
+            "compacting": self.optimizer.running,
         }

@@ -81,7 +81,7 @@ def create_app(
 ) -> Starlette:
     """The endpoint; ``keyring=None`` turns authentication off. ``warm`` names indexes
     (``bucket/index``) loaded before the server accepts requests."""
-    metrics = Metrics(service)
+    metrics = Metrics(service) if service.settings.metrics else None
     gate = Gate(keyring, service.settings, ResourceFacts(service), metrics)
     store_kind = _store_kind(service.store.uri)
     s3vectors = RestJsonAdapter(
@@ -128,6 +128,8 @@ def create_app(
 
     async def metrics_page(request: Request) -> Response:
         """Prometheus's text format; Bearer <accessKeyId>:<secret> and vetor:GetMetrics."""
+        if metrics is None:
+            return JSONResponse({"message": "metrics are off (VETOR_METRICS=false)"}, 404)
         exchange = Exchange(request)
         try:
             async with gate.admit(request, exchange, BEARER) as (caller, _):

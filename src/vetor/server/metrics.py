@@ -4,8 +4,8 @@ Requests are counted as they are answered (by operation and status, with a laten
 histogram); everything else is read when Prometheus scrapes, from counters the lower layers
 keep anyway: the store's requests, failures, time and bytes (``store.stats``), every cache's
 hits, misses and resident bytes (``vetor.cache.CACHES``), and each loaded index's rows, rows
-not yet indexed (write batches), segments and manifest version. One registry per app, so that
-several apps in one process (tests) do not share figures.
+not yet indexed (write batches), segments, manifest version and compaction progress. One
+registry per app, so that several apps in one process (tests) do not share figures.
 """
 
 from __future__ import annotations
@@ -120,10 +120,30 @@ class _StateCollector:
             )
             for name in names
         }
+        families["compacting"] = GaugeMetricFamily(
+            "vetor_index_compacting",
+            "1 while a background compaction runs",
+            labels=["bucket", "index"],
+        )
+        work = {
+            "compactions": CounterMetricFamily(
+                "vetor_index_compactions", "Compactions this process committed",
+                labels=["bucket", "index"]),
+            "compactedRows": CounterMetricFamily(
+                "vetor_index_compacted_rows", "Rows those compactions rewrote",
+                labels=["bucket", "index"]),
+            "compactionSeconds": CounterMetricFamily(
+                "vetor_index_compaction_seconds", "Time those compactions took",
+                labels=["bucket", "index"]),
+        }  # fmt: skip
         for (bucket, index), stats in self.service.loaded_index_stats().items():
             for name in names:
                 families[name].add_metric([bucket, index], stats[name])
+            families["compacting"].add_metric([bucket, index], float(stats["compacting"]))
+            for name, family in work.items():
+                family.add_metric([bucket, index], stats[name])
         yield from families.values()
+        yield from work.values()
 
 
 def _snake(name: str) -> str:
