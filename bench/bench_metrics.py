@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_security import ADMIN, DIMENSION, client, load, start
+from bench_security import ADMIN, DIMENSION, arguments, averaged, client, load, start
 from harness import interleaved, log, machine_info, print_table, write_json
 from loadgen import wait_idle
 
@@ -88,17 +88,12 @@ def run(args: argparse.Namespace, vectors: np.ndarray, on_first: bool) -> tuple[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vectors", type=int, default=20_000)
-    parser.add_argument("--queries", type=int, default=1500)
-    parser.add_argument("--puts", type=int, default=100, help="PutVectors calls of 100 vectors")
-    args = parser.parse_args()
+    args = arguments(__doc__, queries=1500, puts=100)
     vectors = np.random.default_rng(7).standard_normal((args.vectors, DIMENSION))
     rounds = [run(args, vectors.astype(np.float32), on_first) for on_first in (False, True)]
+    latency, _, throughput = averaged(rounds)
     names = ("off", "on")
-    p50 = {n: float(np.mean([r[0][n]["p50_ms"] for r in rounds])) for n in names}
-    put_ms = {n: float(np.mean([r[1][n]["mean_ms"] for r in rounds])) for n in names}
-    throughput = {n: 100 / (put_ms[n] / 1000) for n in names}
+    p50 = {n: latency[n]["p50_ms"] for n in names}
     ratios = {
         "query p50 on/off": p50["on"] / p50["off"],
         "put throughput on/off": throughput["on"] / throughput["off"],

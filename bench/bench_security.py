@@ -212,15 +212,17 @@ def run(
     return latency, puts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str, queries: int, puts: int) -> argparse.Namespace:
+    """The options this file and bench_metrics.py share."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--vectors", type=int, default=20_000)
-    parser.add_argument("--queries", type=int, default=400)
-    parser.add_argument("--puts", type=int, default=60, help="PutVectors calls of 100 vectors")
-    args = parser.parse_args()
-    rng = np.random.default_rng(7)
-    vectors = rng.standard_normal((args.vectors, DIMENSION)).astype(np.float32)
-    rounds = [run(args, vectors, rng, sealed_first) for sealed_first in (False, True)]
+    parser.add_argument("--queries", type=int, default=queries)
+    parser.add_argument("--puts", type=int, default=puts, help="PutVectors calls of 100 vectors")
+    return parser.parse_args()
+
+
+def averaged(rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[dict[str, Any], ...]:
+    """Each peer's query p50/p99 and put time over the rounds, and its put throughput."""
     callers = list(rounds[0][0])
     latency = {n: {"p50_ms": float(np.mean([r[0][n]["p50_ms"] for r in rounds])),
                    "p99_ms": float(np.mean([r[0][n]["p99_ms"] for r in rounds])),
@@ -228,6 +230,16 @@ def main() -> None:
     puts = {n: {"mean_ms": float(np.mean([r[1][n]["mean_ms"] for r in rounds])),
                 "rounds": [r[1][n] for r in rounds]} for n in callers}  # fmt: skip
     throughput = {n: 100 / (puts[n]["mean_ms"] / 1000) for n in callers}
+    return latency, puts, throughput
+
+
+def main() -> None:
+    args = arguments(__doc__, queries=400, puts=60)
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((args.vectors, DIMENSION)).astype(np.float32)
+    rounds = [run(args, vectors, rng, sealed_first) for sealed_first in (False, True)]
+    latency, puts, throughput = averaged(rounds)
+    callers = list(latency)
     ratios = {
         f"{name}: query p50 / off": latency[name]["p50_ms"] / latency["off"]["p50_ms"]
         for name in ("policies", "AES256", "policies+AES256")

@@ -142,7 +142,13 @@ class Gate:
         if scheme == BEARER and self.keyring is not None:
             key_id = self._bearer(request, self.keyring)
         elif signed is not None:
-            key_id = signed.verify(digest.hexdigest() if digest is not None else None)
+            body_hash = digest.hexdigest() if digest is not None else None
+            if signed.payload_hash is None:  # the signature covers the body's own hash
+                key_id = signed.verify(body_hash)
+            else:  # verified before the body was read; now the body must match it
+                key_id = signed.access_key_id
+                if body_hash is not None:
+                    signed.check_body(body_hash)
             if signed.streaming:
                 decoded = request.headers.get("x-amz-decoded-content-length")
                 body = signed.decode_chunks(body, decoded)

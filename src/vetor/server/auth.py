@@ -79,7 +79,10 @@ def verify_request(*, body: bytes, **request: Any) -> str:
     """Return the access key id of a correctly signed request, else raise
     :class:`~vetor.errors.AccessDeniedException` with a clear message: :func:`check_headers`
     (same arguments) and :meth:`Signed.verify` in one call, for a body already at hand."""
-    return check_headers(**request).verify(hashlib.sha256(body).hexdigest())
+    signed, body_hash = check_headers(**request), hashlib.sha256(body).hexdigest()
+    key_id = signed.verify(body_hash)
+    signed.check_body(body_hash)
+    return key_id
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,12 @@ class Signed:
         expected = _signature(self.request, self.auth, self.secret, covered)
         if not hmac.compare_digest(expected.encode(), self.auth.signature.encode()):
             raise AccessDeniedException(_MISMATCH)
-        if body_hash is not None and self.body_is_checked and self.payload_hash is not None:
-            check_payload(self.payload_hash, body_hash)
         return self.access_key_id
+
+    def check_body(self, body_hash: str) -> None:
+        """The body received is the one whose hash the (already verified) signature covers."""
+        if self.payload_hash is not None and self.body_is_checked:
+            check_payload(self.payload_hash, body_hash)
 
 
 def check_headers(

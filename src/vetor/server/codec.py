@@ -22,7 +22,7 @@ import simdjson
 
 from ..errors import ValidationException
 
-MAX_DEPTH = 32  # objects and arrays; S3 Vectors' documents nest a few levels at most
+MAX_DEPTH = 254  # objects and arrays: as deep as the encoder every stored document goes through
 _INT64 = (-(2**63), 2**64 - 1)
 
 
@@ -43,11 +43,12 @@ def decode_json(body: bytes) -> dict[str, Any]:
         raise _malformed(str(error)) from None
     if not isinstance(value, dict):
         raise ValidationException("The request body must be a JSON object")
-    _check_depth(value)
-    try:  # "\ud800" escapes decode to lone surrogates, which no store or encoder accepts
-        orjson.dumps(value)
+    try:  # one C pass finds what the parser let through: nesting past the encoder's limit,
+        orjson.dumps(value)  # and "\ud800" escapes (lone surrogates no store accepts)
     except orjson.JSONEncodeError as error:
-        raise _malformed(str(error)) from None
+        too_deep = "Recursion" in str(error)
+        reason = f"nested more than {MAX_DEPTH} levels deep" if too_deep else str(error)
+        raise _malformed(reason) from None
     return value
 
 
@@ -75,17 +76,6 @@ def _int64(text: str) -> int:
 
 def _no_constant(name: str) -> Any:
     raise _malformed(f"{name} is not a JSON number")
-
-
-def _check_depth(document: Any) -> None:
-    """Containers only: a long list of numbers costs one isinstance pass per list."""
-    stack = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise _malformed(f"nested more than {MAX_DEPTH} levels deep")
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
 def decode_put_vectors(body: bytes) -> dict[str, Any] | None:
