@@ -181,13 +181,15 @@ SERVER_KEYS = {"VETOR_ACCESS_KEY_ID": "AKVETORTEST", "VETOR_SECRET_ACCESS_KEY": 
 class Server:
     """A real ``vetor serve`` process on a free loopback port."""
 
-    def __init__(self, data: str, env: dict[str, str] | None = None, *args: str) -> None:
+    def __init__(
+        self, data: str, env: dict[str, str] | None = None, *args: str, port: int = 0
+    ) -> None:
         import os
         import subprocess
         import sys
 
         self.data = data
-        self.port = free_port()
+        self.port = port or free_port()
         scheme = "https" if "--tls-cert" in args else "http"
         self.endpoint = f"{scheme}://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "vetor", "serve", "--data", data]

@@ -159,6 +159,7 @@ class Settings:
     # The longest wait for the next piece of a body; a whole body must arrive within 6 times it.
     body_read_timeout_seconds: float = 20.0
     max_body_bytes_in_flight: int = 256 * 1024 * 1024  # bodies being read, per process
+    drain_seconds: float = 0.0  # after SIGTERM, /ready says 503 this long before the shutdown
     max_connections: int = 1000  # open connections per process; more get a 503
     # Per access key: requests per second (a token bucket holding one second's worth; 0: no
     # limit) and requests at once (0: no limit). Over either: TooManyRequestsException (429).

@@ -1,12 +1,13 @@
 """The ``vetor`` command: the root app (``base``) with one module per command group mounted on it.
 
 Groups (``buckets``, ``indexes``, ``vectors``, ``embed``) and the top-level commands
-(``admin``, ``quickstart``, ``serve``) import only ``base`` and the layers below, never each other.
+(``admin``, ``quickstart``, ``serve``, ``transfer``) import only ``base`` and the layers below, never
+each other.
 """
 
 from __future__ import annotations
 
-from . import admin, quickstart, serve  # noqa: F401  (their commands register on the root app)
+from . import admin, quickstart, serve, transfer  # noqa: F401  (their commands register on the root app)
 from .base import app
 from .buckets import buckets_app
 from .embed import embed_app

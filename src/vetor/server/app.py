@@ -41,6 +41,7 @@ from .handlers.embeddings import EmbeddingService
 from .handlers.s3vectors import S3VectorsHandler
 from .handlers.sts import StsHandler
 from .keys import Keyring
+from .lifecycle import DRAINING, drain_on_sigterm
 from .metrics import CONTENT_TYPE, Metrics
 
 
@@ -119,6 +120,8 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def ready(request: Request) -> Response:
+        if DRAINING.is_set():  # SIGTERM came: the load balancer should send no more
+            return JSONResponse({"status": "draining", "store": store_kind}, 503)
         try:
             await run_in_threadpool(service.check_ready)
         except Exception as error:  # the store is the one dependency that can be down
@@ -161,6 +164,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        drain_on_sigterm(service.settings.drain_seconds)
         for name in warm:
             bucket, _, index = name.partition("/")
             loaded = await run_in_threadpool(service.warm, vectorBucketName=bucket, indexName=index)

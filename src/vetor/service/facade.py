@@ -118,6 +118,7 @@ class VectorService:
     # --- vetor's own --------------------------------------------------------------------------
 
     compact = _Operation(Maintenance.compact)
+    scan_vectors = _Operation(Vectors.scan_vectors)
     index_stats = _Operation(Maintenance.index_stats)
     warm = _Operation(Maintenance.warm)
 

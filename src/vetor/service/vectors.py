@@ -120,6 +120,29 @@ class Vectors:
 
         return core.with_engine(bucket, index, page)
 
+    def scan_vectors(
+        self, *, after: str | None = None, limit: int = 1000, **address: Any
+    ) -> dict[str, Any]:
+        """vetor's own bulk read (import/export): up to ``limit`` rows in key order after
+        ``after``, as arrays — ``keys``, ``vectors`` (n × dimension float32), ``metadata`` —
+        and ``after``, the key to pass for the next page (None at the end). Keys order the
+        pages, so a read stopped anywhere resumes from its last key."""
+        bucket, index = self.core.index_of(**address)
+
+        def page(config: Config, engine: IndexEngine) -> dict[str, Any]:
+            with engine.snapshot() as view:
+                rows, more = view.list_page(after, max(1, int(limit)))
+                keys = [view.key(row) for row in rows]
+                return {
+                    "keys": keys,
+                    "vectors": view.gather(rows)[0],
+                    "metadata": [view.metadata(row) for row in rows],
+                    "after": keys[-1] if more else None,
+                    "count": len(view),
+                }
+
+        return self.core.with_engine(bucket, index, page)
+
     def query_vectors(
         self,
         *,
