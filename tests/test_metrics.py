@@ -89,6 +89,50 @@ def test_metrics_after_a_mixed_workload(server: Server) -> None:
     compacted = samples(families, "vetor_index_compactions", "vetor_index_compactions_total")
     assert compacted and compacted[0] >= 0
     assert samples(families, "vetor_index_compacting", "vetor_index_compacting")[0] in (0, 1)
+    assert samples(families, "vetor_ingestion_jobs_running", "vetor_ingestion_jobs_running") == [
+        0.0
+    ]
+
+
+def test_model_calls_are_counted(server: Server) -> None:
+    import openai
+
+    embedder = openai.OpenAI(base_url=f"{server.endpoint}/v1", api_key=TOKEN)
+    for texts in (["a cat on the sofa", "rockets reach orbit"], ["one more"]):
+        embedder.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
+    families = parse(scrape(server)[1])
+    calls = samples(families, "vetor_model_calls", "vetor_model_calls_total", kind="embedding")
+    texts = samples(families, "vetor_model_items", "vetor_model_items_total", kind="embedding")
+    seconds = samples(families, "vetor_model_seconds", "vetor_model_seconds_total")
+    assert sum(calls) >= 1 and sum(texts) == 3  # concurrent requests may share one call
+    assert 0 < sum(seconds) < 120
+    assert sum(samples(families, "vetor_model_failures", "vetor_model_failures_total")) == 0
+
+
+def test_the_grafana_dashboard_asks_for_what_the_server_exposes(server: Server) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    import openai
+
+    embedder = openai.OpenAI(base_url=f"{server.endpoint}/v1", api_key=TOKEN)
+    embedder.embeddings.create(model="all-MiniLM-L6-v2", input=["a model call to show"])
+    dashboard = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "vetor.json"
+    panels = json.loads(dashboard.read_text())["panels"]
+    asked = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"\bvetor_[a-z_]+", target["expr"])
+    }
+    families = parse(scrape(server)[1])  # a family shows even with no samples yet
+    exposed = {found.name for family in families.values() for found in family.samples}
+    suffix = re.compile(r"_(total|bucket|count|sum)$")
+    missing = {
+        name for name in asked if name not in exposed and suffix.sub("", name) not in families
+    }
+    assert asked and not missing, missing
 
 
 def test_metrics_need_credentials(server: Server) -> None:

@@ -1,8 +1,8 @@
 """The ``vetor`` command: the root app (``base``) with one module per command group mounted on it.
 
 Groups (``buckets``, ``indexes``, ``vectors``, ``embed``) and the top-level commands
-(``admin``, ``quickstart``, ``serve``, ``transfer``) import only ``base`` and the layers below, never
-each other.
+(``admin``, ``quickstart``, ``serve``, ``transfer``) import only ``base`` and the layers
+below, never each other.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def generate(
         yield from pieces
         return usage
     pieces = []
-    stream = Tracked(generator.stream(messages, system, inference))
+    stream = Tracked(generator.stream(messages, system, inference), generator.identity)
     try:
         for piece in stream:
             pieces.append(piece)

@@ -48,6 +48,7 @@ class IngestionJobs:
         self.owner = uuid.uuid4().hex  # this process, as a job's runner
         self._pool = ThreadPoolExecutor(2, "vetor-kb-job")
         self._running: set[str] = set()
+        self._runs: dict[str, _Run] = {}  # the jobs this process is running now
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -211,11 +212,24 @@ class IngestionJobs:
     def _run(self, kb_id: str, source_id: str, job_id: str) -> None:
         try:
             run = _Run(self, kb_id, source_id, job_id)
+            with self._lock:
+                self._runs[job_id] = run
             if run.take_over():
                 run.execute()
         finally:
             with self._lock:
                 self._running.discard(job_id)
+                self._runs.pop(job_id, None)
+
+    def progress(self) -> list[tuple[str, str, dict[str, int]]]:
+        """The jobs this process runs now: (knowledge base, data source, statistics so far,
+        Bedrock's ``numberOfDocuments…`` counts), for ``GET /metrics``."""
+        with self._lock:
+            runs = list(self._runs.values())
+        return [
+            (run.kb["knowledgeBaseId"], run.source["dataSourceId"], dict(run.counts))
+            for run in runs
+        ]
 
     # --- the data source's claim --------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ..errors import ValidationException
-from ..models import RERANK, Reranker, get_reranker, models, reranker_of
+from ..models import MODEL_CALLS, RERANK, Reranker, get_reranker, models, reranker_of
 
 
 class Reranking:
@@ -30,7 +30,7 @@ class Reranking:
         texts = [_document_text(d) for d in documents]
         config = rerankingConfiguration["bedrockRerankingConfiguration"]
         reranker = self.reranker(config["modelConfiguration"]["modelArn"])
-        scores = reranker.score(query, texts)
+        scores = _score(reranker, query, texts)
         order = sorted(range(len(texts)), key=lambda i: -float(scores[i]))
         wanted = int(config.get("numberOfResults") or len(order))
         return {
@@ -47,7 +47,7 @@ class Reranking:
         ``rerankingConfiguration``: ``numberOfRerankedResults`` of them, default all)."""
         bedrock = config.get("bedrockRerankingConfiguration") or {}
         reranker = self.reranker(bedrock["modelConfiguration"]["modelArn"])
-        scores = reranker.score(query, [r["content"]["text"] for r in results])
+        scores = _score(reranker, query, [r["content"]["text"] for r in results])
         order = sorted(range(len(results)), key=lambda i: -float(scores[i]))
         wanted = int(bedrock.get("numberOfRerankedResults") or len(order))
         return [{**results[i], "score": float(scores[i])} for i in order[:wanted]]
@@ -67,3 +67,9 @@ def _document_text(document: dict[str, Any]) -> str:
     if document.get("type") == "JSON":
         return orjson.dumps(document.get("jsonDocument")).decode()
     return (document.get("textDocument") or {}).get("text", "")
+
+
+def _score(reranker: Reranker, query: str, texts: list[str]) -> Any:
+    """The re-ranker's scores, the call counted for ``GET /metrics``."""
+    with MODEL_CALLS.timed("rerank", f"{reranker.provider}:{reranker.model}", len(texts)):
+        return reranker.score(query, texts)

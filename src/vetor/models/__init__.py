@@ -7,6 +7,7 @@ lazily, by the dotted paths written in its table.
 
 from __future__ import annotations
 
+from .calls import MODEL_CALLS, ModelCalls
 from .embedder import Embedder, EmbeddingError, UnsupportedInput
 from .generator import (
     Generation,
@@ -47,6 +48,8 @@ from .reranker import Reranker
 from .transcriber import Transcriber, Transcript
 
 __all__ = [
+    "MODEL_CALLS",
+    "ModelCalls",
     "AUDIO",
     "EMBEDDING",
     "GENERATION",

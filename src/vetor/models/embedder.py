@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .calls import MODEL_CALLS
+
 
 class EmbeddingError(Exception):
     """A provider or input problem, worded for the person running the command."""
@@ -56,11 +58,13 @@ class Embedder(ABC):
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of texts to be stored and searched, shape (len(texts), dimension)."""
-        return self._checked(self._embed(list(texts), query=False), len(texts))
+        with MODEL_CALLS.timed("embedding", self.identity, len(texts)):
+            return self._checked(self._embed(list(texts), query=False), len(texts))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of search queries (a different prefix or task type for some models)."""
-        return self._checked(self._embed(list(texts), query=True), len(texts))
+        with MODEL_CALLS.timed("embedding", self.identity, len(texts)):
+            return self._checked(self._embed(list(texts), query=True), len(texts))
 
     def embed_images(self, images: Sequence[bytes]) -> np.ndarray:
         """Vectors of encoded images (PNG, JPEG, ...), for providers that support them."""
@@ -70,7 +74,8 @@ class Embedder(ABC):
                 "CLIP model with --provider local, bedrock amazon.titan-embed-image-v1 or "
                 "vertex multimodalembedding@001"
             )
-        return self._checked(self._embed_images(list(images)), len(images))
+        with MODEL_CALLS.timed("embedding", self.identity, len(images)):
+            return self._checked(self._embed_images(list(images)), len(images))
 
     @abstractmethod
     def _embed(self, texts: list[str], query: bool) -> np.ndarray: ...

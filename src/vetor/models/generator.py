@@ -10,9 +10,12 @@ A provider that cannot answer raises ``GenerationError`` (a remote one within it
 from __future__ import annotations
 
 import collections.abc
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from .calls import MODEL_CALLS
 
 
 class GenerationError(RuntimeError):
@@ -69,17 +72,33 @@ class Generator(ABC):
     def generate(
         self, messages: Sequence[Message], system: str = "", inference: Inference = Inference()
     ) -> Generation:
-        stream = Tracked(self.stream(messages, system, inference))
+        stream = Tracked(self.stream(messages, system, inference), self.identity)
         return Generation("".join(stream), stream.usage)
+
+    @property
+    def identity(self) -> str:
+        return f"{self.provider}:{self.model}"
 
 
 class Tracked:
     """A text stream read piece by piece (``for piece in tracked``); once it has ended,
-    ``usage`` is what it returned."""
+    ``usage`` is what it returned. With ``model``, the stream is a call to that model,
+    counted in ``MODEL_CALLS`` (tokens out as its items) when it ends."""
 
-    def __init__(self, stream: TextStream) -> None:
-        self._stream, self.usage = stream, Usage()
+    def __init__(self, stream: TextStream, model: str | None = None) -> None:
+        self._stream, self.usage, self.model = stream, Usage(), model
 
     def __iter__(self) -> collections.abc.Iterator[str]:
-        usage = yield from self._stream
-        self.usage = usage if isinstance(usage, Usage) else Usage()
+        started, failed = time.perf_counter(), True
+        try:
+            usage = yield from self._stream
+            self.usage = usage if isinstance(usage, Usage) else Usage()
+            failed = False
+        except GeneratorExit:  # the reader stopped early: not the model's failure
+            failed = False
+            raise
+        finally:
+            if self.model is not None:
+                seconds = time.perf_counter() - started
+                tokens = self.usage.output_tokens
+                MODEL_CALLS.record("generation", self.model, seconds, tokens, failed)

@@ -82,7 +82,8 @@ def create_app(
 ) -> Starlette:
     """The endpoint; ``keyring=None`` turns authentication off. ``warm`` names indexes
     (``bucket/index``) loaded before the server accepts requests."""
-    metrics = Metrics(service) if service.settings.metrics else None
+    knowledge_bases = answering_knowledge_bases(service)
+    metrics = Metrics(service, knowledge_bases.jobs) if service.settings.metrics else None
     gate = Gate(keyring, service.settings, ResourceFacts(service), metrics)
     store_kind = _store_kind(service.store.uri)
     s3vectors = RestJsonAdapter(
@@ -93,7 +94,6 @@ def create_app(
         checks=False,  # VectorService checks each call against the same model
     )
     sts = QueryAdapter("sts", StsHandler(), gate)
-    knowledge_bases = answering_knowledge_bases(service)
     bedrock_agent = RestJsonAdapter(
         "bedrock-agent", KnowledgeBaseHandler(knowledge_bases, "bedrock-agent"), gate
     )

@@ -4,8 +4,9 @@ Requests are counted as they are answered (by operation and status, with a laten
 histogram); everything else is read when Prometheus scrapes, from counters the lower layers
 keep anyway: the store's requests, failures, time and bytes (``store.stats``), every cache's
 hits, misses and resident bytes (``vetor.cache.CACHES``), and each loaded index's rows, rows
-not yet indexed (write batches), segments, manifest version and compaction progress. One
-registry per app, so that several apps in one process (tests) do not share figures.
+not yet indexed (write batches), segments, manifest version and compaction progress; calls
+to models (``vetor.models.MODEL_CALLS``); and the knowledge-base ingestion jobs running here.
+One registry per app, so that several apps in one process (tests) do not share figures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..cache import CACHES
+from ..kb.jobs import IngestionJobs
+from ..models import MODEL_CALLS
 from ..service import VectorService
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -25,7 +28,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 
 class Metrics:
-    def __init__(self, service: VectorService) -> None:
+    def __init__(self, service: VectorService, jobs: IngestionJobs | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter(
             "vetor_requests",
@@ -40,7 +43,7 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_StateCollector(service))
+        self.registry.register(_StateCollector(service, jobs))
 
     def observe(self, service: str, operation: str | None, status: int, seconds: float) -> None:
         name = operation or "unknown"
@@ -54,13 +57,53 @@ class Metrics:
 class _StateCollector:
     """Figures read at scrape time from the store, the caches and the loaded indexes."""
 
-    def __init__(self, service: VectorService) -> None:
-        self.service = service
+    def __init__(self, service: VectorService, jobs: IngestionJobs | None) -> None:
+        self.service, self.jobs = service, jobs
 
     def collect(self) -> Iterator[Metric]:
         yield from self._store()
         yield from self._caches()
         yield from self._indexes()
+        yield from self._models()
+        yield from self._ingestion()
+
+    @staticmethod
+    def _models() -> Iterator[Metric]:
+        labels = ["kind", "model"]
+        families = {
+            "calls": CounterMetricFamily("vetor_model_calls", "Calls to models", labels=labels),
+            "failures": CounterMetricFamily(
+                "vetor_model_failures", "Calls to models that failed", labels=labels
+            ),
+            "seconds": CounterMetricFamily(
+                "vetor_model_seconds", "Time spent in calls to models", labels=labels
+            ),
+            "items": CounterMetricFamily(
+                "vetor_model_items",
+                "What the calls handled: texts embedded or re-ranked, tokens generated",
+                labels=labels,
+            ),
+        }
+        for key, figures in sorted(MODEL_CALLS.snapshot().items()):
+            for name, family in families.items():
+                family.add_metric(list(key), getattr(figures, name))
+        yield from families.values()
+
+    def _ingestion(self) -> Iterator[Metric]:
+        running = GaugeMetricFamily(
+            "vetor_ingestion_jobs_running", "Ingestion jobs this process runs now"
+        )
+        documents = GaugeMetricFamily(
+            "vetor_ingestion_documents",
+            "The running jobs' statistics so far (Bedrock's numberOfDocuments... counts)",
+            labels=["knowledge_base", "data_source", "statistic"],
+        )
+        progress = self.jobs.progress() if self.jobs is not None else []
+        running.add_metric([], len(progress))
+        for kb_id, source_id, counts in progress:
+            for name, value in sorted(counts.items()):
+                documents.add_metric([kb_id, source_id, name], value)
+        yield from (running, documents)
 
     def _store(self) -> Iterator[Metric]:
         stats = self.service.store.stats
