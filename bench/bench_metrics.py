@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""What ``GET /metrics`` costs: QueryVectors p50 and PutVectors throughput through boto3 with
-the metrics on (every request counted, a scrape every second) and off (``VETOR_METRICS=false``),
-side by side.
+"""What ``GET /metrics`` and tracing cost: QueryVectors p50 and PutVectors throughput through
+boto3 with the metrics off (``VETOR_METRICS=false``), on (every request counted, a scrape every
+second), and on with OpenTelemetry traces sent to an OTLP/HTTP collector (``traced``: a sink
+on loopback that accepts every batch), side by side.
 
-Two servers over the same data (20,000 random 384-d vectors by default), each given half of
-the calls, interleaved call by call; two rounds alternating which server starts first (the one
-started second measured slower by itself once). While the "on" server is measured a thread
-scrapes its ``/metrics`` every second, as Prometheus would. Goal: at most 3 % slower.
+Three servers over the same data (20,000 random 384-d vectors by default), each given a third
+of the calls, interleaved call by call; two rounds in opposite start orders (the one started
+later measured slower by itself once). While the "on" and "traced" servers are measured a
+thread scrapes their ``/metrics`` every second, as Prometheus would. Goal: at most 3 % slower.
 
     python3 bench/bench_metrics.py [--vectors 20000] [--queries 1500] [--puts 100]
 """
@@ -17,6 +18,7 @@ import argparse
 import tempfile
 import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +44,37 @@ def scraper(endpoint: str, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-def run(args: argparse.Namespace, vectors: np.ndarray, on_first: bool) -> tuple[Any, Any]:
+NAMES = ("off", "on", "traced")
+
+
+def sink() -> str:
+    """An OTLP/HTTP endpoint on loopback that accepts every batch of spans."""
+
+    class Accept(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+
+
+def run(args: argparse.Namespace, vectors: np.ndarray, forward: bool) -> tuple[Any, Any]:
     rng = np.random.default_rng(11)
-    order = ("on", "off") if on_first else ("off", "on")
+    order = NAMES if forward else NAMES[::-1]
+    environments = {
+        "off": {"VETOR_METRICS": "false"},
+        "on": {"VETOR_METRICS": "true"},
+        "traced": {"VETOR_METRICS": "true", "VETOR_OTLP_ENDPOINT": sink()},
+    }
     with tempfile.TemporaryDirectory() as scratch:
-        servers = {
-            name: start(Path(scratch) / name, False, {"VETOR_METRICS": str(name == "on")})
-            for name in order
-        }
+        servers = {name: start(Path(scratch) / name, False, environments[name]) for name in order}
         stop = threading.Event()
         try:
             for _, endpoint in servers.values():
@@ -57,6 +82,7 @@ def run(args: argparse.Namespace, vectors: np.ndarray, on_first: bool) -> tuple[
             for process, _ in servers.values():
                 log(f"settled in {wait_idle(process.pid, 120):.1f} s")
             scraper(servers["on"][1], stop)
+            scraper(servers["traced"][1], stop)
             apis = {name: client(endpoint, ADMIN) for name, (_, endpoint) in servers.items()}
             queries = list(rng.standard_normal((args.queries + 20, DIMENSION)).astype(np.float32))
 
@@ -90,18 +116,19 @@ def run(args: argparse.Namespace, vectors: np.ndarray, on_first: bool) -> tuple[
 def main() -> None:
     args = arguments(__doc__, queries=1500, puts=100)
     vectors = np.random.default_rng(7).standard_normal((args.vectors, DIMENSION))
-    rounds = [run(args, vectors.astype(np.float32), on_first) for on_first in (False, True)]
+    rounds = [run(args, vectors.astype(np.float32), forward) for forward in (True, False)]
     latency, _, throughput = averaged(rounds)
-    names = ("off", "on")
-    p50 = {n: latency[n]["p50_ms"] for n in names}
+    p50 = {n: latency[n]["p50_ms"] for n in NAMES}
     ratios = {
         "query p50 on/off": p50["on"] / p50["off"],
         "put throughput on/off": throughput["on"] / throughput["off"],
+        "query p50 traced/off": p50["traced"] / p50["off"],
+        "put throughput traced/off": throughput["traced"] / throughput["off"],
     }
     print_table(
-        f"Metrics on and off ({args.vectors} x {DIMENSION}, filtered top-10, boto3/HTTP)",
-        ["metrics", "query p50 ms", "put vectors/s"],
-        [[n, f"{p50[n]:.2f}", f"{throughput[n]:,.0f}"] for n in names],
+        f"Metrics and traces ({args.vectors} x {DIMENSION}, filtered top-10, boto3/HTTP)",
+        ["server", "query p50 ms", "put vectors/s"],
+        [[n, f"{p50[n]:.2f}", f"{throughput[n]:,.0f}"] for n in NAMES],
     )
     for name, ratio in ratios.items():
         print(f"{name} = {ratio:.3f}")

@@ -154,6 +154,7 @@ class Settings:
     answer_log_retention_days: float = 30.0
 
     # --- the server's defences (vetor serve) --------------------------------------------------
+    otlp_endpoint: str = ""  # OpenTelemetry traces to this OTLP/HTTP endpoint (.../v1/traces)
     metrics: bool = True  # GET /metrics, and counting every request for it
     header_timeout_seconds: float = 10.0  # a connection's request line and headers, in full
     # The longest wait for the next piece of a body; a whole body must arrive within 6 times it.

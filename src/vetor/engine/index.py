@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import tracing
 from ..settings import Settings
 from ..store import ObjectStore
 from .background import Optimizer
@@ -116,11 +117,13 @@ class IndexEngine:
         self, keys: list[str], vectors: np.ndarray, metadata: list[bytes | None]
     ) -> Manifest:
         """Insert or overwrite rows by key (keys must be unique). Durable on return."""
-        return self.writes.upsert(keys, vectors, metadata)
+        with tracing.span("engine.upsert", rows=len(keys)):
+            return self.writes.upsert(keys, vectors, metadata)
 
     def delete(self, keys: list[str]) -> Manifest:
         """Delete rows by key (missing keys are fine). Durable on return."""
-        return self.writes.delete(keys)
+        with tracing.span("engine.delete", rows=len(keys)):
+            return self.writes.delete(keys)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -150,7 +153,8 @@ class IndexEngine:
         at: Manifest | None = None,
     ) -> list[Hit]:
         """The ``page`` slice of the top ``k`` by vector, text or both (see ``QueryPlanner``)."""
-        return self.reads.search(vector, texts, k, where, depth, metadata, page=page, at=at)
+        with tracing.span("engine.search", k=k, filtered=where is not None):
+            return self.reads.search(vector, texts, k, where, depth, metadata, page=page, at=at)
 
     def text_status(self, field: TextField, manifest: Manifest | None = None) -> str:
         """ACTIVE once every segment has its stored index for the field, else BUILDING."""

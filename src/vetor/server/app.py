@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import __version__
+from .. import __version__, tracing
 from ..errors import AccessDeniedException, VetorError
 from ..generation import knowledge_bases as answering_knowledge_bases
 from ..generation.chat import Chat
@@ -82,6 +82,8 @@ def create_app(
 ) -> Starlette:
     """The endpoint; ``keyring=None`` turns authentication off. ``warm`` names indexes
     (``bucket/index``) loaded before the server accepts requests."""
+    if service.settings.otlp_endpoint:
+        tracing.configure(service.settings.otlp_endpoint)
     knowledge_bases = answering_knowledge_bases(service)
     metrics = Metrics(service, knowledge_bases.jobs) if service.settings.metrics else None
     gate = Gate(keyring, service.settings, ResourceFacts(service), metrics)
@@ -173,6 +175,7 @@ def create_app(
         yield
         await run_in_threadpool(knowledge_bases.close)  # let running ingestion jobs finish
         await run_in_threadpool(service.close)  # let background compaction finish
+        tracing.shutdown()  # send the spans still batched
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     routes = [

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.requests import Request
 
+from .. import tracing
 from ..errors import (
     RequestTimeoutException,
     ServiceUnavailableException,
@@ -52,6 +53,7 @@ class Exchange:
         self.received = 0
         self.principal: str | None = None  # who called, once authenticated
         self.decisions: list[dict[str, str]] = []  # each authorization: action, resource, why
+        self.trace = tracing.request_span(service, request.headers) if service else None
 
     def audit(self, action: str, resource: str, decision: str) -> None:
         self.decisions.append({"action": action, "resource": resource, "decision": decision})
@@ -62,7 +64,10 @@ class Exchange:
         return InternalError(f"Internal server error (request id {self.request_id})")
 
     def log(self, operation: str | None, status: int, sent: int) -> None:
-        """The access-log line, and the request's count and latency for /metrics."""
+        """The access-log line, the request's count and latency for /metrics, the end of
+        its trace span."""
+        if self.trace is not None:
+            self.trace.end(f"{self.service}.{operation or 'unknown'}", status)
         if self.metrics is not None:
             elapsed = time.perf_counter() - self.started
             self.metrics.observe(self.service, operation, status, elapsed)

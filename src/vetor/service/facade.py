@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from .. import tracing
 from ..contract import Contract, service_model
 from ..engine import IndexEngine, IndexGone, limit_numpy_blas
 from ..errors import VetorError
@@ -71,8 +72,8 @@ class _Operation(Generic[R]):
         @functools.wraps(method)
         def checked(**params: Any) -> R:
             checked = contract.check(operation, params, defaults)
-            with call_deadline(bound):  # the call ends by then, whatever a remote store does
-                return method(part, **checked)
+            with call_deadline(bound), tracing.span(f"service.{operation}"):
+                return method(part, **checked)  # ends by then, whatever a remote store does
 
         return checked
 

@@ -13,6 +13,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
+from .. import tracing
+
 
 class StoreStats:
     def __init__(self) -> None:
@@ -27,7 +29,8 @@ class StoreStats:
     def timed(self, operation: str) -> Iterator[None]:
         started, failed = time.perf_counter(), False
         try:
-            yield
+            with tracing.child_span(f"store.{operation}"):
+                yield
         except BaseException:
             failed = True
             raise
