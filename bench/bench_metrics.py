@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """What ``GET /metrics`` and tracing cost: QueryVectors p50 and PutVectors throughput through
 boto3 with the metrics off (``VETOR_METRICS=false``), on (every request counted, a scrape every
-second), and on with OpenTelemetry traces sent to an OTLP/HTTP collector (``traced``: a sink
-on loopback that accepts every batch), side by side.
+second), and on with OpenTelemetry traces sent to an OTLP/HTTP collector (a sink on loopback
+that accepts every batch): every request traced (``traced``), or one in ten (``sampled``,
+``OTEL_TRACES_SAMPLER=parentbased_traceidratio``), side by side.
 
-Three servers over the same data (20,000 random 384-d vectors by default), each given a third
-of the calls, interleaved call by call; two rounds in opposite start orders (the one started
-later measured slower by itself once). While the "on" and "traced" servers are measured a
-thread scrapes their ``/metrics`` every second, as Prometheus would. Goal: at most 3 % slower.
+Four servers over the same data (20,000 random 384-d vectors by default), each given a
+quarter of the calls, interleaved call by call; two rounds in opposite start orders (the one started
+later measured slower by itself once). While the servers with metrics are measured a thread
+scrapes their ``/metrics`` every second, as Prometheus would. Goal: at most 3 % slower.
 
     python3 bench/bench_metrics.py [--vectors 20000] [--queries 1500] [--puts 100]
 """
@@ -44,7 +45,7 @@ def scraper(endpoint: str, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-NAMES = ("off", "on", "traced")
+NAMES = ("off", "on", "traced", "sampled")
 
 
 def sink() -> str:
@@ -72,6 +73,12 @@ def run(args: argparse.Namespace, vectors: np.ndarray, forward: bool) -> tuple[A
         "off": {"VETOR_METRICS": "false"},
         "on": {"VETOR_METRICS": "true"},
         "traced": {"VETOR_METRICS": "true", "VETOR_OTLP_ENDPOINT": sink()},
+        "sampled": {  # one trace in ten, as production tracing usually runs
+            "VETOR_METRICS": "true",
+            "VETOR_OTLP_ENDPOINT": sink(),
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        },
     }
     with tempfile.TemporaryDirectory() as scratch:
         servers = {name: start(Path(scratch) / name, False, environments[name]) for name in order}
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace, vectors: np.ndarray, forward: bool) -> tuple[A
                 log(f"settled in {wait_idle(process.pid, 120):.1f} s")
             scraper(servers["on"][1], stop)
             scraper(servers["traced"][1], stop)
+            scraper(servers["sampled"][1], stop)
             apis = {name: client(endpoint, ADMIN) for name, (_, endpoint) in servers.items()}
             queries = list(rng.standard_normal((args.queries + 20, DIMENSION)).astype(np.float32))
 
@@ -124,6 +132,8 @@ def main() -> None:
         "put throughput on/off": throughput["on"] / throughput["off"],
         "query p50 traced/off": p50["traced"] / p50["off"],
         "put throughput traced/off": throughput["traced"] / throughput["off"],
+        "query p50 sampled/off": p50["sampled"] / p50["off"],
+        "put throughput sampled/off": throughput["sampled"] / throughput["off"],
     }
     print_table(
         f"Metrics and traces ({args.vectors} x {DIMENSION}, filtered top-10, boto3/HTTP)",
