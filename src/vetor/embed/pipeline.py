@@ -157,6 +157,9 @@ class _Run:
 
     def execute(self, sources: list[Source | SourceError]) -> None:
         self.report.inputs = sum(isinstance(s, Source) for s in sources)
+        if self.options.ray:
+            self._execute_on_ray(sources)
+            return
         workers = max(1, self.options.max_workers)
         embed_workers = workers if self.embedder.parallel else 1
         with (
@@ -169,6 +172,18 @@ class _Run:
             checked = ordered(readers, self._skip_stored, batches, 2)
             embedded = ordered(models, self._embed, checked, embed_workers + 1)
             self._write_all(writer, embedded)
+
+    def _execute_on_ray(self, sources: list[Source | SourceError]) -> None:
+        """Reading, chunking and embedding as a Ray Data job; writing here, as always."""
+        from .distributed import embedded_batches, stored_hashes
+
+        stored = {}
+        if self.check_existing:
+            stored = stored_hashes(self.client, self.options.bucket, self.options.index)
+        address = self.options.ray or ""
+        batches = embedded_batches(address, self.embedder, self.options, sources, stored)
+        with ThreadPoolExecutor(1, "vetor-embed-write") as writer:
+            self._write_all(writer, batches)
 
     # reading and chunking (reader threads) -------------------------------------------------
 

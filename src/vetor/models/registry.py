@@ -255,7 +255,13 @@ def get_embedder(provider: str, model: str | None = None, **options: Any) -> Emb
                 _cache[key] = factory(model=model or None, **options)
             except TypeError as error:  # an option the provider does not take
                 raise EmbeddingError(f"provider {provider}: {error}") from None
+            _cache[key].recipe = (provider, model, dict(options))
         return _cache[key]
+
+
+def embedder_from_recipe(provider: str, model: str | None, options: dict[str, Any]) -> Embedder:
+    """What an embedder pickles to (``Embedder.__reduce__``): built again where it lands."""
+    return get_embedder(provider, model, **options)
 
 
 _loaded: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}

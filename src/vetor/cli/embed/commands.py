@@ -173,6 +173,14 @@ def put_command(
         str | None,
         typer.Option(envvar="VETOR_SOURCE_PROFILE", help="AWS profile for s3:// inputs."),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Read, chunk and embed on this Ray cluster (HOST:PORT or ray://...).",
+        ),
+    ] = None,
     region: aws.RegionOpt = None,
     data: DataOpt = DEFAULT_DATA,
     output: OptOutput = None,
@@ -208,6 +216,7 @@ def put_command(
         create_index=create_index,
         distance_metric=distance_metric.value,
         text_search=text_search,
+        ray=ray,
     )
     region = region or cli_defaults.get("region")
     with open_client(data, region) as client, _fatal():

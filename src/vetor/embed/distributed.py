@@ -1,0 +1,115 @@
+"""``vetor embed put --ray ADDRESS``: the read-parse-chunk-embed stages as a Ray Data job.
+
+The driver (the ``vetor`` process) lists the inputs and, for an incremental run, the hashes
+already stored in the index; Ray reads and chunks the inputs on its workers (``flat_map``),
+then embeds the chunks on actors that each load the model once (``map_batches``), in order.
+The embedded batches stream back to the driver, which writes them through vetor's API in
+full PutVectors batches, as the single-process pipeline does — same keys, same vectors, same
+report. Inputs must be readable from the workers: S3 prefixes, or paths on a shared disk.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+from .index import HASH_KEY
+
+LIST_PAGE = 1000
+READ_CPUS = 0.2  # the reading and chunking actor's share of a core
+
+
+def stored_hashes(client: Any, bucket: str, index: str) -> dict[str, Any]:
+    """Every stored vector's input hash, in one pass over the index (the workers cannot ask
+    the store themselves: they may not reach it)."""
+    found: dict[str, Any] = {}
+    token: str | None = None
+    while True:
+        page = client.list_vectors(
+            vectorBucketName=bucket, indexName=index, maxResults=LIST_PAGE,
+            returnMetadata=True, **({"nextToken": token} if token else {}),
+        )  # fmt: skip
+        for vector in page.get("vectors", []):
+            found[vector["key"]] = (vector.get("metadata") or {}).get(HASH_KEY)
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+class _Prepare:
+    """Ray's first stage: one input read and chunked into its records (or its failure),
+    those already stored unchanged marked as skipped."""
+
+    def __init__(self, recipe: bytes, stored: dict[str, Any]) -> None:
+        self.run = _worker_run(recipe)
+        self.stored = stored
+
+    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        from .pipeline import Failure, _Skipped
+
+        prepared = self.run._prepare(pickle.loads(row["source"]))
+        items: list[Any] = [prepared] if isinstance(prepared, Failure) else prepared
+        items = [
+            _Skipped(item)
+            if not isinstance(item, Failure)
+            and self.stored.get(item.key) == item.metadata[HASH_KEY]
+            else item
+            for item in items
+        ]
+        return [{"item": pickle.dumps(item)} for item in items]
+
+
+class _Embed:
+    """Ray's second stage, on actors: a batch of records embedded, each paired with its
+    vector (or turned into the failure that names it)."""
+
+    def __init__(self, recipe: bytes) -> None:
+        self.run = _worker_run(recipe)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        items = [pickle.loads(item) for item in batch["item"]]
+        return {"item": [pickle.dumps(item) for item in self.run._embed(items)]}
+
+
+def _worker_run(recipe: bytes) -> Any:
+    from .pipeline import PutReport, _Run
+
+    embedder, options = pickle.loads(recipe)
+    report = PutReport(options.bucket, options.index, embedder.provider, embedder.model, 0)
+    return _Run(None, embedder, options, report, lambda inputs, vectors: None)
+
+
+def embedded_batches(
+    address: str, embedder: Any, options: Any, sources: list[Any], stored: dict[str, Any]
+) -> Iterator[list[Any]]:
+    """The inputs' embedded items in order, in batches of ``options.embed_batch_size``,
+    computed on the Ray cluster at ``address``."""
+    import ray
+    from ray import cloudpickle  # sources read through closures: plain pickle refuses them
+
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True  # the report and progress follow inputs
+    context.enable_progress_bars = False
+    recipe = cloudpickle.dumps((embedder, options))
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    actors = max(1, int(cpus))  # one model per core, each on one thread
+    rows = ray.data.from_items(
+        [{"source": cloudpickle.dumps(s)} for s in sources], override_num_blocks=4 * actors
+    )
+    embedded = rows.flat_map(  # reading is light: a fifth of a core, beside the models
+        _Prepare, fn_constructor_args=(recipe, stored), concurrency=1, num_cpus=READ_CPUS
+    ).map_batches(
+        _Embed, fn_constructor_args=(recipe,), batch_size=options.embed_batch_size,
+        concurrency=actors, num_cpus=max(0.1, (cpus - READ_CPUS) / actors),
+        batch_format="numpy",
+    )  # fmt: skip
+    batch: list[Any] = []
+    for row in embedded.iter_rows():
+        batch.append(pickle.loads(row["item"]))
+        if len(batch) >= options.embed_batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
