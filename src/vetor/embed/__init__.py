@@ -19,6 +19,7 @@ from vetor.models import (
     provider_of,
 )
 
+from .distributed import on_ray
 from .index import (
     CHUNK_KEY,
     CONTENT_KEY,
@@ -57,4 +58,5 @@ __all__ = [
     "provider_of",
     "put",
     "transcript",
+    "on_ray",
 ]

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .index import HASH_KEY
+from .pipeline import Failure, PutReport, Stages, _Run, _Skipped
+from .sources import Source, SourceError
 
 LIST_PAGE = 1000
 READ_CPUS = 0.2  # the reading and chunking actor's share of a core
@@ -46,8 +48,6 @@ class _Prepare:
         self.stored = stored
 
     def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        from .pipeline import Failure, _Skipped
-
         prepared = self.run._prepare(pickle.loads(row["source"]))
         items: list[Any] = [prepared] if isinstance(prepared, Failure) else prepared
         items = [
@@ -72,18 +72,28 @@ class _Embed:
         return {"item": [pickle.dumps(item) for item in self.run._embed(items)]}
 
 
-def _worker_run(recipe: bytes) -> Any:
-    from .pipeline import PutReport, _Run
-
+def _worker_run(recipe: bytes) -> _Run:
     embedder, options = pickle.loads(recipe)
     report = PutReport(options.bucket, options.index, embedder.provider, embedder.model, 0)
     return _Run(None, embedder, options, report, lambda inputs, vectors: None)
 
 
+def on_ray(address: str) -> Stages:
+    """The stages for ``pipeline.put`` that run on the Ray cluster at ``address``."""
+
+    def stages(run: _Run, sources: list[Source | SourceError]) -> Iterator[list[Any]]:
+        stored = {}
+        if run.check_existing:
+            stored = stored_hashes(run.client, run.options.bucket, run.options.index)
+        return embedded_batches(address, run, sources, stored)
+
+    return stages
+
+
 def embedded_batches(
-    address: str, embedder: Any, options: Any, sources: list[Any], stored: dict[str, Any]
+    address: str, run: _Run, sources: list[Source | SourceError], stored: dict[str, Any]
 ) -> Iterator[list[Any]]:
-    """The inputs' embedded items in order, in batches of ``options.embed_batch_size``,
+    """The inputs' embedded items in order, in batches of the run's ``embed_batch_size``,
     computed on the Ray cluster at ``address``."""
     import ray
     from ray import cloudpickle  # sources read through closures: plain pickle refuses them
@@ -92,7 +102,8 @@ def embedded_batches(
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # the report and progress follow inputs
     context.enable_progress_bars = False
-    recipe = cloudpickle.dumps((embedder, options))
+    options = run.options
+    recipe = cloudpickle.dumps((run.embedder, options))
     cpus = float(ray.cluster_resources().get("CPU", 1))
     actors = max(1, int(cpus))  # one model per core, each on one thread
     rows = ray.data.from_items(

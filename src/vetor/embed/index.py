@@ -44,7 +44,6 @@ class PutOptions:
     create_index: bool = True
     distance_metric: str = "cosine"
     text_search: str | None = None  # language: make the stored text full-text searchable
-    ray: str | None = None  # a Ray cluster's address: read, chunk and embed there
 
 
 def error_code(error: BaseException) -> str | None:

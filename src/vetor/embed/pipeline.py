@@ -106,6 +106,9 @@ class Record:
 
 
 Progress = Callable[[int, int], None]  # (inputs finished, vectors written) since last call
+# Reading through embedding done elsewhere (``distributed.on_ray``): the run and its inputs in,
+# the embedded items out, in order and in batches, for this process to write.
+Stages = Callable[["_Run", list["Source | SourceError"]], Iterator[list[Any]]]
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -118,6 +121,7 @@ def put(
     options: PutOptions,
     progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
+    stages: Stages | None = None,
 ) -> PutReport:
     """Embed ``sources`` into the index; every failure is in the report, none raises.
 
@@ -130,6 +134,7 @@ def put(
     report.index_created = prepare_index(client, embedder, options)
     run = _Run(client, embedder, options, report, progress or (lambda inputs, vectors: None))
     run.announce = announce or (lambda message: None)
+    run.stages = stages
     try:
         run.execute(list(sources))
     finally:
@@ -154,11 +159,13 @@ class _Run:
         self.address = {"vectorBucketName": options.bucket, "indexName": options.index}
         self.check_existing = not (report.index_created or options.force)
         self.announce: Callable[[str], None] = lambda message: None
+        self.stages: Stages | None = None
 
     def execute(self, sources: list[Source | SourceError]) -> None:
         self.report.inputs = sum(isinstance(s, Source) for s in sources)
-        if self.options.ray:
-            self._execute_on_ray(sources)
+        if self.stages is not None:  # read to embedded elsewhere (a Ray cluster); written here
+            with ThreadPoolExecutor(1, "vetor-embed-write") as writer:
+                self._write_all(writer, self.stages(self, sources))
             return
         workers = max(1, self.options.max_workers)
         embed_workers = workers if self.embedder.parallel else 1
@@ -172,18 +179,6 @@ class _Run:
             checked = ordered(readers, self._skip_stored, batches, 2)
             embedded = ordered(models, self._embed, checked, embed_workers + 1)
             self._write_all(writer, embedded)
-
-    def _execute_on_ray(self, sources: list[Source | SourceError]) -> None:
-        """Reading, chunking and embedding as a Ray Data job; writing here, as always."""
-        from .distributed import embedded_batches, stored_hashes
-
-        stored = {}
-        if self.check_existing:
-            stored = stored_hashes(self.client, self.options.bucket, self.options.index)
-        address = self.options.ray or ""
-        batches = embedded_batches(address, self.embedder, self.options, sources, stored)
-        with ThreadPoolExecutor(1, "vetor-embed-write") as writer:
-            self._write_all(writer, batches)
 
     # reading and chunking (reader threads) -------------------------------------------------
 

@@ -9,7 +9,7 @@ registry (``vetor.models.registry``) finds them by name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,16 +56,14 @@ class Embedder(ABC):
     def identity(self) -> str:
         return f"{self.provider}:{self.model}"
 
-    # How the registry built it (provider, model, options): what it pickles to, so that an
-    # embedder can travel to another process (a Ray worker) and load its model there.
-    recipe: tuple[str, str | None, dict[str, Any]] | None = None
+    # How the registry built it (get_embedder and its arguments): what it pickles to, so that
+    # an embedder can travel to another process (a Ray worker) and load its model there.
+    recipe: Callable[[], Embedder] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.recipe is None:
             raise TypeError(f"{self.identity} was not made by vetor.models.get_embedder")
-        from .registry import embedder_from_recipe
-
-        return (embedder_from_recipe, self.recipe)
+        return (self.recipe, ())
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of texts to be stored and searched, shape (len(texts), dimension)."""

@@ -24,6 +24,7 @@ Adding a provider is one new file and one registry line:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -255,13 +256,8 @@ def get_embedder(provider: str, model: str | None = None, **options: Any) -> Emb
                 _cache[key] = factory(model=model or None, **options)
             except TypeError as error:  # an option the provider does not take
                 raise EmbeddingError(f"provider {provider}: {error}") from None
-            _cache[key].recipe = (provider, model, dict(options))
+            _cache[key].recipe = functools.partial(get_embedder, provider, model, **options)
         return _cache[key]
-
-
-def embedder_from_recipe(provider: str, model: str | None, options: dict[str, Any]) -> Embedder:
-    """What an embedder pickles to (``Embedder.__reduce__``): built again where it lands."""
-    return get_embedder(provider, model, **options)
 
 
 _loaded: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}

@@ -32,6 +32,7 @@ from ...embed import (
     expand,
     index_embedder,
     literal,
+    on_ray,
     parse_spec,
     put,
     transcript,
@@ -216,7 +217,6 @@ def put_command(
         create_index=create_index,
         distance_metric=distance_metric.value,
         text_search=text_search,
-        ray=ray,
     )
     region = region or cli_defaults.get("region")
     with open_client(data, region) as client, _fatal():
@@ -225,7 +225,8 @@ def put_command(
             bedrock_inference_params, region, settings,
         )  # fmt: skip
         with progress_bar(len(sources)) as (advance, announce):
-            report = put(client, embedder, sources, options, advance, announce)
+            stages = on_ray(ray) if ray else None  # read to embedded on a Ray cluster
+            report = put(client, embedder, sources, options, advance, announce, stages)
         if where.aws and (output or Output.json) is Output.json:
             patterns = (text or []) + (image or []) + (audio or [])
             batch = len(sources) > 1 or any(_is_pattern(p) for p in patterns)
