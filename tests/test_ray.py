@@ -17,12 +17,8 @@ import numpy as np
 import pytest
 from conftest import free_port
 from corpora import stdlib_paragraphs
-from typer.testing import CliRunner
 
 import vetor
-from vetor.cli import app
-
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +40,15 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
 
 
-def _put(data: str, folder: Path, index: str, *extra: str) -> Any:
-    result = runner.invoke(
-        app,
-        ["embed", "put", "shelf", index, "--text", f"{folder}/*.txt", "--filename-as-key",
-         "--chunk-size", "400", "--data", data, "--output", "json", *extra],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return result
+def _put(data: str, folder: Path, index: str, *extra: str) -> dict[str, Any]:
+    """``vetor embed put`` in a process of its own, as a user runs it (a Ray driver is tied
+    to its cluster while connected: it must not be the test runner)."""
+    command = [sys.executable, "-m", "vetor", "embed", "put", "shelf", index, "--text",
+               f"{folder}/*.txt", "--filename-as-key", "--chunk-size", "400", "--data", data,
+               "--output", "json", *extra]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return dict(json.loads(done.stdout))
 
 
 def _stored(data: str, index: str) -> dict[str, Any]:
@@ -71,8 +68,8 @@ def test_ray_gives_what_one_process_gives(ray_cluster: str, tmp_path: Path) -> N
     for n in range(30):  # 30 files of four real paragraphs: several chunks each
         (folder / f"doc{n:02d}.txt").write_text("\n\n".join(paragraphs[4 * n : 4 * n + 4]))
     data = str(tmp_path / "store")
-    alone = json.loads(_put(data, folder, "single").stdout)
-    distributed_report = json.loads(_put(data, folder, "ray", "--ray", ray_cluster).stdout)
+    alone = _put(data, folder, "single")
+    distributed_report = _put(data, folder, "ray", "--ray", ray_cluster)
     for name in ("inputs", "vectors", "embedded", "skipped", "failed"):
         assert alone[name] == distributed_report[name], name
     single, distributed = _stored(data, "single"), _stored(data, "ray")
@@ -81,5 +78,5 @@ def test_ray_gives_what_one_process_gives(ray_cluster: str, tmp_path: Path) -> N
         other_vector, other_metadata = distributed[key]
         assert metadata == other_metadata  # text, chunk offsets, location, input hash
         np.testing.assert_allclose(vector, other_vector, atol=2e-6)  # BLAS threads differ
-    again = json.loads(_put(data, folder, "ray", "--ray", ray_cluster).stdout)
+    again = _put(data, folder, "ray", "--ray", ray_cluster)
     assert (again["skipped"], again["embedded"]) == (len(single), 0)  # nothing changed

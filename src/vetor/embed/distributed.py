@@ -98,7 +98,20 @@ def embedded_batches(
     import ray
     from ray import cloudpickle  # sources read through closures: plain pickle refuses them
 
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    connected = ray.is_initialized()  # by the caller: theirs to keep
+    if not connected:
+        ray.init(address=address, log_to_driver=False)
+    try:
+        yield from _run_job(ray, cloudpickle, run, sources, stored)
+    finally:
+        if not connected:  # a driver stays tied to the cluster, and dies with it, until then
+            ray.shutdown()
+
+
+def _run_job(
+    ray: Any, cloudpickle: Any, run: _Run, sources: list[Source | SourceError],
+    stored: dict[str, Any],
+) -> Iterator[list[Any]]:  # fmt: skip
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # the report and progress follow inputs
     context.enable_progress_bars = False
