@@ -46,7 +46,7 @@ def _put(data: str, folder: Path, index: str, *extra: str) -> dict[str, Any]:
     command = [sys.executable, "-m", "vetor", "embed", "put", "shelf", index, "--text",
                f"{folder}/*.txt", "--filename-as-key", "--chunk-size", "400", "--data", data,
                "--output", "json", *extra]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     return dict(json.loads(done.stdout))
 

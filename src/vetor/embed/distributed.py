@@ -19,7 +19,6 @@ from .pipeline import Failure, PutReport, Stages, _Run, _Skipped
 from .sources import Source, SourceError
 
 LIST_PAGE = 1000
-READ_CPUS = 0.2  # the reading and chunking actor's share of a core
 
 
 def stored_hashes(client: Any, bucket: str, index: str) -> dict[str, Any]:
@@ -117,17 +116,17 @@ def _run_job(
     context.enable_progress_bars = False
     options = run.options
     recipe = cloudpickle.dumps((run.embedder, options))
-    cpus = float(ray.cluster_resources().get("CPU", 1))
-    actors = max(1, int(cpus))  # one model per core, each on one thread
+    # One model actor per whole CPU, each on one thread; the reading actor takes no CPU of its
+    # own (a fraction would leave it no room beside the models on one-CPU nodes).
+    actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
     rows = ray.data.from_items(
         [{"source": cloudpickle.dumps(s)} for s in sources], override_num_blocks=4 * actors
     )
-    embedded = rows.flat_map(  # reading is light: a fifth of a core, beside the models
-        _Prepare, fn_constructor_args=(recipe, stored), concurrency=1, num_cpus=READ_CPUS
+    embedded = rows.flat_map(
+        _Prepare, fn_constructor_args=(recipe, stored), concurrency=1, num_cpus=0
     ).map_batches(
         _Embed, fn_constructor_args=(recipe,), batch_size=options.embed_batch_size,
-        concurrency=actors, num_cpus=max(0.1, (cpus - READ_CPUS) / actors),
-        batch_format="numpy",
+        concurrency=actors, num_cpus=1, batch_format="numpy",
     )  # fmt: skip
     batch: list[Any] = []
     for row in embedded.iter_rows():
