@@ -76,7 +76,8 @@ def copy(
         if progress:
             progress(done, total)
     target.finish()
-    report = Report(copied, source.count(), target.count(), time.perf_counter() - started, resumed)
+    # The source counted once, before (counting a remote index lists every key)
+    report = Report(copied, total, target.count(), time.perf_counter() - started, resumed)
     fresh = existing is None and not resumed
     if report.target_count < report.source_count or (
         fresh and report.target_count != report.source_count

@@ -77,24 +77,9 @@ class RemoteIndex:
                 return
 
     def write(self, batch: Batch) -> None:
-        calls = [
-            [
-                _record(key, vector.tolist(), metadata)
-                for key, vector, metadata in zip(
-                    batch.keys[start : start + PUT_LIMIT],
-                    batch.vectors[start : start + PUT_LIMIT],
-                    _padded(batch)[start : start + PUT_LIMIT],
-                    strict=True,
-                )
-            ]
-            for start in range(0, len(batch.keys), PUT_LIMIT)
-        ]
+        calls = _put_calls(batch, lists=True)  # JSON needs lists
         with ThreadPoolExecutor(self.writers) as pool:  # one endpoint, several connections
-            list(
-                pool.map(
-                    lambda vectors: self.api.put_vectors(**self.address, vectors=vectors), calls
-                )
-            )
+            list(pool.map(lambda call: self.api.put_vectors(**self.address, vectors=call), calls))
 
     def finish(self) -> None:
         pass
@@ -136,24 +121,21 @@ class LocalIndex(RemoteIndex):
                 return
 
     def write(self, batch: Batch) -> None:
-        metadata = _padded(batch)
-        for start in range(0, len(batch.keys), PUT_LIMIT):
-            end = start + PUT_LIMIT
-            self.service.put_vectors(
-                **self.address,
-                vectors=[
-                    _record(k, v, m)
-                    for k, v, m in zip(
-                        batch.keys[start:end],
-                        batch.vectors[start:end],
-                        metadata[start:end],
-                        strict=True,
-                    )
-                ],
-            )
+        for call in _put_calls(batch, lists=False):  # arrays: the service's fast path
+            self.service.put_vectors(**self.address, vectors=call)
 
     def count(self) -> int:
         return int(self.service.scan_vectors(**self.address, limit=1)["count"])
+
+
+def _put_calls(batch: Batch, lists: bool) -> list[list[dict[str, Any]]]:
+    """The batch's records, PutVectors-sized; vectors as lists or as array rows."""
+    metadata = _padded(batch)
+    records = [
+        _record(key, vector.tolist() if lists else vector, meta)
+        for key, vector, meta in zip(batch.keys, batch.vectors, metadata, strict=True)
+    ]
+    return [records[start : start + PUT_LIMIT] for start in range(0, len(records), PUT_LIMIT)]
 
 
 def _record(key: str, vector: Any, metadata: dict[str, Any]) -> dict[str, Any]:
