@@ -75,23 +75,32 @@ def handbook(kb_server: Server, source_bucket: dict[str, Any]) -> dict[str, Any]
     """A knowledge base over the bucket, synced once."""
     agent = kb_server.client("bedrock-agent")
     bucket = f"kb-{uuid.uuid4().hex[:8]}"
+    ids = s3_knowledge_base(agent, bucket, source_bucket["name"], ["handbook/"])
+    first = sync(agent, ids)
+    return {**ids, "bucket": bucket, "first": first}
+
+
+def s3_knowledge_base(
+    agent: Any, vector_bucket: str, documents: str, prefixes: list[str] | None = None
+) -> dict[str, str]:
+    """A knowledge base over the bucket ``documents`` (its ids), its chunks in
+    ``vector_bucket``."""
     kb = agent.create_knowledge_base(
-        name=f"handbook-{uuid.uuid4().hex[:6]}", roleArn=ROLE,
+        name=f"{vector_bucket}-{uuid.uuid4().hex[:6]}", roleArn=ROLE,
         knowledgeBaseConfiguration={"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {
             "embeddingModelArn": MINILM}},
         storageConfiguration={"type": "S3_VECTORS", "s3VectorsConfiguration": {
-            "vectorBucketArn": f"arn:aws:s3vectors:us-east-1:000000000000:bucket/{bucket}",
+            "vectorBucketArn": f"arn:aws:s3vectors:us-east-1:000000000000:bucket/{vector_bucket}",
             "indexName": "chunks"}},
     )["knowledgeBase"]  # fmt: skip
+    location = {"bucketArn": f"arn:aws:s3:::{documents}"}
+    if prefixes:
+        location["inclusionPrefixes"] = prefixes  # type: ignore[assignment]
     source = agent.create_data_source(
-        knowledgeBaseId=kb["knowledgeBaseId"], name="handbook-bucket",
-        dataSourceConfiguration={"type": "S3", "s3Configuration": {
-            "bucketArn": f"arn:aws:s3:::{source_bucket['name']}",
-            "inclusionPrefixes": ["handbook/"]}},
+        knowledgeBaseId=kb["knowledgeBaseId"], name=f"{documents}-bucket",
+        dataSourceConfiguration={"type": "S3", "s3Configuration": location},
     )["dataSource"]  # fmt: skip
-    ids = {"knowledgeBaseId": kb["knowledgeBaseId"], "dataSourceId": source["dataSourceId"]}
-    first = sync(agent, ids)
-    return {**ids, "bucket": bucket, "first": first}
+    return {"knowledgeBaseId": kb["knowledgeBaseId"], "dataSourceId": source["dataSourceId"]}
 
 
 def sync(agent: Any, ids: dict[str, str]) -> dict[str, Any]:
@@ -300,6 +309,54 @@ def test_wrong_input_gets_bedrocks_errors(handbook: dict[str, Any], kb_server: S
         knowledgeBaseId=handbook["knowledgeBaseId"], dataSourceId=handbook["dataSourceId"]
     )["documentDetails"]
     assert before == after
+
+
+def test_metrics_follow_a_running_job(kb_server: Server, s3_endpoint: str) -> None:
+    """``GET /metrics`` while a job runs: the job counted, its statistics growing."""
+    from test_metrics import samples, scrape
+
+    from vetor.server.metrics import parse
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    name = f"many-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    count = 300
+    for n in range(count):
+        body = f"# Note {n}\n\nNote number {n} is about topic {n % 17} and more words.\n"
+        s3.put_object(Bucket=name, Key=f"notes/{n:03d}.md", Body=body.encode())
+    agent = kb_server.client("bedrock-agent")
+    ids = s3_knowledge_base(agent, name, name)
+    labels = {"knowledge_base": ids["knowledgeBaseId"], "data_source": ids["dataSourceId"]}
+    started = agent.start_ingestion_job(**ids)["ingestionJob"]
+    seen: list[tuple[float, float]] = []  # (scanned, indexed) while running
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        families = parse(scrape(kb_server)[1])
+        running = samples(families, "vetor_ingestion_jobs_running", "vetor_ingestion_jobs_running")
+        figures = {
+            s.labels["statistic"]: s.value
+            for s in families["vetor_ingestion_documents"].samples
+            if all(s.labels.get(k) == v for k, v in labels.items())
+        }
+        if figures:
+            assert running[0] >= 1
+            seen.append((figures.get("numberOfDocumentsScanned", 0),
+                         figures.get("numberOfNewDocumentsIndexed", 0)))  # fmt: skip
+        job = agent.get_ingestion_job(**ids, ingestionJobId=started["ingestionJobId"])
+        if job["ingestionJob"]["status"] == "COMPLETE":
+            break
+        time.sleep(0.05)
+    assert job["ingestionJob"]["statistics"]["numberOfNewDocumentsIndexed"] == count
+    assert seen, "no scrape caught the job running"
+    assert all(scanned in (0, count) and 0 <= indexed <= count for scanned, indexed in seen)
+    assert any(scanned == count and indexed < count for scanned, indexed in seen)
+    indexed = [i for _, i in seen]
+    assert indexed == sorted(indexed)  # it only grows
+    families = parse(scrape(kb_server)[1])
+    assert not [s for s in families["vetor_ingestion_documents"].samples
+                if s.labels.get("knowledge_base") == ids["knowledgeBaseId"]]  # fmt: skip
 
 
 def test_resync_reflects_a_changed_and_a_deleted_file(

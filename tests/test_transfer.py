@@ -226,3 +226,127 @@ def test_a_mismatching_target_is_refused(tmp_path: Path) -> None:
     assert "unknown peer" in shown
     shown = _cli("export", "shelf", "missing", f"lancedb:{tmp_path}/l/t", "--data", data, code=1)
     assert "does not exist" in shown
+
+
+# --- vetor export --sync ------------------------------------------------------------------------
+
+
+def _contents(peer: Any) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    """Every row of a peer: key → (vector bytes, metadata)."""
+    rows = {}
+    for batch in peer.read(None, 1000):
+        for key, vector, meta in zip(batch.keys, batch.vectors, batch.metadata, strict=True):
+            rows[key] = (vector.tobytes(), meta)
+    return rows
+
+
+def _assert_same(target: Any, source: Any, exact_floats: bool = True) -> None:
+    copied, expected = _contents(target), _contents(source)
+    assert sorted(copied) == sorted(expected)
+    assert all(copied[k][0] == expected[k][0] for k in expected)  # bit-identical vectors
+    keys = sorted(expected)
+    _assert_metadata([copied[k][1] for k in keys], [expected[k][1] for k in keys], exact_floats)
+
+
+def _change(service: Any) -> None:
+    """Overwrite 10 rows, delete 20, add 5."""
+    rng = np.random.default_rng(11)
+    fresh = [f"doc-{i:05d}" for i in range(10)] + [f"new-{i}" for i in range(5)]
+    service.put_vectors(
+        vectorBucketName="shelf", indexName="docs",
+        vectors=[
+            {"key": k, "data": {"float32": rng.standard_normal(DIMENSION).astype(np.float32)},
+             "metadata": {"genre": "changed", "round": 2}}
+            for k in fresh
+        ],
+    )  # fmt: skip
+    gone = [f"doc-{i:05d}" for i in range(100, 120)]
+    service.delete_vectors(vectorBucketName="shelf", indexName="docs", keys=gone)
+
+
+@pytest.mark.parametrize("peer", sorted(PEERS))
+def test_sync_keeps_every_peer_a_copy_of_the_index(
+    peer: str, tmp_path: Path, postgres: str
+) -> None:
+    from vetor.transfer import Follower
+
+    data = str(tmp_path / "store")
+    _source(data, "euclidean")
+    service = vetor.connect(data)
+    source = LocalIndex(service, "shelf", "docs")
+    target = open_peer(PEERS[peer](tmp_path, postgres).replace("shelf_docs", "shelf_sync"))
+    exact = peer != "chroma"
+    state = tmp_path / "sync.arrow"
+    first = Follower(source, target, state, batch_size=400).step()
+    assert first is not None and (first.written, first.deleted) == (ROWS, 0)
+    _assert_same(target, source, exact)
+    assert Follower(source, target, state).step() is None  # nothing new: nothing done
+    _change(service)
+
+    class Failing:  # the target goes away after the writes, before the deletes
+        def __init__(self) -> None:
+            self.uri, self.spec, self.write = target.uri, target.spec, target.write
+
+        def delete(self, keys: list[str]) -> None:
+            raise ConnectionError("the peer went away")
+
+    with pytest.raises(ConnectionError):
+        Follower(source, Failing(), state).step()  # type: ignore[arg-type]
+    again = Follower(source, target, state).step()  # the round is redone whole
+    assert again is not None and (again.written, again.deleted) == (15, 20)
+    _assert_same(target, source, exact)
+    assert target.count() == ROWS - 20 + 5
+    # Rows keep their seqs through a compaction: nothing to copy again
+    service.compact(vectorBucketName="shelf", indexName="docs", full=True)
+    after = Follower(source, target, state).step()
+    assert after is None or (after.written, after.deleted) == (0, 0)
+    target.close()
+    service.close()
+
+
+def test_export_sync_follows_the_index_until_stopped(tmp_path: Path) -> None:
+    """``vetor export --sync`` in its own process, following writes made by another."""
+    import os
+    import selectors
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = str(tmp_path / "store")
+    _source(data, "euclidean")
+    uri = f"qdrant+local:{tmp_path}/qdrant/docs"
+    state = str(tmp_path / "sync.arrow")
+    command = [sys.executable, "-m", "vetor", "export", "shelf", "docs", uri, "--data", data,
+               "--sync", "--interval", "0.2", "--checkpoint", state]  # fmt: skip
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    watch = selectors.DefaultSelector()
+    watch.register(process.stdout, selectors.EVENT_READ)
+
+    def line_with(text: str) -> str:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if watch.select(timeout=1):
+                line = process.stdout.readline()  # type: ignore[union-attr]
+                assert line, "the sync stopped"
+                if text in line:
+                    return line
+        raise AssertionError(f"no {text!r} from the sync")
+
+    try:
+        assert f"wrote {ROWS:,}, deleted 0" in line_with("version")
+        service = vetor.connect(data)
+        _change(service)
+        service.close()
+        assert "wrote 15, deleted 20" in line_with("version")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+    target = open_peer(uri)
+    service = vetor.connect(data)
+    _assert_same(target, LocalIndex(service, "shelf", "docs"))
+    target.close()
+    service.close()

@@ -132,6 +132,7 @@ class Settings:
     source_secret_access_key: str = ""
     kb_workers: int = 4  # threads reading and parsing documents during an ingestion job
     kb_checkpoint_seconds: float = 2.0  # how often a job records what it finished
+    kb_ray_address: str = ""  # a Ray cluster: ingestion jobs read, parse, chunk, embed on it
     # A job whose runner has not been heard of for this long is taken over (a crashed server).
     kb_job_lease_seconds: float = 30.0
 

@@ -97,12 +97,24 @@ def kb_sync(
     workers: Annotated[
         int | None, typer.Option(help="Threads reading and parsing documents (with --data).")
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Read, parse, chunk and embed on this Ray cluster (with --data; a server: "
+            "VETOR_KB_RAY_ADDRESS).",
+        ),
+    ] = None,
     data: DataOpt = DEFAULT_DATA,
     output: OutputOpt = Output.table,
 ) -> None:
     """Bring the index up to date with the documents: new and changed ones are ingested,
     deleted ones removed; unchanged ones are not read."""
-    settings = {"kb_workers": workers} if workers else {}
+    if ray and is_remote():
+        raise typer.BadParameter("a server's jobs use VETOR_KB_RAY_ADDRESS", param_hint="'--ray'")
+    settings: dict[str, Any] = {"kb_workers": workers} if workers else {}
+    if ray:
+        settings["kb_ray_address"] = ray
     with open_knowledge_bases(data, **settings) as kbs:
         kb = _find(kbs, name)
         jobs = []

@@ -3,10 +3,13 @@
 Both take the vetor side from ``--data`` (or the server of ``--endpoint-url``) and the other
 side as a peer URI (see ``vetor.transfer.peers``). A copy that stops — a crash, Ctrl-C, a
 peer that went away — goes on from where it stopped when the same command runs again.
+``vetor export --sync`` keeps the copy up to date instead (see ``vetor.transfer.syncing``).
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +19,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
 
 from ..service import VectorService
-from ..transfer import LocalIndex, Peer, RemoteIndex, Report, TransferError, copy, open_peer
+from ..transfer import (
+    Follower,
+    LocalIndex,
+    Peer,
+    RemoteIndex,
+    Report,
+    Round,
+    TransferError,
+    copy,
+    open_peer,
+)
 from .base import DEFAULT_DATA, Bucket, DataOpt, Index, app, err, open_client, out
 
 PeerArg = Annotated[
@@ -52,10 +65,22 @@ def export(
     data: DataOpt = DEFAULT_DATA,
     checkpoint: CheckpointOpt = None,
     batch_size: BatchOpt = 2000,
+    sync: Annotated[
+        bool,
+        typer.Option("--sync", help="Keep the copy up to date (writes and deletes) until stopped."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(help="With --sync: seconds between looks at the index.", min=0)
+    ] = 5.0,
 ) -> None:
     """Copy BUCKET/INDEX into a collection of another store (created like it if absent)."""
     with _vetor(data, bucket, index) as here, _peer(target) as peer:
-        _run(here, peer, checkpoint, batch_size)
+        if not sync:
+            _run(here, peer, checkpoint, batch_size)
+        elif not isinstance(here, LocalIndex):
+            raise typer.BadParameter("--sync reads the store's manifests: use --data, not a server")
+        else:
+            _follow(Follower(here, peer, checkpoint, batch_size), interval)
 
 
 @contextmanager
@@ -89,6 +114,28 @@ def _run(source: Peer, target: Peer, checkpoint: Path | None, batch_size: int) -
             err.print(f"Error: {error}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
     out.print(_summary(source, target, report), markup=False, soft_wrap=True)
+
+
+def _follow(follower: Follower, interval: float) -> None:
+    """Sync rounds until Ctrl-C or SIGTERM, a line for each round that changed something."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    source, target = follower.source.uri, follower.target.uri
+    out.print(f"syncing {source} to {target} every {interval:g} s", markup=False, soft_wrap=True)
+
+    def tell(done: Round) -> None:
+        out.print(
+            f"version {done.version}: wrote {done.written:,}, deleted {done.deleted:,} "
+            f"({done.seconds:.2f} s)", markup=False, soft_wrap=True,
+        )  # fmt: skip
+
+    try:
+        follower.follow(interval, stop, tell)
+    except KeyboardInterrupt:
+        pass
+    except TransferError as error:
+        err.print(f"Error: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _summary(source: Peer, target: Peer, report: Report) -> str:

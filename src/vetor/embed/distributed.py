@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .index import HASH_KEY
@@ -94,31 +95,45 @@ def embedded_batches(
 ) -> Iterator[list[Any]]:
     """The inputs' embedded items in order, in batches of the run's ``embed_batch_size``,
     computed on the Ray cluster at ``address``."""
-    import ray
     from ray import cloudpickle  # sources read through closures: plain pickle refuses them
 
-    connected = ray.is_initialized()  # by the caller: theirs to keep
+    with cluster(address) as ray:
+        yield from _run_job(ray, cloudpickle, run, sources, stored)
+
+
+@contextmanager
+def cluster(address: str) -> Iterator[Any]:
+    """``ray``, connected to the cluster at ``address`` (unless the caller already is: then
+    the connection is theirs to keep), its Data jobs set to keep their inputs' order."""
+    import ray
+
+    connected = ray.is_initialized()
     if not connected:
         ray.init(address=address, log_to_driver=False)
     try:
-        yield from _run_job(ray, cloudpickle, run, sources, stored)
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # reports and progress follow inputs
+        context.enable_progress_bars = False
+        yield ray
     finally:
         if not connected:  # a driver stays tied to the cluster, and dies with it, until then
             ray.shutdown()
+
+
+def model_actors(ray: Any) -> int:
+    """One model actor per whole CPU of the cluster, each on one thread; the reading actor
+    takes no CPU of its own (a fraction would leave it no room beside the models on one-CPU
+    nodes)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
 def _run_job(
     ray: Any, cloudpickle: Any, run: _Run, sources: list[Source | SourceError],
     stored: dict[str, Any],
 ) -> Iterator[list[Any]]:  # fmt: skip
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True  # the report and progress follow inputs
-    context.enable_progress_bars = False
     options = run.options
     recipe = cloudpickle.dumps((run.embedder, options))
-    # One model actor per whole CPU, each on one thread; the reading actor takes no CPU of its
-    # own (a fraction would leave it no room beside the models on one-CPU nodes).
-    actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    actors = model_actors(ray)
     rows = ray.data.from_items(
         [{"source": cloudpickle.dumps(s)} for s in sources], override_num_blocks=4 * actors
     )

@@ -59,10 +59,14 @@ class Outcome:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """A document read, parsed and chunked, then its changed chunks embedded."""
+
     incoming: Incoming
     chunks: list[Chunk] = field(default_factory=list)
-    vectors: list[dict[str, Any]] = field(default_factory=list)  # key + metadata, no data yet
+    # key, metadata and hash of each chunk; "data" once embedded (absent: stored unchanged)
+    vectors: list[dict[str, Any]] = field(default_factory=list)
+    embedded: int = 0  # chunks sent to the model
     reason: str | None = None
 
 
@@ -80,7 +84,8 @@ class Ingestor:
         batch_size: int = 32,
     ) -> None:
         self.service, self.address, self.source_id = service, address, source_id
-        self.embedder, self.chunker = embedder, Chunker(chunking, embedder)
+        self.embedder, self.chunking = embedder, chunking
+        self.chunker = Chunker(chunking, embedder)
         self.workers, self.batch_size = max(1, workers), batch_size
 
     @classmethod
@@ -94,25 +99,42 @@ class Ingestor:
                    chunking, settings.kb_workers, settings.embed_batch_size)  # fmt: skip
 
     def ingest(
-        self, documents: Iterable[Incoming], old_counts: dict[str, int], group: int = 32
+        self,
+        documents: Iterable[Incoming],
+        old_counts: dict[str, int],
+        group: int = 32,
+        stages: Stages | None = None,
     ) -> Iterator[list[Outcome]]:
         """Ingest documents, yielding the outcomes of each group as it is written (so a job
-        can record them); ``old_counts`` are the chunk counts already stored per URI."""
+        can record them); ``old_counts`` are the chunk counts already stored per URI.
+        ``stages`` prepare and embed elsewhere (``kb.distributed.on_ray``)."""
+        if stages is None:
+            batches = self.embedded_here(documents, old_counts, group)
+        else:
+            batches = stages(self, documents, old_counts, group)
+        for batch in batches:
+            yield self._write(batch, old_counts)
+
+    def embedded_here(
+        self, documents: Iterable[Incoming], old_counts: dict[str, int], group: int
+    ) -> Iterator[list[Prepared]]:
+        """Groups of documents prepared on reader threads, then embedded on this one."""
         with ThreadPoolExecutor(self.workers, "vetor-kb-read") as readers:
-            prepared = ordered(readers, self._prepare, documents, 2 * self.workers)
-            batch: list[_Prepared] = []
-            for item in prepared:
+            batch: list[Prepared] = []
+            for item in ordered(readers, self.prepare, documents, 2 * self.workers):
                 batch.append(item)
                 if len(batch) >= group:
-                    yield self._write(batch, old_counts)
+                    self.embed(batch, self.stored_hashes(_chunk_keys(batch)))
+                    yield batch
                     batch = []
             if batch:
-                yield self._write(batch, old_counts)
+                self.embed(batch, self.stored_hashes(_chunk_keys(batch)))
+                yield batch
 
     # reading, parsing, chunking (reader threads) -------------------------------------------
 
-    def _prepare(self, incoming: Incoming) -> _Prepared:
-        prepared = _Prepared(incoming)
+    def prepare(self, incoming: Incoming) -> Prepared:
+        prepared = Prepared(incoming)
         try:
             attributes = dict(incoming.attributes)
             if incoming.read_sidecar is not None:
@@ -154,51 +176,51 @@ class Ingestor:
         metadata = {TEXT_KEY: chunk.text, METADATA_KEY: orjson.dumps(bedrock).decode()}
         return {"key": key, "metadata": {**metadata, **filterable}, "hash": digest}
 
-    # embedding and writing (the calling thread) --------------------------------------------
+    # embedding (the calling thread, or Ray's actors) and writing -----------------------------
 
-    def _write(self, batch: list[_Prepared], old_counts: dict[str, int]) -> list[Outcome]:
-        ready = [p for p in batch if p.reason is None]
-        vectors = [v for p in ready for v in p.vectors]
-        stored = self._stored_hashes([v["key"] for v in vectors])
-        fresh = [v for v in vectors if stored.get(v["key"]) != v["hash"]]
-        failed: dict[str, str] = {}
+    def embed(self, batch: list[Prepared], stored: dict[str, str]) -> None:
+        """Embed the chunks of ``batch`` whose ``stored`` hash differs; a failed call fails
+        the documents it had chunks of."""
+        fresh = [
+            (p, v) for p in batch if p.reason is None for v in p.vectors
+            if stored.get(v["key"]) != v["hash"]
+        ]  # fmt: skip
         for start in range(0, len(fresh), PUT_BATCH * 4):
-            self._embed_and_put(fresh[start : start + PUT_BATCH * 4], failed)
-        embedded = {v["key"] for v in fresh}
+            part = fresh[start : start + PUT_BATCH * 4]
+            for p, _ in part:
+                p.embedded += 1
+            try:
+                matrix = self._embed([v["metadata"][TEXT_KEY] for _, v in part])
+            except Exception as error:
+                for p, _ in part:
+                    p.reason = p.reason or f"the embedding model failed: {error}"
+                continue
+            for (_, v), row in zip(part, matrix, strict=True):
+                v["data"] = row
+
+    def _write(self, batch: list[Prepared], old_counts: dict[str, int]) -> list[Outcome]:
+        """Put the embedded chunks, delete chunks a document no longer has; the outcomes."""
+        body = [
+            (p, {"key": v["key"], "data": {"float32": v["data"]}, "metadata": v["metadata"]})
+            for p in batch if p.reason is None for v in p.vectors if "data" in v
+        ]  # fmt: skip
+        for start in range(0, len(body), PUT_BATCH):
+            part = body[start : start + PUT_BATCH]
+            try:
+                self.service.put_vectors(**self.address, vectors=[b for _, b in part])
+            except Exception as error:
+                for p, _ in part:
+                    p.reason = p.reason or f"the index refused the chunk: {error}"
         outcomes = []
         for p in batch:
             uri, signature = p.incoming.uri, p.incoming.signature
-            reason = p.reason or next(
-                (failed[v["key"]] for v in p.vectors if v["key"] in failed), None
-            )
-            count = 0 if reason else len(p.vectors)
+            count = 0 if p.reason else len(p.vectors)
             surplus = range(count, old_counts.get(uri, 0))
             delete_chunks(
                 self.service, self.address, [chunk_key(self.source_id, uri, n) for n in surplus]
             )
-            used = sum(v["key"] in embedded for v in p.vectors)
-            outcomes.append(Outcome(uri, signature, count, used, reason))
+            outcomes.append(Outcome(uri, signature, count, p.embedded, p.reason))
         return outcomes
-
-    def _embed_and_put(self, vectors: list[dict[str, Any]], failed: dict[str, str]) -> None:
-        texts = [v["metadata"][TEXT_KEY] for v in vectors]
-        try:
-            matrix = self._embed(texts)
-        except Exception as error:
-            for v in vectors:
-                failed[v["key"]] = f"the embedding model failed: {error}"
-            return
-        for start in range(0, len(vectors), PUT_BATCH):
-            part = vectors[start : start + PUT_BATCH]
-            body = [
-                {"key": v["key"], "data": {"float32": matrix[start + i]}, "metadata": v["metadata"]}
-                for i, v in enumerate(part)
-            ]
-            try:
-                self.service.put_vectors(**self.address, vectors=body)
-            except Exception as error:
-                for v in part:
-                    failed[v["key"]] = f"the index refused the chunk: {error}"
 
     def _embed(self, texts: list[str]) -> Any:
         import numpy as np
@@ -209,7 +231,7 @@ class Ingestor:
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension))
 
-    def _stored_hashes(self, keys: list[str]) -> dict[str, str]:
+    def stored_hashes(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(keys), GET_BATCH):
             reply = self.service.get_vectors(
@@ -220,6 +242,15 @@ class Ingestor:
                 if isinstance(meta, str):
                     found[vector["key"]] = orjson.loads(meta).get("hash", "")
         return found
+
+
+# The read-parse-chunk-embed stages run elsewhere: (ingestor, documents, old chunk counts, group
+# size) → groups of prepared and embedded documents, in order.
+Stages = Callable[[Ingestor, Iterable[Incoming], dict[str, int], int], Iterator[list[Prepared]]]
+
+
+def _chunk_keys(batch: list[Prepared]) -> list[str]:
+    return [v["key"] for p in batch if p.reason is None for v in p.vectors]
 
 
 def remove_documents(

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
 from .data_sources import DataSources
+from .distributed import on_ray
 from .ingest import Incoming, Ingestor, Outcome, remove_documents
 from .knowledge_bases import KnowledgeBases
 from .records import Document, data_source_records, job_records, new_id
@@ -328,7 +329,8 @@ class _Run:
         ingestor = Ingestor.for_source(self.jobs.service, self.kb, self.source)
         documents = (Incoming(d.uri, d.uri, d.signature, d.read, d.read_sidecar) for d in todo)
         old_counts = {u: e["chunks"] for u, e in live.items()}
-        for outcomes in ingestor.ingest(documents, old_counts):
+        ray = self.settings.kb_ray_address
+        for outcomes in ingestor.ingest(documents, old_counts, stages=on_ray(ray) if ray else None):
             for outcome in outcomes:
                 self._record(outcome, live.get(outcome.uri))
             if self._checkpoint():

@@ -120,6 +120,7 @@ class VectorService:
 
     compact = _Operation(Maintenance.compact)
     scan_vectors = _Operation(Vectors.scan_vectors)
+    scan_keys = _Operation(Vectors.scan_keys)
     index_stats = _Operation(Maintenance.index_stats)
     warm = _Operation(Maintenance.warm)
 

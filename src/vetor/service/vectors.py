@@ -121,27 +121,59 @@ class Vectors:
         return core.with_engine(bucket, index, page)
 
     def scan_vectors(
-        self, *, after: str | None = None, limit: int = 1000, **address: Any
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 1000,
+        keys: list[str] | None = None,
+        **address: Any,
     ) -> dict[str, Any]:
         """vetor's own bulk read (import/export): up to ``limit`` rows in key order after
         ``after``, as arrays — ``keys``, ``vectors`` (n × dimension float32), ``metadata`` —
         and ``after``, the key to pass for the next page (None at the end). Keys order the
-        pages, so a read stopped anywhere resumes from its last key."""
+        pages, so a read stopped anywhere resumes from its last key. With ``keys``: the rows
+        of those keys that exist, in their order, as one page."""
         bucket, index = self.core.index_of(**address)
 
         def page(config: Config, engine: IndexEngine) -> dict[str, Any]:
             with engine.snapshot() as view:
-                rows, more = view.list_page(after, max(1, int(limit)))
-                keys = [view.key(row) for row in rows]
+                if keys is None:
+                    rows, more = view.list_page(after, max(1, int(limit)))
+                else:
+                    found = (view.row(k) for k in dict.fromkeys(keys))
+                    rows, more = np.array([r for r in found if r is not None], np.int64), False
+                names = [view.key(row) for row in rows]
                 return {
-                    "keys": keys,
+                    "keys": names,
                     "vectors": view.gather(rows)[0],
                     "metadata": [view.metadata(row) for row in rows],
-                    "after": keys[-1] if more else None,
+                    "after": names[-1] if more else None,
                     "count": len(view),
                 }
 
         return self.core.with_engine(bucket, index, page)
+
+    def scan_keys(self, *, since_version: int | None = None, **address: Any) -> dict[str, Any]:
+        """Every key of the index with the seq of the write that stored it, and the view's
+        ``version`` and ``applied_seq`` (a later write has a higher seq): what ``vetor export
+        --sync`` diffs to find the changes since its last round. ``keys`` and ``seqs`` are
+        None when the latest version is still ``since_version``."""
+        bucket, index = self.core.index_of(**address)
+
+        def scan(config: Config, engine: IndexEngine) -> dict[str, Any]:
+            with engine.snapshot() as view:
+                if view.version == since_version:
+                    return {"keys": None, "seqs": None, "version": view.version,
+                            "applied_seq": view.applied_seq}  # fmt: skip
+                rows = np.flatnonzero(view.live())
+                return {
+                    "keys": [view.key(int(row)) for row in rows],
+                    "seqs": view.seqs(rows).copy(),
+                    "version": view.version,
+                    "applied_seq": view.applied_seq,
+                }
+
+        return self.core.with_engine(bucket, index, scan)
 
     def query_vectors(
         self,

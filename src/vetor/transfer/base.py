@@ -3,8 +3,8 @@ batches of rows.
 
 A peer is one collection (a vetor or S3 Vectors index, a pgvector table, a Qdrant, Chroma or
 LanceDB collection). It reads its rows in a stable order from an opaque *cursor* — so that a
-stopped copy resumes where it stopped — and writes by key, overwriting, so that a batch
-written twice (a resumed copy) does no harm.
+stopped copy resumes where it stopped — and writes and deletes by key, overwriting, so that
+a batch written twice (a resumed copy, a repeated sync round) does no harm.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class Peer(Protocol):
 
     def write(self, batch: Batch) -> None:
         """Insert or overwrite ``batch``'s rows by key; durable when it returns."""
+
+    def delete(self, keys: list[str]) -> None:
+        """Remove these keys' rows (keys not there are no error); durable when it returns."""
 
     def finish(self) -> None:
         """Work left after the last write (building a peer's own index)."""

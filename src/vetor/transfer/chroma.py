@@ -78,9 +78,15 @@ class ChromaCollection:
 
     def write(self, batch: Batch) -> None:
         metadata = batch.metadata or [{}] * len(batch.keys)
-        self._collection().upsert(
+        collection = self._collection()
+        collection.delete(ids=batch.keys)  # an upsert merges metadata; a write replaces it
+        collection.upsert(
             ids=batch.keys, embeddings=batch.vectors, metadatas=[_to_chroma(m) for m in metadata]
         )
+
+    def delete(self, keys: list[str]) -> None:
+        if keys:
+            self._collection().delete(ids=keys)
 
     def finish(self) -> None:
         pass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from .base import Batch, Peer, TransferError
+from .base import Batch, IndexSpec, Peer, TransferError
 
 
 @dataclass
@@ -52,17 +52,7 @@ def copy(
     """Copy every row of ``source`` into ``target`` (created like the source if absent),
     then check the counts. ``progress(done, total)`` follows along."""
     started = time.perf_counter()
-    spec = source.spec()
-    if spec is None:
-        raise TransferError(f"{source.uri} does not exist")
-    existing = target.spec()
-    if existing is None:
-        target.create(spec)
-    elif (existing.dimension, existing.metric) != (spec.dimension, spec.metric):
-        raise TransferError(
-            f"{target.uri} holds {existing.dimension}-d {existing.metric} vectors; "
-            f"{source.uri} has {spec.dimension}-d {spec.metric}"
-        )
+    existing = prepare_target(source, target)
     place = checkpoint or default_checkpoint(source, target)
     cursor, done = _resume(place, source, target)
     resumed, copied, total = cursor is not None, 0, source.count()
@@ -88,6 +78,23 @@ def copy(
         )
     place.unlink(missing_ok=True)
     return report
+
+
+def prepare_target(source: Peer, target: Peer) -> IndexSpec | None:
+    """Create ``target`` like ``source`` if absent, or check that it can take its vectors;
+    the target's configuration as it was (None: just created)."""
+    spec = source.spec()
+    if spec is None:
+        raise TransferError(f"{source.uri} does not exist")
+    existing = target.spec()
+    if existing is None:
+        target.create(spec)
+    elif (existing.dimension, existing.metric) != (spec.dimension, spec.metric):
+        raise TransferError(
+            f"{target.uri} holds {existing.dimension}-d {existing.metric} vectors; "
+            f"{source.uri} has {spec.dimension}-d {spec.metric}"
+        )
+    return existing
 
 
 def _prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:

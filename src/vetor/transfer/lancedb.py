@@ -94,6 +94,11 @@ class LanceTable:
             rows
         )
 
+    def delete(self, keys: list[str]) -> None:
+        if keys:
+            quoted = ", ".join("'" + key.replace("'", "''") + "'" for key in keys)
+            self._table().delete(f"key IN ({quoted})")
+
     def finish(self) -> None:
         pass
 

@@ -153,6 +153,10 @@ class PgVectorTable:
                 )
             )
 
+    def delete(self, keys: list[str]) -> None:
+        with self.connection.transaction():
+            self.connection.execute(self._sql("DELETE FROM {table} WHERE {key} = ANY(%s)"), [keys])
+
     def finish(self) -> None:
         """The HNSW index a pgvector user would create (``?index=none`` leaves it out)."""
         from psycopg import sql

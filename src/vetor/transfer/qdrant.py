@@ -77,6 +77,10 @@ class QdrantCollection:
             wait=True,
         )
 
+    def delete(self, keys: list[str]) -> None:
+        ids: list[Any] = [str(uuid.uuid5(KEYS, key)) for key in keys]
+        self.client.delete(self.name, self.models.PointIdsList(points=ids), wait=True)
+
     def finish(self) -> None:
         pass
 

@@ -81,6 +81,10 @@ class RemoteIndex:
         with ThreadPoolExecutor(self.writers) as pool:  # one endpoint, several connections
             list(pool.map(lambda call: self.api.put_vectors(**self.address, vectors=call), calls))
 
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), PUT_LIMIT):
+            self.api.delete_vectors(**self.address, keys=keys[start : start + PUT_LIMIT])
+
     def finish(self) -> None:
         pass
 
