@@ -48,9 +48,7 @@ class LlamaCppGenerator(Generator):
                 "the offline model runs on llama-cpp-python: pip install 'vetor[llm]'"
             ) from None
         count = int(threads or os.environ.get("VETOR_LLM_THREADS") or 0) or os.cpu_count() or 1
-        self._llm = Llama(
-            model_path=_gguf(self.model), n_ctx=context, n_threads=count, verbose=False
-        )
+        self._llm = _load(Llama, _gguf(self.model), context, count)
         self._lock = threading.Lock()
         # How long a request waits for the model to be free before it is refused.
         self.wait = float(timeout or os.environ.get("VETOR_LLM_TIMEOUT_SECONDS") or 60.0)
@@ -68,7 +66,7 @@ class LlamaCppGenerator(Generator):
         chunks: Any = None
         try:  # released when the answer ends, fails, or its reader closes the stream
             chunks = self._llm.create_chat_completion(
-                messages=chat,  # type: ignore[arg-type]
+                messages=chat,
                 stream=True,
                 max_tokens=inference.max_tokens,
                 temperature=inference.temperature,
@@ -103,6 +101,45 @@ def _checked(chunks: Any) -> Any:
         yield from chunks
     except ValueError as error:  # "Requested tokens (…) exceed context window of …"
         raise GenerationError(f"the prompt does not fit the model: {error}") from None
+
+
+_LOADING = threading.Lock()
+
+
+def _load(llama: type, path: str, context: int, threads: int) -> Any:
+    """The model, on a CPU with AMX without llama.cpp's extra weight buffers: its AMX matrix
+    multiply crashes the process (SIGSEGV in ggml_backend_amx_mul_mat, llama-cpp-python
+    0.3.36, Sapphire Rapids VMs). ``Llama()`` has no switch for them (the model parameter
+    ``use_extra_bufts``), so its default parameters are amended while the model loads."""
+
+    def load() -> Any:
+        return llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
+
+    if not _has_amx():
+        return load()
+    from llama_cpp import llama_cpp as bindings
+
+    with _LOADING:
+        default = bindings.llama_model_default_params
+
+        def without_extra_buffers() -> Any:
+            chosen = default()
+            chosen.use_extra_bufts = False
+            return chosen
+
+        bindings.llama_model_default_params = without_extra_buffers
+        try:
+            return load()
+        finally:
+            bindings.llama_model_default_params = default
+
+
+def _has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            return any(line.startswith("flags") and " amx_int8" in line for line in info)
+    except OSError:
+        return False
 
 
 def _gguf(model: str) -> str:
