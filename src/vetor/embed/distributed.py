@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .index import HASH_KEY
-from .pipeline import Failure, PutReport, Stages, _Run, _Skipped
+from .pipeline import Failure, PutReport, Stages, _Run, _Skipped, groups
 from .sources import Source, SourceError
 
 LIST_PAGE = 1000
@@ -143,11 +143,5 @@ def _run_job(
         _Embed, fn_constructor_args=(recipe,), batch_size=options.embed_batch_size,
         concurrency=actors, num_cpus=1, batch_format="numpy",
     )  # fmt: skip
-    batch: list[Any] = []
-    for row in embedded.iter_rows():
-        batch.append(pickle.loads(row["item"]))
-        if len(batch) >= options.embed_batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    items = (pickle.loads(row["item"]) for row in embedded.iter_rows())
+    yield from groups(items, options.embed_batch_size)

@@ -464,6 +464,18 @@ def ordered(
         yield pending.popleft().result()
 
 
+def groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), in order."""
+    group: list[T] = []
+    for item in items:
+        group.append(item)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def _batches(items: Iterator[Record | Failure], size: int) -> Iterator[list[Record | Failure]]:
     """Groups of at most ``size`` records of one kind (failures ride along for order)."""
     batch: list[Record | Failure] = []

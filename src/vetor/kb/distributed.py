@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..embed.distributed import cluster, model_actors
+from ..embed.pipeline import groups
 from .ingest import Incoming, Ingestor, Prepared, Stages, chunk_key
 
 # One Ray job at a time per process: jobs share the process's one connection to the cluster.
@@ -94,11 +95,4 @@ def _embedded_on_ray(
             _Embed, fn_constructor_args=(recipe, stored), batch_size=group,
             concurrency=actors, num_cpus=1, batch_format="numpy",
         )  # fmt: skip
-        batch: list[Prepared] = []
-        for row in embedded.iter_rows():
-            batch.append(cloudpickle.loads(row["item"]))
-            if len(batch) >= group:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        yield from groups((cloudpickle.loads(row["item"]) for row in embedded.iter_rows()), group)

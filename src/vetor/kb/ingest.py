@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ..embed.pipeline import ordered
+from ..embed.pipeline import groups, ordered
 from ..models import Embedder
 from ..service import VectorService
 from .chunking import Chunk, Chunker
@@ -108,26 +108,17 @@ class Ingestor:
         """Ingest documents, yielding the outcomes of each group as it is written (so a job
         can record them); ``old_counts`` are the chunk counts already stored per URI.
         ``stages`` prepare and embed elsewhere (``kb.distributed.on_ray``)."""
-        if stages is None:
-            batches = self.embedded_here(documents, old_counts, group)
-        else:
-            batches = stages(self, documents, old_counts, group)
-        for batch in batches:
+        for batch in (stages or Ingestor.embedded_here)(self, documents, old_counts, group):
             yield self._write(batch, old_counts)
 
     def embedded_here(
         self, documents: Iterable[Incoming], old_counts: dict[str, int], group: int
     ) -> Iterator[list[Prepared]]:
-        """Groups of documents prepared on reader threads, then embedded on this one."""
+        """Groups of documents prepared on reader threads, then embedded on this one (the
+        default stages)."""
         with ThreadPoolExecutor(self.workers, "vetor-kb-read") as readers:
-            batch: list[Prepared] = []
-            for item in ordered(readers, self.prepare, documents, 2 * self.workers):
-                batch.append(item)
-                if len(batch) >= group:
-                    self.embed(batch, self.stored_hashes(_chunk_keys(batch)))
-                    yield batch
-                    batch = []
-            if batch:
+            prepared = ordered(readers, self.prepare, documents, 2 * self.workers)
+            for batch in groups(prepared, group):
                 self.embed(batch, self.stored_hashes(_chunk_keys(batch)))
                 yield batch
 
