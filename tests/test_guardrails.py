@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import Server
 
+from vetor.guardrails.detectors import find_pii
+
 BLOCKED_IN, BLOCKED_OUT = "Sorry, I cannot talk about that.", "Sorry, I cannot say that."
 INVESTING = {
     "name": "investing",
@@ -124,6 +126,57 @@ def test_sensitive_information_is_anonymized_or_blocked(
     assert card["outputs"] == [{"text": BLOCKED_IN}]
     not_a_card = apply(server, guard, "Order 1234 5678 9012 3456 shipped.")  # fails Luhn
     assert not_a_card["action"] == "NONE"
+
+
+TOUCHING = [  # planted numbers next to other digits, as the PII benchmark plants them
+    ("Changed in version +44 20 7946 0958 3.7: idempotent", "+44 20 7946 0958"),
+    ("see PEP +1 415-555-0132 411 for details", "+1 415-555-0132"),
+    ("update() +44 20 7946 0321 methods", "+44 20 7946 0321"),
+    ("[if IE (11) 98824-9377 9]>IE9", "(11) 98824-9377"),
+    ("partnum, (11) 98824-9377 4111 1111 1111 1111 record", "(11) 98824-9377"),
+    ("on +1 415-555-6310 4319 9061 8364 0214 wasm32", "+1 415-555-6310"),
+]
+NOT_PHONES = [  # digits of the Python docs that are no phone numbers
+    "'2002-12-25 00:00:00-06:39' >>> datetime",
+    "Decimal('3.1415926535') + Decimal('2.7182818285')",
+    "st_atime=1297230295, st_mtime=1297230027",
+    "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
+    "tarek/staff 609 2008-06-09 13:26:54 ./authorized_keys",
+]
+
+
+@pytest.mark.parametrize(("text", "phone"), TOUCHING)
+def test_a_phone_number_touching_other_digits_is_found(text: str, phone: str) -> None:
+    assert [f.text for f in find_pii(text, "PHONE")] == [phone]
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_dates_decimals_ids_and_counts_are_no_phone_numbers(text: str) -> None:
+    assert list(find_pii(text, "PHONE")) == []
+
+
+def test_a_card_followed_by_digits_is_found() -> None:
+    text = "the 4677 3891 9953 0982 337-30-8902 return value"  # a card, then an SSN
+    assert [f.text for f in find_pii(text, "CREDIT_DEBIT_CARD_NUMBER")] == ["4677 3891 9953 0982"]
+    assert [f.text for f in find_pii(text, "US_SOCIAL_SECURITY_NUMBER")] == ["337-30-8902"]
+
+
+def test_anonymize_leaves_no_touching_number_readable(server: Server) -> None:
+    types = ["PHONE", "CREDIT_DEBIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER"]
+    created = server.client("bedrock").create_guardrail(
+        name="numbers",
+        blockedInputMessaging=BLOCKED_IN,
+        blockedOutputsMessaging=BLOCKED_OUT,
+        sensitiveInformationPolicyConfig={
+            "piiEntitiesConfig": [{"type": t, "action": "ANONYMIZE"} for t in types]
+        },
+    )
+    text = " ".join(t for t, _ in TOUCHING) + " the 4677 3891 9953 0982 337-30-8902 value"
+    masked = apply(server, {"id": created["guardrailId"]}, text, "OUTPUT")["outputs"][0]["text"]
+    for _, phone in TOUCHING:
+        assert phone not in masked
+    assert "{PHONE}" in masked and "{CREDIT_DEBIT_CARD_NUMBER}" in masked
+    assert "4677 3891" not in masked and "337-30-8902" not in masked
 
 
 def test_words_profanity_and_insults(server: Server, guard: dict[str, Any]) -> None:

@@ -57,14 +57,19 @@ def _ip(text: str) -> bool:
 
 
 def _ssn(text: str) -> bool:
-    area, group, serial = text.split("-")
+    parts = text.split("-")
+    if len(parts) != 3:
+        return False
+    area, group, serial = parts
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
 PATTERNS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     "EMAIL": (r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", None),
+    # A card does not go on from a number joined by a dash: "+1 415-555-6310 4319 …" is a
+    # phone number before the card, whatever the Luhn digit of "6310 4319 …" says.
     "CREDIT_DEBIT_CARD_NUMBER": (
-        r"\b(?:\d{4}(?P<s>[ -]?)\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{3})?"
+        r"(?<!\d-)\b(?:\d{4}(?P<s>[ -]?)\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{3})?"
         r"|\d{4}(?P<t>[ -]?)\d{6}(?P=t)\d{5}|\d{13,19})\b",
         _card,
     ),
@@ -107,7 +112,10 @@ STRONGER = {"CREDIT_DEBIT_CARD_NUMBER": ("INTERNATIONAL_BANK_ACCOUNT_NUMBER",),
 
 def find_pii(text: str, kind: str) -> Iterator[Found]:
     taken = [(f.start, f.end) for other in STRONGER.get(kind, ()) for f in find_pii(text, other)]
-    for found in _phones(text) if kind == "PHONE" else _matches(text, kind):
+    if kind == "PHONE":
+        yield from _phones(text, taken)
+        return
+    for found in _matches(text, kind):
         if not any(found.start < end and start < found.end for start, end in taken):
             yield found
 
@@ -119,13 +127,25 @@ def _matches(text: str, kind: str) -> Iterator[Found]:
             yield Found(kind, match.start(), match.end(), match.group(0))
         return
     # Candidates at every position, not only after the last one: "2023 4111 1111 1111 1111"
-    # holds a card that a scan consuming the failed "2023 4111 1111 1111" would miss.
+    # holds a card that a scan consuming the failed "2023 4111 1111 1111" would miss. A
+    # candidate that fails its check may hold a valid one that ends sooner: the card in
+    # "4111 1111 1111 1111 337-30-8902" is followed by digits the pattern also took.
     end = 0
     for match in _compiled(f"(?=({pattern}))").finditer(text):
-        start, value = match.start(), match.group(1)
-        if start >= end and valid(value):
-            end = start + len(value)
-            yield Found(kind, start, end, value)
+        start = match.start()
+        if start >= end:
+            value = next((v for v in _shorter(match.group(1)) if valid(v)), None)
+            if value is not None:
+                end = start + len(value)
+                yield Found(kind, start, end, value)
+
+
+def _shorter(value: str) -> Iterator[str]:
+    """The value, then each of its prefixes that ends before a separator, longest first."""
+    yield value
+    for cut in range(len(value) - 1, 0, -1):
+        if value[cut] in " -":
+            yield value[:cut]
 
 
 def find_regex(text: str, name: str, pattern: str) -> Iterator[Found]:
@@ -153,19 +173,78 @@ def offensive(texts: list[str]) -> list[float]:
     return [float(p) for p in predict_prob(texts)] if texts else []
 
 
-def _phones(text: str) -> Iterator[Found]:
+# A phone number's groups ("+1", "(11)", "415", "98824"); a candidate is a run of them with
+# one separator between each two, and 7 to 15 digits in all (ITU's E.164).
+PHONE_GROUP = re.compile(r"(?<![\w+])\+?\(?\d+\)?(?![\w(])")
+PHONE_REGIONS = ("US", "BR", "GB")  # numbers without a + are read in these regions' plans
+# Digits that are something else: dates, times of day, decimal numbers ("3.1415926535").
+NOT_PHONE = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+    r"|(?<![\d.])\d+\.\d+(?![\d.])"
+)
+
+
+def _phones(text: str, taken: list[tuple[int, int]]) -> Iterator[Found]:
+    """Phone numbers: in each run of digit groups, the longest window of groups that
+    ``phonenumbers`` finds valid, left to right. Windows, not its matcher: that gives up on
+    a number that touches other digits ("+44 20 7946 0958 3.7") or brackets ("f() +1 …")."""
     try:
         import phonenumbers
     except ModuleNotFoundError:
         raise ValidationException(
             "PHONE detection needs phonenumbers: pip install 'vetor[guardrails]'"
         ) from None
-    seen: set[tuple[int, int]] = set()
-    for region in ("US", "BR", "GB"):  # numbers without a + are read in these regions' plans
-        for match in phonenumbers.PhoneNumberMatcher(text, region):
-            if (match.start, match.end) not in seen:
-                seen.add((match.start, match.end))
-                yield Found("PHONE", match.start, match.end, match.raw_string)
+
+    def valid(groups: list[tuple[int, int]]) -> bool:
+        candidate = text[groups[0][0] : groups[-1][1]]
+        if not 7 <= sum(c.isdigit() for c in candidate) <= 15 or not _phone_shaped(text, groups):
+            return False
+        for region in PHONE_REGIONS:
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(candidate, region)):
+                    return True
+            except phonenumbers.NumberParseException:
+                continue
+        return False
+
+    taken = [*taken, *(m.span() for m in NOT_PHONE.finditer(text))]
+    for run in _group_runs(text, taken):
+        first = 0
+        while first < len(run):
+            last = next((last for last in range(min(len(run), first + 6), first, -1)
+                         if valid(run[first:last])), None)  # fmt: skip
+            if last is None:
+                first += 1
+                continue
+            start, end = run[first][0], run[last - 1][1]
+            yield Found("PHONE", start, end, text[start:end])
+            first = last
+
+
+def _phone_shaped(text: str, groups: list[tuple[int, int]]) -> bool:
+    """Groups of at most five digits (but a +country code with the number run together), one
+    of three or more unless it starts with +, and at most one single digit after the first:
+    not ids, timestamps or counts ("11 12 13 14 15")."""
+    sizes = [sum(c.isdigit() for c in text[start:end]) for start, end in groups]
+    plus = text[groups[0][0]] == "+"
+    long = [n for i, n in enumerate(sizes) if n > 5 and not (i == 0 and plus)]
+    short = not plus and max(sizes) < 3
+    return not long and not short and sum(n == 1 for n in sizes[1:]) <= 1
+
+
+def _group_runs(text: str, taken: list[tuple[int, int]]) -> Iterator[list[tuple[int, int]]]:
+    """Runs of digit groups one separator apart, cut where a stronger type's match lies."""
+    run: list[tuple[int, int]] = []
+    for match in PHONE_GROUP.finditer(text):
+        span = match.span()
+        if any(span[0] < end and start < span[1] for start, end in taken):
+            continue
+        if run and not (span[0] - run[-1][1] == 1 and text[run[-1][1]] in " .-"):
+            yield run
+            run = []
+        run.append(span)
+    if run:
+        yield run
 
 
 @cache
