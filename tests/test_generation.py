@@ -536,3 +536,101 @@ def test_streams_are_live_and_fail_as_their_union_says(
             toolConfig={"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {}}}}]},
         )  # fmt: skip
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+EASY, HARD = (
+    "What is the capital of France?",
+    (
+        "Why do employees carry unused holiday over until March, and how should a manager plan "
+        "the approvals for hotel stays around that?"
+    ),
+)
+
+
+def test_a_prompt_router_sends_easy_questions_to_the_small_model(
+    rag_server: Server, chat: ChatServer, handbook: dict[str, str]
+) -> None:
+    bedrock = rag_server.client("bedrock")
+    created = bedrock.create_prompt_router(
+        promptRouterName="small-or-scripted",
+        models=[{"modelArn": OFFLINE}, {"modelArn": SCRIPTED}],
+        fallbackModel={"modelArn": SCRIPTED},  # the stronger one
+        routingCriteria={"responseQualityDifference": 25},
+    )
+    arn = created["promptRouterArn"]
+    shown = bedrock.get_prompt_router(promptRouterArn=arn)
+    assert shown["status"] == "AVAILABLE" and shown["type"] == "custom"
+    assert shown["fallbackModel"] == {"modelArn": SCRIPTED}
+    assert shown["routingCriteria"] == {"responseQualityDifference": 25.0}
+    listed = bedrock.list_prompt_routers()["promptRouterSummaries"]
+    assert [r["promptRouterArn"] for r in listed] == [arn]
+    assert bedrock.list_prompt_routers(type="default")["promptRouterSummaries"] == []
+
+    runtime = rag_server.client("bedrock-runtime")
+    config = {"maxTokens": 30, "temperature": 0.0}
+
+    def ask(text: str) -> dict[str, Any]:
+        messages = [{"role": "user", "content": [{"text": text}]}]
+        return runtime.converse(modelId=arn, messages=messages, inferenceConfig=config,
+                                system=[{"text": "Answer in one short sentence."}])  # fmt: skip
+
+    easy, hard = ask(EASY), ask(HARD)
+    assert easy["trace"]["promptRouter"]["invokedModelId"] == OFFLINE
+    assert "Paris" in easy["output"]["message"]["content"][0]["text"]
+    assert hard["trace"]["promptRouter"]["invokedModelId"] == SCRIPTED
+    assert hard["output"]["message"]["content"][0]["text"] == chat.reply
+    streamed = runtime.converse_stream(
+        modelId=arn, messages=[{"role": "user", "content": [{"text": HARD}]}]
+    )
+    metadata = [e["metadata"] for e in streamed["stream"] if "metadata" in e][0]
+    assert metadata["trace"]["promptRouter"]["invokedModelId"] == SCRIPTED
+
+    # RetrieveAndGenerate takes the router's ARN as its modelArn.
+    agent = rag_server.client("bedrock-agent-runtime")
+    reply = agent.retrieve_and_generate(
+        input={"text": HARD}, retrieveAndGenerateConfiguration=kb_config(handbook, arn)
+    )
+    assert reply["output"]["text"].startswith("Employees get 25 days")  # the scripted model's
+    easy_rag = agent.retrieve_and_generate(
+        input={"text": "How many holiday days?"},
+        retrieveAndGenerateConfiguration=kb_config(handbook, arn),
+    )
+    assert easy_rag["output"]["text"] != chat.reply  # the offline model wrote this one
+    # The OpenAI-compatible route names the model that answered.
+    from conftest import SERVER_KEYS
+    from openai import OpenAI
+
+    key = f"{SERVER_KEYS['VETOR_ACCESS_KEY_ID']}:{SERVER_KEYS['VETOR_SECRET_ACCESS_KEY']}"
+    client = OpenAI(base_url=f"{rag_server.endpoint}/v1", api_key=key, max_retries=0)
+    completion = client.chat.completions.create(
+        model=arn, messages=[{"role": "user", "content": HARD}], max_tokens=20
+    )
+    assert completion.model == SCRIPTED and completion.choices[0].message.content == chat.reply
+
+    bedrock.delete_prompt_router(promptRouterArn=arn)
+    with pytest.raises(ClientError) as gone:
+        ask(EASY)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    ("models", "fallback", "difference", "says"),
+    [
+        ([OFFLINE], OFFLINE, 10, "two different models"),
+        ([OFFLINE, SCRIPTED], "arn:aws:bedrock:us-east-1::foundation-model/other", 10, "fallback"),
+        ([OFFLINE, "arn:aws:bedrock:us-east-1::foundation-model/nope"], OFFLINE, 10, "nope"),
+        ([OFFLINE, SCRIPTED], SCRIPTED, 150, "between 0 and 100"),
+    ],
+)
+def test_a_wrong_prompt_router_is_refused(
+    rag_server: Server, models: list[str], fallback: str, difference: float, says: str
+) -> None:
+    with pytest.raises(ClientError) as refused:
+        rag_server.client("bedrock").create_prompt_router(
+            promptRouterName="wrong",
+            models=[{"modelArn": m} for m in models],
+            fallbackModel={"modelArn": fallback},
+            routingCriteria={"responseQualityDifference": difference},
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert says in refused.value.response["Error"]["Message"]

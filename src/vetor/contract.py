@@ -62,11 +62,19 @@ class Contract:
 
     ``limits`` replaces the model's bounds for shapes an operator may configure (e.g.
     ``{"Dimension": (1, 8192)}``), so the messages always state the limits in force.
+    ``patterns`` replaces the model's patterns of shapes that name something vetor spells
+    its own way (a model id without Bedrock's ``vendor.`` prefix).
     """
 
-    def __init__(self, model: ServiceModel, limits: Mapping[str, Bounds] | None = None) -> None:
+    def __init__(
+        self,
+        model: ServiceModel,
+        limits: Mapping[str, Bounds] | None = None,
+        patterns: Mapping[str, str] | None = None,
+    ) -> None:
         self.model = model
         self.limits = dict(limits or {})
+        self.patterns = dict(patterns or {})
 
     def check(
         self, operation: str, params: dict[str, Any], defaults: frozenset[str] = frozenset()
@@ -204,7 +212,7 @@ class _Walk:
             self.add(path, f"must satisfy enum value set: [{', '.join(allowed)}]")
 
     def pattern(self, shape: Shape, value: str, path: str) -> None:
-        pattern = shape.metadata.get("pattern")
+        pattern = self.contract.patterns.get(shape.name, shape.metadata.get("pattern"))
         if pattern and not _compiled(pattern).search(value):
             self.add(path, f"must satisfy regular expression pattern: {pattern}")
 

@@ -28,6 +28,7 @@ from ..models import Generator, Inference, Message, TextStream
 from .citations import Citations, Part, bedrock_citations, cite, location_of
 from .feedback import AnswerLog
 from .models import generate, generator_for, inference_of
+from .routing import PromptRouters
 from .sessions import Sessions
 
 DEFAULT_PROMPT = (
@@ -84,6 +85,7 @@ class Answers:
         self.sessions = Sessions(knowledge_bases.service.store, self.settings.session_ttl_seconds)
         self.log = AnswerLog(knowledge_bases.service.store, self.settings)
         self.cached = self.settings.answer_cache_seconds
+        self.routers = PromptRouters(knowledge_bases.service)
 
     def retrieve_and_generate(self, **request: Any) -> dict[str, Any]:
         plan = self.plan(**request)
@@ -196,7 +198,8 @@ class Answers:
         source = config.get("knowledgeBaseConfiguration" if kind == "KNOWLEDGE_BASE"
                             else "externalSourcesConfiguration") or {}  # fmt: skip
         turns = self.sessions.turns(sessionId)
-        generator = generator_for(source.get("modelArn", ""), self.settings)
+        model = self.routers.resolve(source.get("modelArn", ""), question, len(turns))
+        generator = generator_for(model, self.settings)
         generation = source.get("generationConfiguration") or {}
         guardrail = generation.get("guardrailConfiguration")
         if guardrail is not None:  # the question first: a blocked one goes no further

@@ -12,6 +12,7 @@ from ..errors import ValidationException
 from ..models import Inference, Message, TextStream, Tracked, Usage
 from ..settings import Settings
 from .models import generate, generator_for, inference_of
+from .routing import PromptRouters
 
 ROLES = ("user", "assistant")
 # Converse members vetor's models cannot honour: refused, never silently dropped.
@@ -19,33 +20,44 @@ UNSUPPORTED = ("toolConfig", "guardrailConfig", "outputConfig", "promptVariables
 
 
 class Chat:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, routers: PromptRouters) -> None:
+        self.settings, self.routers = settings, routers
+
+    def model(self, model_id: str, messages: list[Message]) -> str:
+        """The model that answers: the one named, or the one a prompt router picks."""
+        if not messages or messages[-1].role != "user":
+            raise ValidationException("A conversation must end with a user message")
+        earlier = sum(m.role == "user" for m in messages[:-1])
+        return self.routers.resolve(model_id, messages[-1].text, earlier)
 
     def stream(
         self, model_id: str, messages: list[Message], system: str, inference: Inference
     ) -> TextStream:
-        if not messages or messages[-1].role != "user":
-            raise ValidationException("A conversation must end with a user message")
+        """The answer of ``model_id`` (a model the caller resolved with ``model``)."""
         generator = generator_for(model_id, self.settings)
         return generate(generator, messages, system, inference, self.settings.answer_cache_seconds)
 
     def converse(self, *, modelId: str, messages: list[dict[str, Any]], **request: Any) -> Any:
         started = time.perf_counter()
-        stream = Tracked(self.stream(modelId, *_conversation(messages, request)))
+        turns, system, inference = _conversation(messages, request)
+        model = self.model(modelId, turns)
+        stream = Tracked(self.stream(model, turns, system, inference))
         text = "".join(stream)
         return {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
             "stopReason": stream.usage.stop_reason,
             "usage": _usage(stream.usage),
             "metrics": {"latencyMs": int((time.perf_counter() - started) * 1000)},
+            **_trace(modelId, model),
         }
 
     def converse_stream(
         self, *, modelId: str, messages: list[dict[str, Any]], **request: Any
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         started = time.perf_counter()
-        stream = Tracked(self.stream(modelId, *_conversation(messages, request)))  # checked
+        turns, system, inference = _conversation(messages, request)
+        model = self.model(modelId, turns)
+        stream = Tracked(self.stream(model, turns, system, inference))  # checked
 
         def events() -> Iterator[tuple[str, dict[str, Any]]]:
             yield "messageStart", {"role": "assistant"}
@@ -54,9 +66,17 @@ class Chat:
             yield "contentBlockStop", {"contentBlockIndex": 0}
             yield "messageStop", {"stopReason": stream.usage.stop_reason}
             latency = int((time.perf_counter() - started) * 1000)
-            yield "metadata", {"usage": _usage(stream.usage), "metrics": {"latencyMs": latency}}
+            yield "metadata", {"usage": _usage(stream.usage), "metrics": {"latencyMs": latency},
+                               **_trace(modelId, model)}  # fmt: skip
 
         return events()
+
+
+def _trace(named: str, invoked: str) -> dict[str, Any]:
+    """Converse's ``trace.promptRouter``: which model a prompt router picked."""
+    if named == invoked:
+        return {}
+    return {"trace": {"promptRouter": {"invokedModelId": invoked}}}
 
 
 def _conversation(

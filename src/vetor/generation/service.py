@@ -22,6 +22,7 @@ class AnsweringKnowledgeBases:
     def __init__(self, knowledge_bases: KnowledgeBaseService) -> None:
         self.knowledge_bases = knowledge_bases
         self.answers = Answers(knowledge_bases)
+        self.routers = self.answers.routers  # the bedrock prompt-router operations
 
     def operation(self, name: str) -> Any:
         """The method serving a boto3 operation name, or None."""

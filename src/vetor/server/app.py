@@ -34,7 +34,7 @@ from .adapters.openai import OpenAIAdapter
 from .adapters.query import QueryAdapter
 from .adapters.restjson import RestJsonAdapter
 from .exchange import Exchange, error_log
-from .handlers.bedrock import BedrockHandler
+from .handlers.bedrock import BEDROCK_PATTERNS, BedrockHandler
 from .handlers.bedrock_agent import KnowledgeBaseHandler
 from .handlers.bedrock_runtime import BedrockRuntimeHandler
 from .handlers.embeddings import EmbeddingService
@@ -105,9 +105,12 @@ def create_app(
         gate,
     )
     bedrock = RestJsonAdapter(
-        "bedrock", BedrockHandler(service.settings, knowledge_bases.guardrails), gate
+        "bedrock",
+        BedrockHandler(service.settings, knowledge_bases.guardrails, knowledge_bases.routers),
+        gate,
+        patterns=BEDROCK_PATTERNS,
     )
-    chat = Chat(service.settings)
+    chat = Chat(service.settings, knowledge_bases.routers)
     bedrock_runtime = RestJsonAdapter(
         "bedrock-runtime", BedrockRuntimeHandler(chat, knowledge_bases.guardrails), gate
     )

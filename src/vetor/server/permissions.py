@@ -4,9 +4,9 @@ As AWS's Service Authorization Reference names them. S3 Vectors: ``s3vectors:<Op
 the index (operations that name an index), the vector bucket (those that name only a bucket),
 the tagged resource, or ``*`` (ListVectorBuckets); QueryVectors also needs
 ``s3vectors:GetVectors`` when it filters or returns metadata. Bedrock's services:
-``bedrock:<Operation>`` on the knowledge base, guardrail or foundation model they name, else
-``*``; ``GET /metrics`` is ``vetor:GetMetrics`` on ``*``; Converse is ``bedrock:InvokeModel``,
-ConverseStream
+``bedrock:<Operation>`` on the knowledge base, guardrail, prompt router or foundation model
+they name, else ``*``; ``GET /metrics`` is ``vetor:GetMetrics`` on ``*``; Converse is
+``bedrock:InvokeModel``, ConverseStream
 ``bedrock:InvokeModelWithResponseStream``, RetrieveAndGenerateStream
 ``bedrock:RetrieveAndGenerate``. STS GetCallerIdentity needs no permission, as in AWS.
 """
@@ -107,13 +107,17 @@ class Permissions:
         guardrail = params.get("guardrailIdentifier")
         if isinstance(guardrail, str):  # the handlers use the id that ends an ARN
             return f"{prefix}:guardrail/{guardrail.rsplit('/', 1)[-1]}"
-        model = params.get("modelId") or params.get("modelIdentifier") or params.get("modelArn")
+        model = (params.get("modelId") or params.get("modelIdentifier")
+                 or params.get("modelArn") or params.get("promptRouterArn"))  # fmt: skip
         if isinstance(model, str):
             return self.model(model)
         return "*"
 
     def model(self, model: str) -> str:
-        """The foundation-model ARN of a model named by id or by any ARN ending in its id."""
+        """The foundation-model ARN of a model named by id or by any ARN ending in its id; a
+        prompt router's ARN as it is."""
+        if "prompt-router/" in model:
+            return model
         return f"arn:aws:bedrock:{self.region}::foundation-model/{model.rsplit('/', 1)[-1]}"
 
 

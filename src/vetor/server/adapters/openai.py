@@ -115,7 +115,8 @@ class OpenAIAdapter:
             return refused
         try:
             messages, system, inference = _conversation(body)
-            model = str(body.get("model") or "")
+            named = str(body.get("model") or "")
+            model = await run_in_threadpool(self.chat.model, named, messages)  # a router's pick
             stream = await run_in_threadpool(self.chat.stream, model, messages, system, inference)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             return _error(400, f"The request is not a chat completion request: {error!r}")

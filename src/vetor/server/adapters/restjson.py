@@ -66,12 +66,14 @@ class RestJsonAdapter:
         gate: Gate,
         body_decoders: dict[str, BodyDecoder] | None = None,
         checks: bool = True,
+        patterns: dict[str, str] | None = None,
     ) -> None:
         """``checks=False`` leaves the model's rules to a handler that applies them itself
-        (the S3 Vectors service checks every call, embedded or remote)."""
+        (the S3 Vectors service checks every call, embedded or remote); ``patterns`` are
+        the shapes' patterns vetor replaces (``Contract``)."""
         self.service_name = service_name
         self.model = service_model(service_name)
-        self.contract = Contract(self.model) if checks else None
+        self.contract = Contract(self.model, patterns=patterns) if checks else None
         self.signing_name: str = self.model.signing_name
         self.handler, self.gate = handler, gate
         self.body_decoders = body_decoders or {}

@@ -2,8 +2,9 @@
 list the generation, embedding and re-ranking models this server can use (the offline
 generation model first), from the one model registry and the configured OpenAI-compatible
 server, so that a client discovers what a ``modelArn``, an ``embeddingModelArn`` and a
-reranking ``modelArn`` may name; and the guardrails (Create/Get/List/Update/DeleteGuardrail,
-CreateGuardrailVersion) of ``GuardrailService``. The model's other operations answer 501."""
+reranking ``modelArn`` may name; the guardrails (Create/Get/List/Update/DeleteGuardrail,
+CreateGuardrailVersion) of ``GuardrailService``; and the prompt routers (Create/Get/List/
+DeletePromptRouter) of ``PromptRouters``. The model's other operations answer 501."""
 
 from __future__ import annotations
 
@@ -11,12 +12,28 @@ from typing import Any
 
 from ...errors import ResourceNotFoundException
 from ...generation.models import catalogue
+from ...generation.routing import PromptRouters
 from ...guardrails import GuardrailService
 from ...models import EMBEDDING, GENERATION, RERANK, ModelEntry, models
 from ...settings import Settings
 from ..access import Caller
 from . import NotImplementedOperation
 
+# A prompt router's models may be vetor's own ("foundation-model/smollm2-135m-instruct"),
+# whose ids have no "vendor." prefix that Bedrock's pattern asks for; and a router's ARN is a
+# custom router's ("prompt-router/…"), which the model's pattern (default routers) leaves out.
+BEDROCK_PATTERNS = {
+    "PromptRouterTargetModelArn": r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{0,20}:(\d{12})?:"
+    r"(foundation-model|inference-profile|application-inference-profile)/[\w.:-]{1,128}$",
+    "PromptRouterArn": r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:\d{12}:"
+    r"(default-)?prompt-router/[a-zA-Z0-9-:.]+$",
+}
+ROUTER_OPERATIONS = (
+    "create_prompt_router",
+    "get_prompt_router",
+    "list_prompt_routers",
+    "delete_prompt_router",
+)
 GUARDRAIL_OPERATIONS = (
     "create_guardrail",
     "get_guardrail",
@@ -28,8 +45,10 @@ GUARDRAIL_OPERATIONS = (
 
 
 class BedrockHandler:
-    def __init__(self, settings: Settings, guardrails: GuardrailService) -> None:
-        self.settings, self.guardrails = settings, guardrails
+    def __init__(
+        self, settings: Settings, guardrails: GuardrailService, routers: PromptRouters
+    ) -> None:
+        self.settings, self.guardrails, self.routers = settings, guardrails, routers
 
     def call(self, function: str, params: dict[str, Any], caller: Caller) -> Any:
         if function == "list_foundation_models":
@@ -43,6 +62,8 @@ class BedrockHandler:
             raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist")
         if function in GUARDRAIL_OPERATIONS:
             return getattr(self.guardrails, function)(**params)
+        if function in ROUTER_OPERATIONS:
+            return getattr(self.routers, function)(**params)
         raise NotImplementedOperation(f"vetor does not serve bedrock {function} yet")
 
     def _describe(self, entry: ModelEntry) -> dict[str, Any]:
