@@ -132,16 +132,25 @@ def run_speed(rounds: int, max_tokens: int) -> dict[str, Any]:
 # --- answer quality -------------------------------------------------------------------------
 
 
-def run_quality(questions: int) -> dict[str, Any]:
+def run_quality(
+    questions: int, strong_url: str = "", strong_model: str = "", criteria: float = 30.0
+) -> dict[str, Any]:
+    """Each question answered by the offline model and, with ``strong_url``, by the stronger
+    model that OpenAI-compatible server serves; then each routing threshold, the decision
+    made by vetor's prompt router for every question (the answers are the chosen model's,
+    greedy), and one threshold's router run end to end to show it gives those answers."""
     import vetor
 
     pairs = corpus.faq_pairs()
+    settings = {"answer_cache_seconds": 0}
+    if strong_url:
+        settings.update(llm_base_url=strong_url, llm_models=strong_model)
     with tempfile.TemporaryDirectory(prefix="vetor-bench-gen-") as tmp:
         folder = Path(tmp) / "faq"
         folder.mkdir()
         for n, pair in enumerate(pairs):
             (folder / f"{n:05d}.txt").write_text(pair.text, encoding="utf-8")
-        kbs = vetor.knowledge_bases(str(Path(tmp) / "store"))
+        kbs = vetor.knowledge_bases(str(Path(tmp) / "store"), **settings)
         kb = kbs.create_knowledge_base(
             name="faq",
             roleArn="arn:aws:iam::000000000000:role/bench",
@@ -173,50 +182,104 @@ def run_quality(questions: int) -> dict[str, Any]:
                 "filtersConfig": [{"type": "GROUNDING", "threshold": 0.5}]
             },
         )
-        config = {
-            "type": "KNOWLEDGE_BASE",
-            "knowledgeBaseConfiguration": {
-                "knowledgeBaseId": kb["knowledgeBaseId"],
-                "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{OFFLINE}",
-                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3}},
-                "generationConfiguration": {
-                    "inferenceConfig": {"textInferenceConfig": {"maxTokens": 120}},
-                    "guardrailConfiguration": {
-                        "guardrailId": guard["guardrailId"],
-                        "guardrailVersion": "DRAFT",
+
+        def config(model_arn: str) -> dict[str, Any]:
+            return {
+                "type": "KNOWLEDGE_BASE",
+                "knowledgeBaseConfiguration": {
+                    "knowledgeBaseId": kb["knowledgeBaseId"],
+                    "modelArn": model_arn,
+                    "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3}},
+                    "generationConfiguration": {
+                        "inferenceConfig": {"textInferenceConfig": {"maxTokens": 120}},
+                        "guardrailConfiguration": {
+                            "guardrailId": guard["guardrailId"],
+                            "guardrailVersion": "DRAFT",
+                        },
                     },
                 },
-            },
-        }
+            }
+
         rng = random.Random(0)
         chosen = rng.sample(range(len(pairs)), min(questions, len(pairs)))
-        cited = right = supported = answered = 0
-        seconds = []
-        for n in chosen:
+
+        def answer(model_arn: str, n: int) -> dict[str, Any]:
             started = time.perf_counter()
             reply = kbs.retrieve_and_generate(
-                input={"text": pairs[n].query}, retrieveAndGenerateConfiguration=config
+                input={"text": pairs[n].query}, retrieveAndGenerateConfiguration=config(model_arn)
             )
-            seconds.append(time.perf_counter() - started)
-            answered += 1
-            supported += reply["guardrailAction"] == "NONE"
             wanted = (folder / f"{n:05d}.txt").as_uri()
-            for citation in reply["citations"]:
-                for ref in citation["retrievedReferences"]:
-                    cited += 1
-                    right += ref["location"]["s3Location"]["uri"] == wanted
+            uris = [ref["location"]["s3Location"]["uri"]
+                    for c in reply["citations"] for ref in c["retrievedReferences"]]  # fmt: skip
+            return {
+                "seconds": time.perf_counter() - started,
+                "supported": reply["guardrailAction"] == "NONE",
+                "cited": len(uris),
+                "right": sum(u == wanted for u in uris),
+                "text": reply["output"]["text"],
+            }
+
+        models = {"offline": f"arn:aws:bedrock:us-east-1::foundation-model/{OFFLINE}"}
+        if strong_url:
+            models["strong"] = f"arn:aws:bedrock:us-east-1::foundation-model/{strong_model}"
+        answers = {}
+        for name, arn in models.items():
+            answers[name] = [answer(arn, n) for n in chosen]
+            log(f"quality: {name} {_summary(answers[name])}")
+        found: dict[str, Any] = {
+            "questions": len(chosen),
+            "models": {
+                name: {"model": arn.rsplit("/", 1)[-1], **_summary(answers[name])}
+                for name, arn in models.items()
+            },  # fmt: skip
+        }
+        if strong_url:
+            found["routing"] = _routing(kbs, models, chosen, pairs, answers, answer, criteria)
         kbs.close()
-    found = {
-        "questions": answered,
-        "citations": cited,
-        "citation_precision": right / cited if cited else None,
-        "supported_rate": supported / answered,
-        "median_seconds": float(np.median(seconds)),
-        "model": OFFLINE,
-        "stronger_model": "none configured here (no OpenAI-compatible server on this machine)",
-    }
     log(f"quality: {found}")
     return found
+
+
+def _summary(answered: list[dict[str, Any]]) -> dict[str, Any]:
+    cited = sum(a["cited"] for a in answered)
+    return {
+        "citations": cited,
+        "citation_precision": sum(a["right"] for a in answered) / cited if cited else None,
+        "supported_rate": sum(a["supported"] for a in answered) / len(answered),
+        "mean_seconds": float(np.mean([a["seconds"] for a in answered])),
+        "median_seconds": float(np.median([a["seconds"] for a in answered])),
+    }
+
+
+def _routing(kbs: Any, models: dict[str, str], chosen: list[int], pairs: list[Any],
+             answers: dict[str, list[dict[str, Any]]], answer: Any,
+             criteria: float) -> dict[str, Any]:  # fmt: skip
+    """Each threshold: the share of questions the router sends to the strong model and what
+    the answers it picks are worth; then the ``criteria`` router end to end."""
+    from vetor.generation.routing import difficulty
+
+    rows = []
+    for threshold in (0, 10, 20, 30, 40, 50, 60, 100):
+        arn = kbs.routers.create_prompt_router(
+            promptRouterName=f"at-{threshold}",
+            models=[{"modelArn": models["offline"]}, {"modelArn": models["strong"]}],
+            fallbackModel={"modelArn": models["strong"]},
+            routingCriteria={"responseQualityDifference": threshold},
+        )["promptRouterArn"]
+        picked = [kbs.routers.resolve(arn, pairs[n].query) for n in chosen]
+        mix = [answers["strong" if m == models["strong"] else "offline"][i]
+               for i, m in enumerate(picked)]  # fmt: skip
+        rows.append({"threshold": threshold,
+                     "to_strong": sum(m == models["strong"] for m in picked) / len(picked),
+                     **_summary(mix)})  # fmt: skip
+        if threshold == criteria:
+            routed = [answer(arn, n) for n in chosen]
+            same = sum(r["text"] == m["text"] for r, m in zip(routed, mix, strict=True))
+            end_to_end = {"threshold": threshold, "same_answers": same, **_summary(routed)}
+    scores = [difficulty(pairs[n].query) for n in chosen]
+    return {"thresholds": rows, "end_to_end": end_to_end,
+            "difficulty": {"min": min(scores), "median": float(np.median(scores)),
+                           "max": max(scores)}}  # fmt: skip
 
 
 # --- PII ------------------------------------------------------------------------------------
@@ -329,6 +392,10 @@ def corpus_paragraphs() -> list[tuple[str, str]]:
     return blocks
 
 
+def _fraction(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for part in ("speed", "quality", "pii"):
@@ -338,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=40)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0, help="another seed: another PII sample")
+    parser.add_argument("--strong-url", default="", help="an OpenAI-compatible server (/v1)")
+    parser.add_argument("--strong-model", default="", help="the model it serves")
+    parser.add_argument(
+        "--criteria", type=float, default=30.0, help="the routing threshold run end to end"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     parts = [p for p in ("speed", "quality", "pii") if getattr(args, p)] or [
@@ -381,12 +453,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"left readable after ANONYMIZE: {p['leaked_after_anonymize']}")
     if "quality" in parts:
-        q = document["quality"] = run_quality(args.questions)
-        print_table(
-            "Answers (offline model, Python FAQ)",
-            ["questions", "citation precision", "supported"],
-            [[str(q["questions"]), f"{q['citation_precision']:.3f}", f"{q['supported_rate']:.2f}"]],
+        q = document["quality"] = run_quality(
+            args.questions, args.strong_url, args.strong_model, args.criteria
         )
+        print_table(
+            f"Answers on {q['questions']} Python FAQ questions",
+            ["model", "citation precision", "supported", "mean s"],
+            [[m["model"], _fraction(m["citation_precision"]), f"{m['supported_rate']:.3f}",
+              f"{m['mean_seconds']:.1f}"] for m in q["models"].values()],
+        )  # fmt: skip
+        if "routing" in q:
+            print_table(
+                "Prompt router (offline model, fallback the strong one)",
+                ["responseQualityDifference", "to strong", "citation precision", "supported",
+                 "mean s"],
+                [[str(r["threshold"]), f"{r['to_strong']:.2f}", _fraction(r["citation_precision"]),
+                  f"{r['supported_rate']:.3f}", f"{r['mean_seconds']:.1f}"]
+                 for r in q["routing"]["thresholds"]],
+            )  # fmt: skip
+            e = q["routing"]["end_to_end"]
+            print(
+                f"router at {e['threshold']} end to end: {e['same_answers']} of "
+                f"{q['questions']} answers as picked, mean {e['mean_seconds']:.1f} s"
+            )
     write_json(args.json, document)
     return 0
 
