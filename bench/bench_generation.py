@@ -259,6 +259,7 @@ def _routing(kbs: Any, models: dict[str, str], chosen: list[int], pairs: list[An
     from vetor.generation.routing import difficulty
 
     rows = []
+    offline, strong = _summary(answers["offline"]), _summary(answers["strong"])
     for threshold in (0, 10, 20, 30, 40, 50, 60, 100):
         arn = kbs.routers.create_prompt_router(
             promptRouterName=f"at-{threshold}",
@@ -269,17 +270,22 @@ def _routing(kbs: Any, models: dict[str, str], chosen: list[int], pairs: list[An
         picked = [kbs.routers.resolve(arn, pairs[n].query) for n in chosen]
         mix = [answers["strong" if m == models["strong"] else "offline"][i]
                for i, m in enumerate(picked)]  # fmt: skip
-        rows.append({"threshold": threshold,
-                     "to_strong": sum(m == models["strong"] for m in picked) / len(picked),
-                     **_summary(mix)})  # fmt: skip
+        share = sum(m == models["strong"] for m in picked) / len(picked)
+        rows.append({"threshold": threshold, "to_strong": share, **_summary(mix),
+                     # the same share sent to the strong model at random, on average
+                     "random_supported_rate": share * strong["supported_rate"]
+                     + (1 - share) * offline["supported_rate"]})  # fmt: skip
         if threshold == criteria:
             routed = [answer(arn, n) for n in chosen]
             same = sum(r["text"] == m["text"] for r, m in zip(routed, mix, strict=True))
             end_to_end = {"threshold": threshold, "same_answers": same, **_summary(routed)}
-    scores = [difficulty(pairs[n].query) for n in chosen]
-    return {"thresholds": rows, "end_to_end": end_to_end,
-            "difficulty": {"min": min(scores), "median": float(np.median(scores)),
-                           "max": max(scores)}}  # fmt: skip
+    per_question = [  # for fitting a better rule later
+        {"question": pairs[n].query, "difficulty": difficulty(pairs[n].query),
+         **{f"{name}_{k}": answers[name][i][k] for name in answers
+            for k in ("supported", "cited", "right", "seconds")}}
+        for i, n in enumerate(chosen)
+    ]  # fmt: skip
+    return {"thresholds": rows, "end_to_end": end_to_end, "per_question": per_question}
 
 
 # --- PII ------------------------------------------------------------------------------------
@@ -466,10 +472,10 @@ def main(argv: list[str] | None = None) -> int:
             print_table(
                 "Prompt router (offline model, fallback the strong one)",
                 ["responseQualityDifference", "to strong", "citation precision", "supported",
-                 "mean s"],
+                 "at random", "mean s"],
                 [[str(r["threshold"]), f"{r['to_strong']:.2f}", _fraction(r["citation_precision"]),
-                  f"{r['supported_rate']:.3f}", f"{r['mean_seconds']:.1f}"]
-                 for r in q["routing"]["thresholds"]],
+                  f"{r['supported_rate']:.3f}", f"{r['random_supported_rate']:.3f}",
+                  f"{r['mean_seconds']:.1f}"] for r in q["routing"]["thresholds"]],
             )  # fmt: skip
             e = q["routing"]["end_to_end"]
             print(
