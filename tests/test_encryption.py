@@ -300,3 +300,47 @@ def test_a_default_kms_key_seals_aes256_buckets_and_vetor_state(
     kinds = {d[9] for k, d in objects if d.startswith(b"VETORENC")}
     assert kinds == {2}  # all sealed by KMS
     assert answers(vetor.connect(place, **options)) == before
+
+
+def test_a_session_is_sealed_with_its_own_kms_key(
+    kms: Any, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    """RetrieveAndGenerate's ``sessionConfiguration.kmsKeyArn``: every version of the session
+    sealed with that key (a follow-up too, from another process), others as the server says."""
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    place, endpoint = str(tmp_path / "data"), s3_env["AWS_ENDPOINT_URL"]
+    config = {"type": "EXTERNAL_SOURCES", "externalSourcesConfiguration": {
+        "modelArn": "arn:aws:bedrock:us-east-1::foundation-model/smollm2-135m-instruct",
+        "sources": [{"sourceType": "BYTE_CONTENT", "byteContent": {
+            "identifier": "memo", "contentType": "text/plain",
+            "data": b"The launch code name is Heron."}}],
+        "generationConfiguration": {
+            "inferenceConfig": {"textInferenceConfig": {"maxTokens": 8}}}}}  # fmt: skip
+    question = {"text": f"What is the code name? ({SECRET_WORD})"}
+    kbs = vetor.knowledge_bases(place, kms_endpoint_url=endpoint)
+    sealed = kbs.retrieve_and_generate(
+        input=question, retrieveAndGenerateConfiguration=config,
+        sessionConfiguration={"kmsKeyArn": key_arn},
+    )["sessionId"]  # fmt: skip
+    plain = kbs.retrieve_and_generate(input=question, retrieveAndGenerateConfiguration=config)
+    kbs.close()
+    other = vetor.knowledge_bases(place, kms_endpoint_url=endpoint)  # another process's turn
+    other.retrieve_and_generate(
+        input={"text": f"And again? {SECRET_WORD}"},
+        retrieveAndGenerateConfiguration=config,
+        sessionId=sealed,
+    )
+    other.close()  # fmt: skip
+    objects = dict(stored_bytes(place))
+
+    def versions(session_id: str) -> list[bytes]:
+        return [d for k, d in objects.items() if f"/sessions/{session_id}/" in k]
+
+    assert len(versions(sealed)) == 2  # two turns, each a version
+    assert all(d.startswith(b"VETORENC") and d[9] == 2 for d in versions(sealed))  # KMS
+    assert all(SECRET_WORD.encode() in d for d in versions(plain["sessionId"]))  # no key set
+    keyless = vetor.knowledge_bases(str(tmp_path / "other"))
+    with pytest.raises(VetorError, match="kms_endpoint_url"):
+        keyless.retrieve_and_generate(input=question, retrieveAndGenerateConfiguration=config,
+                                      sessionConfiguration={"kmsKeyArn": key_arn})  # fmt: skip
+    keyless.close()

@@ -65,6 +65,7 @@ class Plan:
     inference: Inference
     session_id: str | None
     guardrail: dict[str, Any] | None = None  # generationConfiguration.guardrailConfiguration
+    session_key: str | None = None  # sessionConfiguration.kmsKeyArn, for a new session
     blocked: str | None = None  # the guardrail's message when it blocked the question
     knowledge_base: str | None = None
     started: float = field(default_factory=time.perf_counter)
@@ -99,7 +100,7 @@ class Answers:
                 parts += citations.feed(piece)[1]
             parts += citations.finish()[1]
         answer = self._guarded(plan, Answer(citations.text.rstrip(), parts))
-        session = self.sessions.record(session_id, plan.question, answer.text)
+        session = self.sessions.record(session_id, plan.question, answer.text, plan.session_key)
         body = {
             "sessionId": session,
             "output": {"text": answer.text},
@@ -127,7 +128,7 @@ class Answers:
         ``citation`` as each sentence completes. With a guardrail the answer is judged whole
         before any of it is sent, then sent with a ``guardrail`` event."""
         plan = self.plan(**request)
-        session_id = plan.session_id or self.sessions.open()  # exists before the header
+        session_id = plan.session_id or self.sessions.open(plan.session_key)  # before the header
         if plan.guardrail is not None:
             reply = self._answer(plan, session_id)
 
@@ -154,7 +155,7 @@ class Answers:
                 yield from emitted(*citations.feed(piece))
             yield from emitted(*citations.finish())
             text = citations.text.rstrip()
-            self.sessions.record(session_id, plan.question, text)
+            self.sessions.record(session_id, plan.question, text, plan.session_key)
             self._log(plan, session_id, text, len(cited_parts), None, True)
 
         return {"sessionId": session_id, "stream": _events(events())}
@@ -198,6 +199,8 @@ class Answers:
         source = config.get("knowledgeBaseConfiguration" if kind == "KNOWLEDGE_BASE"
                             else "externalSourcesConfiguration") or {}  # fmt: skip
         turns = self.sessions.turns(sessionId)
+        session_key = (sessionConfiguration or {}).get("kmsKeyArn")
+        self.sessions.check_key(session_key)
         model = self.routers.resolve(source.get("modelArn", ""), question, len(turns))
         generator = generator_for(model, self.settings)
         generation = source.get("generationConfiguration") or {}
@@ -206,7 +209,7 @@ class Answers:
             verdict, shown = self.guardrails.check(guardrail, "INPUT", question)
             if verdict.blocked:  # the question is not kept (session, log): only the refusal
                 return Plan(shown, [], generator, "", [], Inference(), sessionId, guardrail,
-                            shown)  # fmt: skip
+                            session_key, shown)  # fmt: skip
             question = shown
         if kind == "KNOWLEDGE_BASE":
             query = " ".join([*(t["question"] for t in turns[-1:]), question])
@@ -218,7 +221,8 @@ class Answers:
                                               Message("assistant", t["answer"]))]  # fmt: skip
         messages = [*history, Message("user", user)]
         return Plan(question, references, generator, system, messages, _inference(generation),
-                    sessionId, guardrail, knowledge_base=source.get("knowledgeBaseId"))  # fmt: skip
+                    sessionId, guardrail, session_key,
+                    knowledge_base=source.get("knowledgeBaseId"))  # fmt: skip
 
     def _retrieve(
         self, config: dict[str, Any], query: str, generator: Generator

@@ -5,7 +5,7 @@ interface (``objects``), time bounds for every call (``deadline``), durable loca
 from .checks import CheckResult, check_conditional_create, check_store, require_conditional_create
 from .deadline import bounded, call_deadline, remaining
 from .objects import ObjectInfo, ObjectNotFound, ObjectStore, open_store, parse_json, unreadable
-from .sealing import KMS, LOCAL, Choice, EncryptionKeyError, KeyFile
+from .sealing import KMS, LOCAL, Choice, EncryptionKeyError, KeyFile, sealed_with
 
 __all__ = [
     "KMS",
@@ -25,5 +25,6 @@ __all__ = [
     "parse_json",
     "remaining",
     "require_conditional_create",
+    "sealed_with",
     "unreadable",
 ]

@@ -30,6 +30,7 @@ plaintext (configuration documents, or data written before encryption was on) an
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -37,7 +38,8 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -216,6 +218,21 @@ class Header:
         return start + first * width, end
 
 
+# The key the writes of this thread's current block seal with, over what ``choose`` says: a
+# document with a key of its own (a session's ``sessionConfiguration.kmsKeyArn``).
+_SEAL_WITH: ContextVar[Choice | None] = ContextVar("seal_with", default=None)
+
+
+@contextlib.contextmanager
+def sealed_with(choice: Choice | None) -> Iterator[None]:
+    """Seal what is written inside the block with ``choice`` (None: as ``choose`` says)."""
+    token = _SEAL_WITH.set(choice)
+    try:
+        yield
+    finally:
+        _SEAL_WITH.reset(token)
+
+
 class Sealer:
     """Seals and opens the objects of one store (see the module's docstring)."""
 
@@ -241,7 +258,7 @@ class Sealer:
     # --- writing ------------------------------------------------------------------------
 
     def seal(self, key: str, data: bytes | memoryview) -> bytes:
-        choice = self.choose(key) if self.sealable(key) else None
+        choice = (_SEAL_WITH.get() or self.choose(key)) if self.sealable(key) else None
         if choice is None:
             return bytes(data)
         plain, wrapped, key_id = self._data_key(choice)
