@@ -4,7 +4,7 @@ folder) on one process against ``--ray`` on a local Ray cluster (a head and a wo
 loopback, one CPU each: the same two cores), same texts, same model (MiniLM), fresh stores,
 rounds alternating. Goal: the Ray path at least 0.9× the single process, with the same output.
 
-    python3 bench/bench_ray.py [--texts 400] [--copies 4] [--rounds 2] [--kb]
+    python3 bench/bench_ray.py [--texts 400] [--copies 4] [--rounds 2] [--kb] [--json PATH]
 
 Results: ``bench/results/ray.json`` (``ray-kb.json`` with ``--kb``).
 """
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=4, help="files of each text")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--kb", action="store_true", help="vetor kb sync instead of embed put")
+    parser.add_argument("--json", type=Path, default=None, help="where the results go")
     args = parser.parse_args()
     run = sync if args.kb else put
     embedder = get_embedder("local")
@@ -125,7 +126,8 @@ def main() -> None:
     document = {"machine": machine_info(("ray", "torch", "sentence-transformers")),
                 "arguments": vars(args), "seconds": times, "texts_per_s": rates,
                 "ratio": ratio, "same_output": same}  # fmt: skip
-    log(f"wrote {write_json(RESULTS_KB if args.kb else RESULTS, document)}")
+    path = args.json or (RESULTS_KB if args.kb else RESULTS)
+    log(f"wrote {write_json(path, document)}")
 
 
 if __name__ == "__main__":
