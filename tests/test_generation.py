@@ -634,3 +634,26 @@ def test_a_wrong_prompt_router_is_refused(
         )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert says in refused.value.response["Error"]["Message"]
+
+
+def test_a_router_arn_is_authorized_as_the_router_it_names() -> None:
+    """IAM sees the canonical ARN of what the service will use: a router's id in any
+    spelling of its ARN, and a name that only looks like a router is the model it ends in."""
+    from vetor.server.permissions import Permissions
+    from vetor.settings import Settings
+
+    settings = Settings()
+    permissions = Permissions(settings)
+    canonical = f"arn:aws:bedrock:{settings.region}:{settings.account_id}:prompt-router/abcdefghij"
+    assert (
+        permissions.model("arn:aws-cn:bedrock:eu-west-9:999999999999:prompt-router/abcdefghij")
+        == canonical
+    )
+    nova = f"arn:aws:bedrock:{settings.region}::foundation-model/amazon.nova-pro-v1:0"
+    assert permissions.model("prompt-router/amazon.nova-pro-v1:0") == nova
+    assert (
+        permissions.model(
+            f"arn:aws:bedrock:{settings.region}::foundation-model/prompt-router/amazon.nova-pro-v1:0"
+        )
+        == nova
+    )

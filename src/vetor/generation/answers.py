@@ -198,9 +198,9 @@ class Answers:
             )
         source = config.get("knowledgeBaseConfiguration" if kind == "KNOWLEDGE_BASE"
                             else "externalSourcesConfiguration") or {}  # fmt: skip
-        turns = self.sessions.turns(sessionId)
         session_key = (sessionConfiguration or {}).get("kmsKeyArn")
         self.sessions.check_key(session_key)
+        turns = self.sessions.turns(sessionId, session_key)
         model = self.routers.resolve(source.get("modelArn", ""), question, len(turns))
         generator = generator_for(model, self.settings)
         generation = source.get("generationConfiguration") or {}

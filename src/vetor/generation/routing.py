@@ -7,8 +7,12 @@ one, and a ``responseQualityDifference`` in percent. A question goes to the chea
 its answer is predicted to be at most that much worse than the fallback's, else to the
 fallback. Bedrock predicts with a trained model; vetor predicts with a rule it documents
 (``difficulty``), so a router's choice can be read and reproduced: the predicted difference
-is ``100 × difficulty``. ``bench/bench_generation.py --route`` measures what the rule buys
-(quality and time of each threshold against either model alone).
+is ``100 × difficulty``. ``bench/bench_generation.py --quality --strong-url …`` measures
+what the rule buys (quality and time of each threshold, against either model alone and
+against the same share of questions routed at random).
+
+Invoking a router is authorized on the router (``bedrock:InvokeModel`` on its ARN), not on the
+models it picks: who may create routers decides which models they reach.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from ..store.documents import VersionedDocuments, new_id, view
 from .models import catalogue
 
 ROOT = "_vetor/prompt-routers"
+# A custom router's ARN, as this server makes them; anything else names a model.
+ROUTER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]{1,20}:\d{12}:prompt-router/([a-z0-9]{10,12})$"
+)
 # Words that ask for reasoning rather than a fact, in English and Portuguese.
 REASONING = re.compile(
     r"\b(why|how|explain|compare|comparison|differen\w*|versus|vs|pros|cons|trade-?offs?|"
@@ -37,6 +45,12 @@ SEVERAL = re.compile(
     r"qual|quais|quando|onde)\b",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+def router_id(name: str) -> str | None:
+    """The id of the router a model name is the ARN of; None when it names a model."""
+    match = ROUTER_ARN.match(name)
+    return match.group(1) if match else None
 
 
 def difficulty(question: str, earlier_turns: int = 0) -> float:
@@ -66,10 +80,10 @@ class PromptRouters:
     def resolve(self, model: str, question: str, earlier_turns: int = 0) -> str:
         """The model a request names, with a router's ARN replaced by the model it routes this
         question to."""
-        if ":prompt-router/" not in model:
+        if router_id(model) is None:
             return model
         router = self.find(model)
-        predicted = 100 * difficulty(question, earlier_turns)
+        predicted = round(100 * difficulty(question, earlier_turns), 6)  # 30, not 30.000…04
         criteria = router["routingCriteria"]["responseQualityDifference"]
         fallback = router["fallbackModel"]["modelArn"]
         if predicted > criteria:
@@ -123,6 +137,8 @@ class PromptRouters:
     ) -> dict[str, Any]:
         routers = [] if type == "default" else [self.documents.get(i) for i in self.documents.ids()]
         shown = sorted((_shown(r) for r in routers if r), key=lambda r: r["promptRouterName"])
+        if nextToken is not None and not nextToken.isdigit():
+            raise ValidationException("The nextToken is not one this server gave")
         start = int(nextToken or 0)
         page = shown[start : start + (maxResults or 100)]
         more = start + len(page) < len(shown)
@@ -136,7 +152,9 @@ class PromptRouters:
     # --- helpers ------------------------------------------------------------------------------
 
     def find(self, arn: str) -> dict[str, Any]:
-        router = self.documents.get(arn.rsplit("/", 1)[-1])
+        """The router an ARN names (its id: any region and account name this server's)."""
+        router_of = router_id(arn)
+        router = self.documents.get(router_of) if router_of else None
         if router is None:
             raise ResourceNotFoundException(f"The prompt router {arn} does not exist")
         return router

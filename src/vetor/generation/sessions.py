@@ -29,11 +29,17 @@ class Sessions:
         self.records = VersionedDocuments(store, f"{ROOT}/sessions", None, "sessionId")
         self.ttl = timedelta(seconds=ttl_seconds)
 
-    def turns(self, session_id: str | None) -> list[dict[str, str]]:
-        """The earlier turns (``question``, ``answer``) of a session; none for a new one."""
+    def turns(self, session_id: str | None, kms_key_arn: str | None = None) -> list[dict[str, str]]:
+        """The earlier turns (``question``, ``answer``) of a session; none for a new one. A
+        session keeps the key it was created with: another one named is refused."""
         if session_id is None:
             return []
-        return list(self._find(session_id)["turns"])
+        found = self._find(session_id)
+        if kms_key_arn and kms_key_arn != found.get("kmsKeyArn"):
+            raise ValidationException(
+                f"Session with Id {session_id} is not sealed with the KMS key {kms_key_arn}"
+            )
+        return list(found["turns"])
 
     def check_key(self, kms_key_arn: str | None) -> None:
         """A session may be sealed with a KMS key of its own only where KMS is configured."""

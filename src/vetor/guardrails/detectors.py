@@ -128,13 +128,15 @@ def _matches(text: str, kind: str) -> Iterator[Found]:
         return
     # Candidates at every position, not only after the last one: "2023 4111 1111 1111 1111"
     # holds a card that a scan consuming the failed "2023 4111 1111 1111" would miss. A
-    # candidate that fails its check may hold a valid one that ends sooner: the card in
+    # card candidate that fails Luhn may hold a valid one that ends sooner: the card in
     # "4111 1111 1111 1111 337-30-8902" is followed by digits the pattern also took.
     end = 0
+    shrink = kind == "CREDIT_DEBIT_CARD_NUMBER"
     for match in _compiled(f"(?=({pattern}))").finditer(text):
         start = match.start()
         if start >= end:
-            value = next((v for v in _shorter(match.group(1)) if valid(v)), None)
+            tried = _shorter(match.group(1)) if shrink else iter([match.group(1)])
+            value = next((v for v in tried if valid(v)), None)
             if value is not None:
                 end = start + len(value)
                 yield Found(kind, start, end, value)
@@ -173,9 +175,11 @@ def offensive(texts: list[str]) -> list[float]:
     return [float(p) for p in predict_prob(texts)] if texts else []
 
 
-# A phone number's groups ("+1", "(11)", "415", "98824"); a candidate is a run of them with
-# one separator between each two, and 7 to 15 digits in all (ITU's E.164).
-PHONE_GROUP = re.compile(r"(?<![\w+])\+?\(?\d+\)?(?![\w(])")
+# A phone number's groups ("+1", "(11)", "415", "98824", "0132x12"); a candidate is a run of
+# them with one separator between each two (none after a bracket), and 7 to 15 digits in all
+# (ITU's E.164).
+PHONE_GROUP = re.compile(r"(?<![A-Za-z_])\+?\(\d{1,4}\)|(?<![\w+])\+?\d+(?:x\d{1,5})?(?!\w)")
+PHONE_SEPARATORS = " .-/"
 PHONE_REGIONS = ("US", "BR", "GB")  # numbers without a + are read in these regions' plans
 # Digits that are something else: dates, times of day, decimal numbers ("3.1415926535").
 NOT_PHONE = re.compile(
@@ -197,9 +201,13 @@ def _phones(text: str, taken: list[tuple[int, int]]) -> Iterator[Found]:
 
     def valid(groups: list[tuple[int, int]]) -> bool:
         candidate = text[groups[0][0] : groups[-1][1]]
-        if not 7 <= sum(c.isdigit() for c in candidate) <= 15 or not _phone_shaped(text, groups):
+        digits, plus = sum(c.isdigit() for c in candidate), candidate[0] == "+"
+        # International: 7 to 15 digits (E.164); national numbers of the three plans, with
+        # their area code (a valid one has it), trunk prefix or a short extension: 10 to 13.
+        low, high = (7, 15) if plus else (10, 13)
+        if not low <= digits <= high or not _phone_shaped(text, groups):
             return False
-        for region in PHONE_REGIONS:
+        for region in PHONE_REGIONS[:1] if plus else PHONE_REGIONS:  # a + needs no region
             try:
                 if phonenumbers.is_valid_number(phonenumbers.parse(candidate, region)):
                     return True
@@ -207,8 +215,10 @@ def _phones(text: str, taken: list[tuple[int, int]]) -> Iterator[Found]:
                 continue
         return False
 
-    taken = [*taken, *(m.span() for m in NOT_PHONE.finditer(text))]
-    for run in _group_runs(text, taken):
+    blocked = bytearray(len(text))  # 1 where a stronger type's match, a date… lies
+    for start, end in [*taken, *(m.span() for m in NOT_PHONE.finditer(text))]:
+        blocked[start:end] = b"\x01" * (end - start)
+    for run in _group_runs(text, blocked):
         first = 0
         while first < len(run):
             last = next((last for last in range(min(len(run), first + 6), first, -1)
@@ -222,27 +232,36 @@ def _phones(text: str, taken: list[tuple[int, int]]) -> Iterator[Found]:
 
 
 def _phone_shaped(text: str, groups: list[tuple[int, int]]) -> bool:
-    """Groups of at most five digits (but a +country code with the number run together), one
-    of three or more unless it starts with +, and at most one single digit after the first:
-    not ids, timestamps or counts ("11 12 13 14 15")."""
+    """Two groups or more unless it starts with + (a lone run of digits is an id or a
+    timestamp), groups of at most eight digits (but a +country code run together with the
+    number), one of three or more unless it starts with +, and at most one single digit after
+    the first: not counts ("11 12 13 14 15")."""
     sizes = [sum(c.isdigit() for c in text[start:end]) for start, end in groups]
     plus = text[groups[0][0]] == "+"
-    long = [n for i, n in enumerate(sizes) if n > 5 and not (i == 0 and plus)]
+    if not plus and len(groups) < 2:
+        return False
+    long = [n for i, n in enumerate(sizes) if n > 8 and not (i == 0 and plus)]
     short = not plus and max(sizes) < 3
     return not long and not short and sum(n == 1 for n in sizes[1:]) <= 1
 
 
-def _group_runs(text: str, taken: list[tuple[int, int]]) -> Iterator[list[tuple[int, int]]]:
-    """Runs of digit groups one separator apart, cut where a stronger type's match lies."""
+def _group_runs(text: str, blocked: bytearray) -> Iterator[list[tuple[int, int]]]:
+    """Runs of digit groups one separator apart (or touching a bracket), cut where
+    ``blocked`` marks a stronger type's match."""
     run: list[tuple[int, int]] = []
     for match in PHONE_GROUP.finditer(text):
-        span = match.span()
-        if any(span[0] < end and start < span[1] for start, end in taken):
+        start, end = match.span()
+        if any(blocked[start:end]):
             continue
-        if run and not (span[0] - run[-1][1] == 1 and text[run[-1][1]] in " .-"):
-            yield run
-            run = []
-        run.append(span)
+        if run:
+            gap, previous = start - run[-1][1], run[-1][1]
+            joined = (gap == 1 and text[previous] in PHONE_SEPARATORS) or (
+                gap == 0 and (text[previous - 1] == ")" or text[start] == "(")
+            )
+            if not joined:
+                yield run
+                run = []
+        run.append((start, end))
     if run:
         yield run
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..generation.routing import router_id
 from ..settings import Settings
 from ..validation import BUCKET_ARN, INDEX_ARN
 
@@ -115,9 +116,10 @@ class Permissions:
 
     def model(self, model: str) -> str:
         """The foundation-model ARN of a model named by id or by any ARN ending in its id; a
-        prompt router's ARN as it is."""
-        if "prompt-router/" in model:
-            return model
+        prompt router's canonical ARN (rebuilt, as the service reads only its id)."""
+        router = router_id(model)
+        if router is not None:
+            return f"arn:aws:bedrock:{self.region}:{self.account}:prompt-router/{router}"
         return f"arn:aws:bedrock:{self.region}::foundation-model/{model.rsplit('/', 1)[-1]}"
 
 

@@ -218,8 +218,9 @@ class Header:
         return start + first * width, end
 
 
-# The key the writes of this thread's current block seal with, over what ``choose`` says: a
-# document with a key of its own (a session's ``sessionConfiguration.kmsKeyArn``).
+# The key the writes inside a ``sealed_with`` block (this context: the thread, or a task)
+# seal with, over what ``choose`` says: a document with a key of its own (a session's
+# ``sessionConfiguration.kmsKeyArn``).
 _SEAL_WITH: ContextVar[Choice | None] = ContextVar("seal_with", default=None)
 
 
