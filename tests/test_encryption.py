@@ -339,6 +339,13 @@ def test_a_session_is_sealed_with_its_own_kms_key(
     assert len(versions(sealed)) == 2  # two turns, each a version
     assert all(d.startswith(b"VETORENC") and d[9] == 2 for d in versions(sealed))  # KMS
     assert all(SECRET_WORD.encode() in d for d in versions(plain["sessionId"]))  # no key set
+    missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    fresh = vetor.knowledge_bases(place, kms_endpoint_url=endpoint)
+    with pytest.raises(VetorError) as raised:  # refused before anything is answered
+        fresh.retrieve_and_generate(input=question, retrieveAndGenerateConfiguration=config,
+                                    sessionConfiguration={"kmsKeyArn": missing})  # fmt: skip
+    assert raised.value.code == "KmsNotFoundException"
+    fresh.close()
     keyless = vetor.knowledge_bases(str(tmp_path / "other"))
     with pytest.raises(VetorError, match="kms_endpoint_url"):
         keyless.retrieve_and_generate(input=question, retrieveAndGenerateConfiguration=config,

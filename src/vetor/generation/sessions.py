@@ -42,13 +42,17 @@ class Sessions:
         return list(found["turns"])
 
     def check_key(self, kms_key_arn: str | None) -> None:
-        """A session may be sealed with a KMS key of its own only where KMS is configured."""
+        """A session may be sealed with a KMS key of its own only where KMS is configured,
+        and a key KMS refuses fails the call before the answer is made."""
+        if not kms_key_arn:
+            return
         sealer = self.store.sealer
-        if kms_key_arn and (sealer is None or KMS not in sealer.wrappers):
+        if sealer is None or KMS not in sealer.wrappers:
             raise ValidationException(
                 "sessionConfiguration.kmsKeyArn needs a KMS endpoint: this server has none "
                 "(kms_endpoint_url)"
             )
+        sealer.ready(Choice(KMS, kms_key_arn))
 
     def open(self, kms_key_arn: str | None = None) -> str:
         """A new, empty session (its id is sent before its first answer is written)."""

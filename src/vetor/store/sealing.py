@@ -65,6 +65,7 @@ PROBE = 1024  # a ranged read first fetches this much: the header is never longe
 BLOCK_SIZE = 64 * 1024
 TAG_SIZE = 16
 DATA_KEY_SECONDS = 300.0  # a data key is used for this long, then a new one is made
+DATA_KEYS = 256  # data keys kept at most (one per KEK in use: callers may name KMS keys)
 _FIXED = struct.Struct(">8sBBH")
 _TAIL = struct.Struct(">16sIQ")
 # Never sealed: configuration documents read to decide everything else, and scratch probes.
@@ -247,7 +248,7 @@ class Sealer:
         self.choose: Callable[[str], Choice | None] = lambda key: (
             Choice(LOCAL) if key_file is not None else None
         )
-        self._data_keys: dict[Choice, tuple[float, bytes, bytes, str]] = {}
+        self._data_keys: OrderedDict[Choice, tuple[float, bytes, bytes, str]] = OrderedDict()
         self._unwrapped: OrderedDict[bytes, bytes] = OrderedDict()
         self._headers: OrderedDict[str, Header] = OrderedDict()
         self._lock = threading.Lock()
@@ -279,6 +280,11 @@ class Sealer:
             parts.append(cipher.encrypt(_nonce(n), view[at : at + BLOCK_SIZE], aad))
         return b"".join(parts)
 
+    def ready(self, choice: Choice) -> None:
+        """Make sure ``choice`` can seal (its KEK gives a data key): a KMS key that is
+        disabled or missing fails here, before work whose result it would seal."""
+        self._data_key(choice)
+
     def _data_key(self, choice: Choice) -> tuple[bytes, bytes, str]:
         with self._lock:
             current = self._data_keys.get(choice)
@@ -288,6 +294,9 @@ class Sealer:
         plain, wrapped, key_id = wrapper.new_data_key(choice.key_id)
         with self._lock:
             self._data_keys[choice] = (time.monotonic(), plain, wrapped, key_id)
+            self._data_keys.move_to_end(choice)
+            while len(self._data_keys) > DATA_KEYS:
+                self._data_keys.popitem(last=False)
         return plain, wrapped, key_id
 
     def _wrapper(self, kind: int, key_id: str) -> Wrapper:
