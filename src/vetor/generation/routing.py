@@ -18,13 +18,12 @@ models it picks: who may create routers decides which models they reach.
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
 from ..service import VectorService
-from ..store.documents import VersionedDocuments, new_id, view
+from ..store.documents import VersionedDocuments, new_lower_id, view
 from .models import catalogue
 
 ROOT = "_vetor/prompt-routers"
@@ -105,15 +104,13 @@ class PromptRouters:
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         self._check(models, routingCriteria, fallbackModel)
-        router_id = new_id(clientRequestToken).lower() + (
-            "" if clientRequestToken else secrets.token_hex(1)
-        )
+        new = new_lower_id(clientRequestToken)
         now = datetime.now(UTC).isoformat()
         document = {
-            "promptRouterId": router_id,
+            "promptRouterId": new,
             "name": promptRouterName,
             "promptRouterName": promptRouterName,
-            "promptRouterArn": self.arn(router_id),
+            "promptRouterArn": self.arn(new),
             "models": models,
             "fallbackModel": fallbackModel,
             "routingCriteria": {
@@ -159,9 +156,9 @@ class PromptRouters:
             raise ResourceNotFoundException(f"The prompt router {arn} does not exist")
         return router
 
-    def arn(self, router_id: str) -> str:
+    def arn(self, router: str) -> str:
         s = self.settings
-        return f"arn:aws:bedrock:{s.region}:{s.account_id}:prompt-router/{router_id}"
+        return f"arn:aws:bedrock:{s.region}:{s.account_id}:prompt-router/{router}"
 
     def _check(
         self, models: list[dict[str, str]], criteria: dict[str, float], fallback: dict[str, str]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -111,13 +111,25 @@ STRONGER = {"CREDIT_DEBIT_CARD_NUMBER": ("INTERNATIONAL_BANK_ACCOUNT_NUMBER",),
 
 
 def find_pii(text: str, kind: str) -> Iterator[Found]:
-    taken = [(f.start, f.end) for other in STRONGER.get(kind, ()) for f in find_pii(text, other)]
+    spans = [(f.start, f.end) for other in STRONGER.get(kind, ()) for f in find_pii(text, other)]
+    if kind == "PHONE":  # no phone number among dates, times and decimals either
+        spans += [match.span() for match in NOT_PHONE.finditer(text)]
+    taken = _mask(text, spans)
     if kind == "PHONE":
         yield from _phones(text, taken)
         return
     for found in _matches(text, kind):
-        if not any(found.start < end and start < found.end for start, end in taken):
+        if not any(taken[found.start : found.end]):
             yield found
+
+
+def _mask(text: str, spans: Iterable[tuple[int, int]]) -> bytearray:
+    """1 at each character inside one of ``spans``: an overlap test costs the length of what
+    is tested, not the number of spans."""
+    mask = bytearray(len(text))
+    for start, end in spans:
+        mask[start:end] = b"\x01" * (end - start)
+    return mask
 
 
 def _matches(text: str, kind: str) -> Iterator[Found]:
@@ -176,8 +188,7 @@ def offensive(texts: list[str]) -> list[float]:
 
 
 # A phone number's groups ("+1", "(11)", "415", "98824", "0132x12"); a candidate is a run of
-# them with one separator between each two (none after a bracket), and 7 to 15 digits in all
-# (ITU's E.164).
+# them with one separator between each two (none after a bracket).
 PHONE_GROUP = re.compile(r"(?<![A-Za-z_])\+?\(\d{1,4}\)|(?<![\w+])\+?\d+(?:x\d{1,5})?(?!\w)")
 PHONE_SEPARATORS = " .-/"
 PHONE_REGIONS = ("US", "BR", "GB")  # numbers without a + are read in these regions' plans
@@ -188,7 +199,7 @@ NOT_PHONE = re.compile(
 )
 
 
-def _phones(text: str, taken: list[tuple[int, int]]) -> Iterator[Found]:
+def _phones(text: str, taken: bytearray) -> Iterator[Found]:
     """Phone numbers: in each run of digit groups, the longest window of groups that
     ``phonenumbers`` finds valid, left to right. Windows, not its matcher: that gives up on
     a number that touches other digits ("+44 20 7946 0958 3.7") or brackets ("f() +1 …")."""
@@ -215,10 +226,7 @@ def _phones(text: str, taken: list[tuple[int, int]]) -> Iterator[Found]:
                 continue
         return False
 
-    blocked = bytearray(len(text))  # 1 where a stronger type's match, a date… lies
-    for start, end in [*taken, *(m.span() for m in NOT_PHONE.finditer(text))]:
-        blocked[start:end] = b"\x01" * (end - start)
-    for run in _group_runs(text, blocked):
+    for run in _group_runs(text, taken):
         first = 0
         while first < len(run):
             last = next((last for last in range(min(len(run), first + 6), first, -1)

@@ -10,7 +10,6 @@ never stored to be silently ignored.
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ import orjson
 
 from ..errors import ConflictException, ResourceNotFoundException, ValidationException
 from ..service import VectorService
-from ..store.documents import Document, VersionedDocuments, new_id, view
+from ..store.documents import Document, VersionedDocuments, new_lower_id, view
 from .detectors import check_pii_types, find_regex
 
 ROOT = "_vetor/guardrails"
@@ -53,7 +52,7 @@ class Guardrails:
         self, *, name: str, blockedInputMessaging: str, blockedOutputsMessaging: str, **config: Any
     ) -> dict[str, Any]:
         token = config.get("clientRequestToken")  # boto3 sends one; a retry sends it again
-        guardrail_id = new_id(token).lower() + ("" if token else secrets.token_hex(1))
+        guardrail_id = new_lower_id(token)
         now = _now()
         document = {
             "guardrailId": guardrail_id,

@@ -107,6 +107,12 @@ def view(document: Document, hidden: tuple[str, ...] = ()) -> dict[str, Any]:
     }
 
 
+def new_lower_id(client_token: str | None) -> str:
+    """A lowercase id, as Bedrock's guardrails and prompt routers have: ``new_id``'s, with two
+    random hex digits more when there is no client token."""
+    return new_id(client_token).lower() + ("" if client_token else secrets.token_hex(1))
+
+
 def new_id(client_token: str | None) -> str:
     """Ten characters as Bedrock's ids; from the client token when there is one (boto3 sends
     one per call), so that a retried create finds its own name claim and version."""
